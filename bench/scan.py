@@ -1,0 +1,119 @@
+"""End-to-end scan throughput on LFW: items/s with 1 and 2 workers, local process pool and Ray.
+
+Each configuration runs ``jikimi.cases.runner.run_scan`` (decode once, every registered signal, bank and
+face matching, writes to a fresh SQLite store) over the same images, after the executor's workers have
+loaded their models (start-up is reported separately). Figures:
+
+- items/s end to end;
+- pipeline overhead = (wall time x workers) / (sum of the analysers' own time, decode included, measured
+  inside the workers in the same run) - 1; target <= 15%;
+- scaling = items/s with 2 workers / items/s with 1 worker; target >= 1.8x. Only meaningful when the two
+  cores are otherwise idle: the 5-minute load average is printed with each row.
+
+Defaults to a 400-image subset because the machine is shared (``--all`` for the 6,499 images,
+``--limit N`` for another size, ``--executors local`` to skip Ray).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+from jikimi.cases.runner import run_scan
+from jikimi.config import SHARED_DIR
+from jikimi.scan.executors import make_executor
+from jikimi.store import open_store
+
+
+def subset(lfw: Path, limit: int | None, into: Path) -> int:
+    files = sorted(lfw.rglob("*.jpg"))
+    if limit:
+        step = max(1, len(files) // limit)
+        files = files[::step][:limit]
+    into.mkdir(parents=True)
+    for f in files:
+        os.symlink(f, into / f.name)
+    return len(files)
+
+
+def run(kind: str, workers: int, images: Path, home: Path, signals: list[str] | None) -> dict[str, float]:
+    os.environ["JIKIMI_HOME"] = str(home)
+    store = open_store(f"sqlite:///{home / 'bench.db'}")
+    t0 = time.perf_counter()
+    ex = make_executor(kind, workers, signal_names=signals)
+    ex.warm_up()
+    startup = time.perf_counter() - t0
+    try:
+        t1 = time.perf_counter()
+        report = run_scan(store, [images], executor=ex, signals=signals, actor="bench")
+        wall = time.perf_counter() - t1
+    finally:
+        ex.close()
+        store.dispose()
+    return {
+        "items": report.items,
+        "errors": len(report.errors),
+        "startup_s": startup,
+        "wall_s": wall,
+        "items_per_s": report.items / wall,
+        "analyser_s": report.analyser_seconds,
+        "overhead": wall * workers / report.analyser_seconds - 1 if report.analyser_seconds else float("nan"),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--all", action="store_true", help="all 6,499 LFW images")
+    ap.add_argument("--limit", type=int, default=400)
+    ap.add_argument("--executors", default="local,ray")
+    ap.add_argument("--signals", default=None, help="comma-separated (default: every registered signal)")
+    args = ap.parse_args()
+    lfw = SHARED_DIR / "faces" / "lfw"
+    if not lfw.is_dir():
+        print(f"LFW not found at {lfw}")
+        return 1
+    signals = args.signals.split(",") if args.signals else None
+    tmp = Path(tempfile.mkdtemp(prefix="jikimi-bench-scan-"))
+    try:
+        n = subset(lfw, None if args.all else args.limit, tmp / "images")
+        print(f"{n} LFW images, signals: {signals or 'all registered'}, cores: {os.cpu_count()}")
+        print(
+            f"{'executor':<8} {'workers':>7} {'start s':>8} {'wall s':>8} {'items/s':>8} "
+            f"{'overhead':>9} {'errors':>6} {'load avg':>8}"
+        )
+        results: dict[tuple[str, int], dict[str, float]] = {}
+        for kind in args.executors.split(","):
+            for workers in (1, 2):
+                r = run(kind, workers, tmp / "images", tmp / f"home-{kind}-{workers}", signals)
+                results[(kind, workers)] = r
+                print(
+                    f"{kind:<8} {workers:>7} {r['startup_s']:>8.1f} {r['wall_s']:>8.1f} "
+                    f"{r['items_per_s']:>8.2f} {r['overhead']:>8.1%} {int(r['errors']):>6} "
+                    f"{os.getloadavg()[1]:>8.1f}",
+                    flush=True,
+                )
+        for kind in args.executors.split(","):
+            one, two = results[(kind, 1)], results[(kind, 2)]
+            scaling = two["items_per_s"] / one["items_per_s"]
+            print(
+                f"{kind}: overhead with 1 worker {one['overhead']:.1%} (target <= 15%), "
+                f"scaling 1 -> 2 workers {scaling:.2f}x (target >= 1.8x)"
+            )
+        if "local" in args.executors and "ray" in args.executors:
+            for w in (1, 2):
+                ratio = results[("ray", w)]["items_per_s"] / results[("local", w)]["items_per_s"]
+                print(f"ray / local with {w} worker(s): {ratio:.2f}x")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

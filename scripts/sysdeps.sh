@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# System packages the Python dependencies need: FFmpeg headers (vpdq compiles against them),
+# and Chromium for the browser end-to-end tests. Installs only what is missing.
+set -euo pipefail
+need=()
+for lib in libavformat libavcodec libavdevice libavfilter libswresample libswscale libavutil; do
+  pkg-config --exists "$lib" 2>/dev/null || need+=("${lib}-dev")
+done
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v chromium >/dev/null || need+=(chromium)
+# A Hangul font for Korean takedown notices as PDF (jikimi.takedown.pdf finds it at runtime).
+[ -e /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || need+=(fonts-nanum)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "Missing system packages: ${need[*]}" >&2
+  echo "Install them with: sudo apt-get install ${need[*]}" >&2
+  exit 1
+fi
+echo "Installing system packages: ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

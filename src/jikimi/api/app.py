@@ -1,0 +1,186 @@
+"""The FastAPI application factory and a programmatic server start (``serve``)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jikimi import __version__
+from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, tr
+from jikimi.api.metrics import Metrics, MetricsMiddleware
+from jikimi.api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
+from jikimi.api.settings import ApiSettings
+from jikimi.api.ui import render
+from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.store import Store, open_store
+from jikimi.store.accounts import AuthError, LockedError
+from jikimi.web import N_, STATIC_DIR
+
+log = logging.getLogger("jikimi.api")
+
+API_PREFIXES = ("/api/", "/m/", "/h/", "/metrics", "/healthz", "/readyz")
+
+# Routers, in order. Each module exposes ``router`` and optionally ``setup(app)``.
+ROUTER_MODULES = [
+    "health",
+    "auth",
+    "users",
+    "audit",
+    "hma",
+    "banks",
+    "people",
+    "scans",
+    "cases",
+    "takedowns",
+    "pages",
+]
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(API_PREFIXES) or "application/json" in request.headers.get("accept", "")
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    t = tr(request)
+    principal = getattr(request.state, "principal", None)
+    return render(request, "error.html", principal, status=status, title=t(title), message=t(message))
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def _unauth(request: Request, exc: NotAuthenticated) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": "sign in first", "hint": "send 'Authorization: Bearer <token>' or sign in"},
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        from urllib.parse import quote
+
+        resp = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        if request.headers.get("hx-request"):
+            resp.headers["hx-redirect"] = "/login"
+        return resp
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": "your role does not allow this", "permission": exc.perm}, status_code=403
+            )
+        return _error_page(request, 403, N_("Not allowed"), N_("Your role does not allow this page."))
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": "CSRF check failed", "hint": "send the X-CSRF-Token header of your session"},
+                status_code=403,
+            )
+        return _error_page(
+            request,
+            403,
+            N_("Request refused"),
+            N_("The form expired or came from another site. Reload the page and try again."),
+        )
+
+    @app.exception_handler(LockedError)
+    async def _locked(request: Request, exc: LockedError) -> Response:
+        return JSONResponse(
+            {"detail": exc.reason, "hint": exc.hint},
+            status_code=429,
+            headers={"retry-after": str(exc.retry_after)},
+        )
+
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError) -> Response:
+        return JSONResponse({"detail": exc.reason, "hint": exc.hint}, status_code=401)
+
+    @app.exception_handler(JikimiError)
+    async def _jikimi(request: Request, exc: JikimiError) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 422 if isinstance(exc, ValidationError) else 400
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.reason, "hint": exc.hint}, status_code=status)
+        return _error_page(request, status, N_("Something went wrong"), exc.reason)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request) or exc.status_code < 400:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        title = N_("Not found") if exc.status_code == 404 else N_("Something went wrong")
+        return _error_page(request, exc.status_code, title, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+
+def create_app(store: Store | None = None, settings: ApiSettings | None = None) -> FastAPI:
+    """Build the app over ``store`` (default: the configured database, migrated)."""
+    settings = settings or ApiSettings()
+    store = store or open_store()
+    app = FastAPI(
+        title="Jikimi (지킴이) API",
+        version=__version__,
+        description="Find, prove and take down deepfake sexual abuse imagery. Every call needs a session or "
+        "an API token (`Authorization: Bearer jk_...`); every view of an original, export and change is "
+        "audited.",
+        openapi_url="/api/v1/openapi.json" if settings.docs else None,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    _install_handlers(app)
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(f"jikimi.api.routers.{name}")
+        app.include_router(module.router)
+        setup = getattr(module, "setup", None)
+        if setup is not None:
+            setup(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    database_url: str | None = None,
+    settings: ApiSettings | None = None,
+    log_level: str = "info",
+    **uvicorn_options: Any,
+) -> None:
+    """Start the web server (blocking) on ``host:port`` over the database at ``database_url``."""
+    import uvicorn
+
+    app = create_app(open_store(database_url), settings)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        server_header=False,
+        proxy_headers=False,
+        **uvicorn_options,
+    )

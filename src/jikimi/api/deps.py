@@ -1,0 +1,196 @@
+"""Request dependencies: the database session, the signed-in principal (session cookie or API token), CSRF,
+permission checks, the language, and the audit helper."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from jikimi.api.roles import Perm, allowed
+from jikimi.api.settings import CSRF_FIELD, CSRF_HEADER, LANG_COOKIE, SESSION_COOKIE, ApiSettings
+from jikimi.store import Store, accounts
+from jikimi.store.schema.accounts import User as UserRow
+from jikimi.store.schema.accounts import WebSession
+from jikimi.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, negotiate, translator
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class NotAuthenticated(Exception):
+    """No valid session or token: 401 for the API, a redirect to the login page for pages."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role does not allow this."""
+
+    def __init__(self, perm: str) -> None:
+        super().__init__(perm)
+        self.perm = perm
+
+
+class CsrfFailed(Exception):
+    """An unsafe request with a session cookie lacked the session's CSRF token or came from another origin."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    partner: str | None
+    case_ref: str | None
+    locale: str
+    via: Literal["session", "token"]
+    csrf: str | None = None
+    session_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{'web' if self.via == 'session' else 'api'}:{self.username}"
+
+    def can(self, perm: Perm) -> bool:
+        return allowed(self.role, perm)
+
+    @classmethod
+    def of(cls, user: UserRow, session: WebSession | None = None) -> Principal:
+        """The principal for a user signed in by API token (no ``session``) or by this browser session."""
+        fields = (
+            user.id,
+            user.username,
+            user.display_name,
+            user.role,
+            user.partner,
+            user.case_ref,
+            user.locale,
+        )
+        if session is None:
+            return cls(*fields, "token")
+        return cls(*fields, "session", session.csrf_token, session.id)
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed when the endpoint returns (before the response is sent)."""
+    with get_store(request).session() as s:
+        yield s
+
+
+DB = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _same_origin(request: Request) -> bool:
+    """Reject cross-site unsafe requests: Origin (or Referer) must match the Host when present."""
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return False
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin:
+        return True
+    if origin == "null":
+        return False
+    parts = urlsplit(origin)
+    return parts.netloc.lower() == (request.headers.get("host") or "").lower()
+
+
+async def _check_csrf(request: Request, expected: str) -> None:
+    if not _same_origin(request):
+        raise CsrfFailed()
+    supplied = request.headers.get(CSRF_HEADER)
+    if not supplied:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            supplied = value if isinstance(value, str) else None
+    if not supplied or not hmac.compare_digest(supplied, expected):
+        raise CsrfFailed()
+
+
+async def optional_principal(request: Request, s: DB) -> Principal | None:
+    """The caller, or None. A bearer token wins over a cookie; cookie requests that change things need
+    the session's CSRF token."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    auth = request.headers.get("authorization", "")
+    principal: Principal | None = None
+    if auth.lower().startswith("bearer "):
+        user = accounts.verify_token(s, auth[7:].strip())
+        if user is None:
+            raise NotAuthenticated()
+        principal = Principal.of(user)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            ws = accounts.get_session(s, cookie, idle_minutes=get_settings(request).idle_minutes)
+            if ws is not None:
+                principal = Principal.of(ws.user, ws)
+                if request.method not in SAFE_METHODS:
+                    await _check_csrf(request, ws.csrf_token)
+    # End the transaction that touched last-seen times, so no write lock is held while the endpoint runs
+    # (services that open their own sessions would otherwise wait on SQLite's lock).
+    s.commit()
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise NotAuthenticated()
+    return principal
+
+
+User = Annotated[Principal, Depends(current_principal)]
+
+
+def require(perm: Perm) -> Callable[..., Any]:
+    """A dependency that admits only roles holding ``perm``. The endpoint is marked for the authz matrix."""
+
+    async def dependency(principal: User) -> Principal:
+        if not principal.can(perm):
+            raise Forbidden(perm.value)
+        return principal
+
+    dependency.__jikimi_perm__ = perm  # type: ignore[attr-defined]
+    return dependency
+
+
+def language(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE)
+    if lang in LANGUAGES:
+        return str(lang)
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.locale in LANGUAGES:
+        return str(principal.locale)
+    return negotiate(request.headers.get("accept-language")) or DEFAULT_LANGUAGE
+
+
+def tr(request: Request) -> Translator:
+    return translator(language(request))
+
+
+def audit(s: Session, who: Principal | str, action: str, subject: str, **details: Any) -> None:
+    """Append to the hash-chained audit log in the request's transaction."""
+    from jikimi.store import audit as audit_log
+
+    actor = who.actor if isinstance(who, Principal) else who
+    audit_log.append(s, actor=actor, action=action, subject=subject, details=details)

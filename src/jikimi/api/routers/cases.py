@@ -1,0 +1,336 @@
+"""Findings and cases: the review queue (blurred thumbnails, reasons, confirm/dismiss), the case page
+(sightings on a timeline, evidence, notices, export) and the evidence package download."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jikimi.api import thumbs
+from jikimi.api.deps import DB, Forbidden, Principal, require
+from jikimi.api.roles import Perm
+from jikimi.api.ui import render
+from jikimi.cases import confirm_finding, dismiss_finding, reopen_finding
+from jikimi.cases.queries import case_detail, get_case, list_cases
+from jikimi.errors import JikimiError, NotFoundError
+from jikimi.store import vault
+from jikimi.store.schema.scans import Case, Finding, MediaRecord, SightingRecord
+
+router = APIRouter()
+FindingReader = Annotated[Principal, Depends(require(Perm.FINDING_READ))]
+Reviewer = Annotated[Principal, Depends(require(Perm.FINDING_REVIEW))]
+CaseReader = Annotated[Principal, Depends(require(Perm.CASE_READ))]
+Exporter = Annotated[Principal, Depends(require(Perm.EVIDENCE_EXPORT))]
+
+
+class FindingOut(BaseModel):
+    id: int
+    case_id: int
+    case_title: str
+    status: str
+    reasons: list[str]
+    scores: dict[str, Any]
+    bank_matches: list[Any]
+    banks: list[str]
+    person_id: int | None
+    media_sha256: str
+    kind: str
+    sightings: int
+    created_at: datetime
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_note: str | None
+
+
+class ReviewIn(BaseModel):
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class CaseOut(BaseModel):
+    id: int
+    title: str
+    queue: str
+    person_id: int | None
+    minor: bool
+    status: str
+    priority: float
+    findings: int
+    new: int
+    confirmed: int
+    dismissed: int
+    priority_factors: dict[str, Any]
+
+
+def _findings(
+    s: Session, *, status: str | None, case_id: int | None, limit: int, after: int = 0
+) -> list[FindingOut]:
+    counts = (
+        select(SightingRecord.media_id, func.count().label("n")).group_by(SightingRecord.media_id).subquery()
+    )
+    q = (
+        select(Finding, MediaRecord, Case.title, counts.c.n)
+        .join(MediaRecord, MediaRecord.id == Finding.media_id)
+        .join(Case, Case.id == Finding.case_id)
+        .outerjoin(counts, counts.c.media_id == Finding.media_id)
+        .where(Finding.id > after)
+        .order_by(Case.priority.desc(), Finding.id)
+        .limit(limit)
+    )
+    if status:
+        q = q.where(Finding.status == status)
+    if case_id is not None:
+        q = q.where(Finding.case_id == case_id)
+    out = []
+    for f, m, title, n in s.execute(q):
+        out.append(
+            FindingOut(
+                id=f.id,
+                case_id=f.case_id,
+                case_title=title,
+                status=f.status,
+                reasons=f.reasons,
+                scores=f.scores,
+                bank_matches=list(f.bank_matches),
+                banks=sorted(
+                    {str(b.get("bank")) for b in f.bank_matches if isinstance(b, dict) and b.get("bank")}
+                ),
+                person_id=f.person_id,
+                media_sha256=m.sha256,
+                kind=m.kind,
+                sightings=int(n or 0),
+                created_at=f.created_at,
+                reviewed_by=f.reviewed_by,
+                reviewed_at=f.reviewed_at,
+                review_note=f.review_note,
+            )
+        )
+    return out
+
+
+def _one(s: Session, finding_id: int) -> FindingOut:
+    f = s.get(Finding, finding_id)
+    if f is None:
+        raise NotFoundError(f"no finding {finding_id}")
+    found = _findings(s, status=None, case_id=f.case_id, limit=1, after=finding_id - 1)
+    if not found or found[0].id != finding_id:
+        raise NotFoundError(f"no finding {finding_id}")
+    return found[0]
+
+
+@router.get(
+    "/api/v1/findings",
+    response_model=list[FindingOut],
+    tags=["findings"],
+    summary="Findings, most urgent case first (the review queue is status=new)",
+)
+def list_findings(
+    s: DB,
+    _: FindingReader,
+    status: Annotated[str | None, Query(pattern="^(new|confirmed|dismissed)$")] = None,
+    case_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[FindingOut]:
+    return _findings(s, status=status, case_id=case_id, limit=limit)
+
+
+@router.get(
+    "/api/v1/findings/{finding_id}",
+    response_model=FindingOut,
+    tags=["findings"],
+    summary="One finding",
+    responses={404: {}},
+)
+def get_finding(s: DB, finding_id: int, _: FindingReader) -> FindingOut:
+    return _one(s, finding_id)
+
+
+_ACTIONS: dict[str, Callable[..., Finding]] = {
+    "confirm": confirm_finding,
+    "dismiss": dismiss_finding,
+    "reopen": reopen_finding,
+}
+
+
+def _review(s: Session, principal: Principal, finding_id: int, action: str, note: str | None) -> None:
+    _ACTIONS[action](s, finding_id, actor=principal.actor, note=note or None)
+
+
+@router.post(
+    "/api/v1/findings/{finding_id}/confirm",
+    response_model=FindingOut,
+    tags=["findings"],
+    summary="Confirm: this is abuse material about the case (drafts the takedown notices)",
+    responses={404: {}, 422: {"description": "already reviewed"}},
+)
+def confirm(s: DB, finding_id: int, body: ReviewIn, principal: Reviewer) -> FindingOut:
+    _review(s, principal, finding_id, "confirm", body.note)
+    return _one(s, finding_id)
+
+
+@router.post(
+    "/api/v1/findings/{finding_id}/dismiss",
+    response_model=FindingOut,
+    tags=["findings"],
+    summary="Dismiss: not abuse material about the case",
+    responses={404: {}, 422: {}},
+)
+def dismiss(s: DB, finding_id: int, body: ReviewIn, principal: Reviewer) -> FindingOut:
+    _review(s, principal, finding_id, "dismiss", body.note)
+    return _one(s, finding_id)
+
+
+@router.post(
+    "/api/v1/findings/{finding_id}/reopen",
+    response_model=FindingOut,
+    tags=["findings"],
+    summary="Undo a review decision",
+    responses={404: {}, 422: {}},
+)
+def reopen(s: DB, finding_id: int, body: ReviewIn, principal: Reviewer) -> FindingOut:
+    _review(s, principal, finding_id, "reopen", body.note)
+    return _one(s, finding_id)
+
+
+@router.get(
+    "/api/v1/findings/{finding_id}/thumbnail",
+    tags=["findings"],
+    summary="The finding's thumbnail: blurred on the server unless reveal=true (audited; original:view)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {}},
+)
+def thumbnail(
+    request: Request,
+    s: DB,
+    finding_id: int,
+    principal: FindingReader,
+    reveal: bool = False,
+    grey: bool = False,
+) -> Response:
+    f = s.get(Finding, finding_id)
+    m = s.get(MediaRecord, f.media_id) if f is not None else None
+    if f is None or m is None:
+        raise NotFoundError(f"no finding {finding_id}")
+    if not m.in_vault:
+        raise NotFoundError(f"the original of finding {finding_id} is not in the vault")
+    if reveal:
+        if not principal.can(Perm.ORIGINAL_VIEW):
+            raise Forbidden(Perm.ORIGINAL_VIEW.value)
+        data = vault.get(s, m.sha256, actor=principal.actor, purpose=f"review of finding {finding_id}")
+        request.app.state.metrics.reveals.inc()
+        body = thumbs.render(data, blurred=False, grey=grey)
+    else:
+        sha = m.sha256
+        body = thumbs.blurred_thumbnail(sha, lambda: vault.default_vault().read(sha), grey=grey)
+    return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store, private"})
+
+
+@router.get(
+    "/api/v1/cases", response_model=list[CaseOut], tags=["cases"], summary="Cases, highest priority first"
+)
+def cases(s: DB, _: CaseReader, status: Annotated[str | None, Query(max_length=20)] = None) -> list[CaseOut]:
+    return [CaseOut(**c.to_dict()) for c in list_cases(s, status=status)]
+
+
+@router.get(
+    "/api/v1/cases/{case_id}",
+    tags=["cases"],
+    summary="One case: findings, reasons, sightings (masked)",
+    response_model=dict[str, Any],
+    responses={404: {}},
+)
+def case(s: DB, case_id: int, _: CaseReader) -> dict[str, Any]:
+    return case_detail(s, case_id, mask=True)
+
+
+@router.get(
+    "/api/v1/cases/{case_id}/export",
+    tags=["cases"],
+    summary="The case's evidence package (zip with originals, manifest, chain of custody; audited)",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}, 404: {}},
+)
+def export(s: DB, case_id: int, principal: Exporter, include_dismissed: bool = False) -> Response:
+    from jikimi.cases.export import export_case
+
+    get_case(s, case_id)
+    with tempfile.TemporaryDirectory(prefix="jikimi-export-") as tmp:
+        out = Path(tmp) / f"jikimi-case-{case_id}.zip"
+        export_case(s, case_id, out, actor=principal.actor, include_dismissed=include_dismissed)
+        data = out.read_bytes()
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"content-disposition": f'attachment; filename="jikimi-case-{case_id}.zip"'},
+    )
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+@router.get("/review", include_in_schema=False)
+def review_page(request: Request, s: DB, principal: FindingReader, case_id: int | None = None) -> Response:
+    items = _findings(s, status="new", case_id=case_id, limit=60)
+    return render(request, "review.html", principal, findings=items, case_id=case_id)
+
+
+@router.post("/review/{finding_id}/{action}", include_in_schema=False)
+def review_action(
+    request: Request,
+    s: DB,
+    finding_id: int,
+    action: str,
+    principal: Reviewer,
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    if action not in _ACTIONS:
+        raise NotFoundError(f"no review action {action!r}")
+    error = None
+    try:
+        _review(s, principal, finding_id, action, note)
+    except JikimiError as exc:
+        s.rollback()
+        error = exc.reason
+    f = _one(s, finding_id)
+    if request.headers.get("hx-request"):
+        return render(request, "finding_card.html", principal, f=f, error=error, reviewed=error is None)
+    return RedirectResponse(f"/review?case_id={f.case_id}", status_code=303)
+
+
+@router.get("/cases", include_in_schema=False)
+def cases_page(request: Request, s: DB, principal: CaseReader) -> Response:
+    return render(request, "cases.html", principal, cases=list_cases(s))
+
+
+def _timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    events = []
+    for f in detail.get("findings_detail", []):
+        for sg in f.get("sightings", []):
+            events.append({**sg, "finding_id": f["finding_id"], "status": f["status"]})
+    return sorted(events, key=lambda e: (e.get("date") or "9999", e.get("location") or ""))
+
+
+@router.get("/cases/{case_id}", include_in_schema=False)
+def case_page(request: Request, s: DB, case_id: int, principal: CaseReader) -> Response:
+    from jikimi.takedown import service
+
+    detail = case_detail(s, case_id, mask=True)
+    notices = service.list_notices(s, case_id=str(case_id))
+    return render(
+        request,
+        "case.html",
+        principal,
+        case=detail,
+        timeline=_timeline(detail),
+        notices=notices,
+        reference=service.reference,
+        findings=_findings(s, status=None, case_id=case_id, limit=500),
+    )

@@ -1,0 +1,246 @@
+"""Consented enrolment for face search: list, enrol (with a consent record), withdraw. Face search is only
+ever over people enrolled here with a valid consent (``jikimi.store.people``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from jikimi.api.deps import DB, Principal, require
+from jikimi.api.roles import Perm
+from jikimi.api.ui import render
+from jikimi.api.uploads import read_uploads
+from jikimi.errors import JikimiError, ValidationError
+from jikimi.store import people
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(require(Perm.PEOPLE_READ))]
+Writer = Annotated[Principal, Depends(require(Perm.PEOPLE_WRITE))]
+
+
+class ConsentOut(BaseModel):
+    given_by: str
+    scope: str
+    recorded_at: str
+    recorded_by: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    minor: bool
+    status: str
+    searchable: bool
+    faces: int
+    photos: int
+    created_at: str
+    withdrawn_at: str | None
+    consent: ConsentOut | None
+
+
+class PhotoFailureOut(BaseModel):
+    photo: str
+    reason: str
+    hint: str | None
+
+
+class EnrolOut(BaseModel):
+    person: PersonOut
+    enrolled: list[str]
+    failures: list[PhotoFailureOut]
+
+
+class WithdrawIn(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+def _person(info: people.PersonInfo) -> PersonOut:
+    return PersonOut(**info.to_dict())
+
+
+@router.get("/api/v1/people", response_model=list[PersonOut], tags=["people"], summary="Enrolled people")
+def list_people(s: DB, _: Reader, include_withdrawn: bool = False) -> list[PersonOut]:
+    return [_person(p) for p in people.list_people(s, include_withdrawn=include_withdrawn)]
+
+
+@router.get(
+    "/api/v1/people/{person_id}",
+    response_model=PersonOut,
+    tags=["people"],
+    summary="One enrolled person",
+    responses={404: {"description": "no such person"}},
+)
+def get_person(s: DB, person_id: int, _: Reader) -> PersonOut:
+    return _person(people.get_person(s, person_id))
+
+
+def _enrol(
+    s: Any,
+    principal: Principal,
+    *,
+    name: str,
+    consent_by: str,
+    consent_scope: str,
+    minor: bool,
+    expires: date | None,
+    consent_confirmed: bool,
+    photos: list[tuple[str, bytes]],
+) -> people.EnrolResult:
+    if not consent_confirmed:
+        raise ValidationError(
+            "enrolment refused: the consent form was not confirmed",
+            "tick the box confirming the person (or a guardian) consented to face search",
+        )
+    if not photos:
+        raise ValidationError("no photo uploaded", "add one or more photos showing the person's face")
+    return people.enroll(
+        s,
+        name,
+        [data for _, data in photos],
+        consent_by=consent_by,
+        consent_scope=consent_scope or people.DEFAULT_SCOPE,
+        minor=minor,
+        expires=expires,
+        actor=principal.actor,
+    )
+
+
+@router.post(
+    "/api/v1/people",
+    response_model=EnrolOut,
+    status_code=201,
+    tags=["people"],
+    summary="Enrol a person for face search (needs a recorded consent and photos of her face)",
+    responses={422: {"description": "no consent, no usable face, or invalid input"}},
+)
+async def enrol(
+    request: Request,
+    s: DB,
+    principal: Writer,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    consent_by: Annotated[str, Form(min_length=1, max_length=200)],
+    photos: Annotated[list[UploadFile], File(description="Photos of the person's face")],
+    consent_confirmed: Annotated[bool, Form()] = False,
+    consent_scope: Annotated[str, Form(max_length=200)] = people.DEFAULT_SCOPE,
+    minor: Annotated[bool, Form()] = False,
+    expires: Annotated[date | None, Form()] = None,
+) -> EnrolOut:
+    files = await read_uploads(request, photos)
+    res = _enrol(
+        s,
+        principal,
+        name=name,
+        consent_by=consent_by,
+        consent_scope=consent_scope,
+        minor=minor,
+        expires=expires,
+        consent_confirmed=consent_confirmed,
+        photos=files,
+    )
+    return EnrolOut(
+        person=_person(res.person),
+        enrolled=res.enrolled,
+        failures=[PhotoFailureOut(photo=f.photo, reason=f.reason, hint=f.hint) for f in res.failures],
+    )
+
+
+@router.post(
+    "/api/v1/people/{person_id}/withdraw",
+    response_model=PersonOut,
+    tags=["people"],
+    summary="Withdraw consent: delete the face data and stop every search now",
+    responses={404: {"description": "no such person"}, 422: {"description": "already withdrawn"}},
+)
+def withdraw(s: DB, person_id: int, body: WithdrawIn, principal: Writer) -> PersonOut:
+    return _person(people.withdraw(s, person_id, actor=principal.actor, reason=body.reason))
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+@router.get("/people", include_in_schema=False)
+def people_page(request: Request, s: DB, principal: Reader) -> Response:
+    return render(
+        request,
+        "people.html",
+        principal,
+        people=people.list_people(s, include_withdrawn=True),
+        result=None,
+        error=None,
+        form={},
+    )
+
+
+@router.post("/people", include_in_schema=False)
+async def people_enrol_page(
+    request: Request,
+    s: DB,
+    principal: Writer,
+    name: Annotated[str, Form(max_length=200)] = "",
+    consent_by: Annotated[str, Form(max_length=200)] = "",
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+    consent_confirmed: Annotated[bool, Form()] = False,
+    consent_scope: Annotated[str, Form(max_length=200)] = people.DEFAULT_SCOPE,
+    minor: Annotated[bool, Form()] = False,
+    expires: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    form = {
+        "name": name,
+        "consent_by": consent_by,
+        "consent_scope": consent_scope,
+        "minor": minor,
+        "expires": expires,
+    }
+    try:
+        files = await read_uploads(request, [p for p in (photos or []) if p.filename])
+        until = date.fromisoformat(expires) if expires else None
+        res = _enrol(
+            s,
+            principal,
+            name=name,
+            consent_by=consent_by,
+            consent_scope=consent_scope,
+            minor=minor,
+            expires=until,
+            consent_confirmed=consent_confirmed,
+            photos=files,
+        )
+    except (JikimiError, ValueError) as exc:
+        s.rollback()
+        reason = exc.reason if isinstance(exc, JikimiError) else str(exc)
+        failures = getattr(exc, "failures", [])
+        return render(
+            request,
+            "people.html",
+            principal,
+            status=422,
+            people=people.list_people(s, include_withdrawn=True),
+            result=None,
+            error=reason,
+            failures=failures,
+            form=form,
+        )
+    return render(
+        request,
+        "people.html",
+        principal,
+        status=201,
+        people=people.list_people(s, include_withdrawn=True),
+        result=res,
+        error=None,
+        form={},
+    )
+
+
+@router.post("/people/{person_id}/withdraw", include_in_schema=False)
+def people_withdraw_page(
+    s: DB, person_id: int, principal: Writer, reason: Annotated[str, Form(max_length=500)] = ""
+) -> Response:
+    people.withdraw(s, person_id, actor=principal.actor, reason=reason)
+    return RedirectResponse("/people", status_code=303)

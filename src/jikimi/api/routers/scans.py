@@ -1,0 +1,273 @@
+"""Scans from the web: upload files or an export zip, then follow the progress until the findings are in.
+
+Uploads are written under ``JIKIMI_HOME/uploads/<job>/`` with generated names (never the client's path),
+read by ``jikimi.sources`` (which recognises images, videos, zips and Telegram exports from their bytes),
+scanned by ``jikimi.cases.run_scan`` in a background thread (originals go into the encrypted vault) and
+deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from jikimi.api.deps import DB, Principal, require
+from jikimi.api.roles import Perm
+from jikimi.api.ui import render
+from jikimi.api.uploads import CHUNK, clean_name
+from jikimi.config import get_settings
+from jikimi.errors import NotFoundError, ValidationError
+from jikimi.store import Store
+from jikimi.store.schema.scans import ScanRun
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(require(Perm.SCAN_READ))]
+Writer = Annotated[Principal, Depends(require(Perm.SCAN_WRITE))]
+
+
+@dataclass
+class ScanJob:
+    id: str
+    actor: str
+    files: int
+    bytes: int
+    status: str = "queued"  # queued, running, done, failed
+    done: int = 0
+    total: int | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def percent(self) -> int | None:
+        if self.status == "done":
+            return 100
+        if not self.total:
+            return None
+        return min(99, int(100 * self.done / self.total))
+
+
+class ScanJobOut(BaseModel):
+    id: str
+    status: str
+    files: int
+    bytes: int
+    done: int
+    total: int | None
+    percent: int | None
+    created_at: datetime
+    finished_at: datetime | None
+    run_id: int | None
+    findings: int | None
+    new_findings: int | None
+    failed: int | None
+    errors: list[dict[str, Any]]
+    cases: list[int]
+    error: str | None
+
+
+class ScanRunOut(BaseModel):
+    id: int
+    status: str
+    actor: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+
+
+def _jobs(request: Request) -> dict[str, ScanJob]:
+    jobs: dict[str, ScanJob] | None = getattr(request.app.state, "scan_jobs", None)
+    if jobs is None:
+        jobs = request.app.state.scan_jobs = {}
+    return jobs
+
+
+def _out(j: ScanJob) -> ScanJobOut:
+    r = j.report or {}
+    return ScanJobOut(
+        id=j.id,
+        status=j.status,
+        files=j.files,
+        bytes=j.bytes,
+        done=j.done,
+        total=j.total,
+        percent=j.percent,
+        created_at=j.created_at,
+        finished_at=j.finished_at,
+        run_id=r.get("run_id"),
+        findings=r.get("findings"),
+        new_findings=r.get("new_findings"),
+        failed=r.get("failed"),
+        errors=list(r.get("errors", []))[:50],
+        cases=list(r.get("cases", [])),
+        error=j.error,
+    )
+
+
+def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
+    from jikimi.cases import run_scan
+
+    def progress(stream: Iterable[Any], total: int | None) -> Iterator[Any]:
+        job.total = total
+        for item in stream:
+            job.done += 1
+            yield item
+
+    job.status = "running"
+    try:
+        report = run_scan(store, [folder], workers=workers, actor=job.actor, progress=progress, resume=False)
+        job.report = report.to_dict()
+        job.status = "done"
+    except Exception as exc:  # the job reports its failure; the server goes on
+        job.error = str(exc) or type(exc).__name__
+        job.status = "failed"
+    finally:
+        job.finished_at = datetime.now(UTC)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _save_uploads(request: Request, files: list[UploadFile], folder: Path) -> tuple[int, int]:
+    settings = request.app.state.settings
+    if not files:
+        raise ValidationError("no file uploaded", "choose images, videos, or a zip (e.g. a Telegram export)")
+    if len(files) > settings.max_files_per_scan:
+        raise ValidationError(
+            f"too many files ({len(files)})", f"send at most {settings.max_files_per_scan}, or a zip"
+        )
+    folder.mkdir(parents=True, mode=0o700)
+    total = 0
+    for i, f in enumerate(files):
+        # A generated name inside our own folder: the client's name is kept only as a readable suffix.
+        target = folder / f"{i:05d}-{clean_name(f.filename)}"
+        size = 0
+        with target.open("wb") as out:
+            while chunk := await f.read(CHUNK):
+                size += len(chunk)
+                if size > settings.max_file_bytes:
+                    raise ValidationError(
+                        f"{clean_name(f.filename)} is larger than {settings.max_file_bytes // CHUNK} MiB",
+                        "split it, or raise the limit",
+                    )
+                out.write(chunk)
+        total += size
+    return len(files), total
+
+
+async def start_scan(request: Request, principal: Principal, files: list[UploadFile]) -> ScanJob:
+    job_id = uuid.uuid4().hex[:16]
+    folder = get_settings().home / "uploads" / job_id
+    try:
+        n, size = await _save_uploads(request, [f for f in files if f.filename], folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    job = ScanJob(job_id, principal.actor, n, size)
+    _jobs(request)[job_id] = job
+    thread = threading.Thread(
+        target=_run,
+        args=(job, request.app.state.store, folder, request.app.state.settings.scan_workers),
+        name=f"scan-{job_id}",
+        daemon=True,
+    )
+    thread.start()
+    return job
+
+
+@router.post(
+    "/api/v1/scans",
+    response_model=ScanJobOut,
+    status_code=202,
+    tags=["scans"],
+    summary="Upload files or an export zip and scan them (runs in the background; poll its status)",
+    responses={413: {"description": "too large"}, 422: {"description": "no file, or too many"}},
+)
+async def create_scan(
+    request: Request,
+    principal: Writer,
+    files: Annotated[list[UploadFile], File(description="Files or a zip")],
+) -> ScanJobOut:
+    return _out(await start_scan(request, principal, files))
+
+
+@router.get(
+    "/api/v1/scans",
+    response_model=list[ScanJobOut],
+    tags=["scans"],
+    summary="Scans started from the web since the server started",
+)
+def list_scans(request: Request, _: Reader) -> list[ScanJobOut]:
+    return [_out(j) for j in sorted(_jobs(request).values(), key=lambda j: j.created_at, reverse=True)]
+
+
+@router.get(
+    "/api/v1/scans/runs",
+    response_model=list[ScanRunOut],
+    tags=["scans"],
+    summary="Every scan run recorded in the database (web and command line)",
+)
+def list_runs(s: DB, _: Reader, limit: int = 50) -> list[ScanRunOut]:
+    rows = s.scalars(select(ScanRun).order_by(ScanRun.id.desc()).limit(max(1, min(limit, 500))))
+    return [
+        ScanRunOut(
+            id=r.id,
+            status=r.status,
+            actor=r.actor,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            counts=r.counts,
+        )
+        for r in rows
+    ]
+
+
+@router.get(
+    "/api/v1/scans/{job_id}",
+    response_model=ScanJobOut,
+    tags=["scans"],
+    summary="A scan's progress",
+    responses={404: {}},
+)
+def get_scan(request: Request, job_id: str, _: Reader) -> ScanJobOut:
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise NotFoundError(f"no scan {job_id}")
+    return _out(job)
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+@router.get("/scans", include_in_schema=False)
+def scans_page(request: Request, principal: Reader) -> Response:
+    jobs = sorted(_jobs(request).values(), key=lambda j: j.created_at, reverse=True)
+    return render(request, "scans.html", principal, jobs=jobs)
+
+
+@router.post("/scans", include_in_schema=False)
+async def scans_upload(
+    request: Request, principal: Writer, files: Annotated[list[UploadFile] | None, File()] = None
+) -> Response:
+    job = await start_scan(request, principal, files or [])
+    return render(request, "scan_status.html", principal, job=job)
+
+
+@router.get("/scans/{job_id}/status", include_in_schema=False)
+def scan_status(request: Request, job_id: str, principal: Reader) -> Response:
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise NotFoundError(f"no scan {job_id}")
+    time.sleep(0)  # yield; the partial below is polled by htmx every second while the scan runs
+    return render(request, "scan_status.html", principal, job=job)

@@ -1,0 +1,461 @@
+"""Takedown notices: draft per case, approve, send, record the platform's answer; removal figures.
+
+Platform partners see only the notices addressed to their platform (``users.partner`` = the platform key
+in the takedown directory); anything else is "not found" to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from jikimi.api.deps import DB, Forbidden, Principal, User, audit, require
+from jikimi.api.roles import Perm
+from jikimi.api.ui import render
+from jikimi.errors import JikimiError, NotFoundError
+from jikimi.store.schema.takedown import TakedownItem, TakedownNotice
+from jikimi.takedown import figures, service
+
+router = APIRouter()
+Writer = Annotated[Principal, Depends(require(Perm.TAKEDOWN_WRITE))]
+Reporter = Annotated[Principal, Depends(require(Perm.REPORT_READ))]
+
+
+def setup(app: object) -> None:
+    """Expose the takedown figures on /metrics; draft notices when a reviewer confirms a finding."""
+    from jikimi.takedown import hooks
+
+    state = app.state  # type: ignore[attr-defined]
+    state.metrics.register(figures.TakedownCollector(state.store))
+    hooks.install()
+
+
+def _can_read(principal: Principal) -> None:
+    if not (principal.can(Perm.TAKEDOWN_READ) or principal.can(Perm.NOTICE_OWN)):
+        raise Forbidden(Perm.TAKEDOWN_READ.value)
+
+
+def _visible(principal: Principal, notice: TakedownNotice) -> bool:
+    if principal.can(Perm.TAKEDOWN_READ):
+        return True
+    return bool(principal.can(Perm.NOTICE_OWN) and principal.partner and notice.platform == principal.partner)
+
+
+def _notice(s: Session, principal: Principal, notice_id: int) -> TakedownNotice:
+    _can_read(principal)
+    n = service.get_notice(s, notice_id)
+    if not _visible(principal, n):
+        raise NotFoundError(f"no takedown notice {notice_id}")
+    return n
+
+
+class ItemOut(BaseModel):
+    id: int
+    case_id: str
+    url: str
+    platform: str
+    state: str
+    found_at: datetime
+    removed_at: datetime | None
+
+
+class NoticeOut(BaseModel):
+    id: int
+    reference: str
+    case_id: str
+    platform: str
+    lang: str
+    channel: str
+    recipient: str | None
+    form_url: str | None
+    status: str
+    subject: str
+    body: str
+    content_sha256: str
+    created_at: datetime
+    created_by: str
+    approved_at: datetime | None
+    approved_by: str | None
+    sent_at: datetime | None
+    last_error: str | None
+    note: str | None
+    items: list[ItemOut]
+
+
+def _item_out(i: TakedownItem) -> ItemOut:
+    return ItemOut(
+        id=i.id,
+        case_id=i.case_id,
+        url=i.url,
+        platform=i.platform,
+        state=i.state,
+        found_at=i.found_at,
+        removed_at=i.removed_at,
+    )
+
+
+def _out(n: TakedownNotice) -> NoticeOut:
+    return NoticeOut(
+        id=n.id,
+        reference=service.reference(n),
+        case_id=n.case_id,
+        platform=n.platform,
+        lang=n.lang,
+        channel=n.channel,
+        recipient=n.recipient,
+        form_url=n.form_url,
+        status=n.status,
+        subject=n.subject,
+        body=n.body,
+        content_sha256=n.content_sha256,
+        created_at=n.created_at,
+        created_by=n.created_by,
+        approved_at=n.approved_at,
+        approved_by=n.approved_by,
+        sent_at=n.sent_at,
+        last_error=n.last_error,
+        note=n.note,
+        items=[_item_out(i) for i in n.items],
+    )
+
+
+def _list(s: Session, principal: Principal, status: str | None, case_id: str | None) -> list[TakedownNotice]:
+    _can_read(principal)
+    platform = None if principal.can(Perm.TAKEDOWN_READ) else (principal.partner or "\x00none")
+    return service.list_notices(s, status=status, case_id=case_id, platform=platform)
+
+
+class DraftIn(BaseModel):
+    platform: str | None = Field(default=None, max_length=64)
+    lang: Literal["ko", "en", "ja"] | None = None
+    recipient: str | None = Field(default=None, max_length=320)
+    victim_name: str | None = Field(default=None, max_length=200)
+
+
+class DraftOut(BaseModel):
+    notices: list[NoticeOut]
+    notes: list[str]
+
+
+class SendIn(BaseModel):
+    recipient: str | None = Field(default=None, max_length=320)
+    submitted_ref: str | None = Field(default=None, max_length=200)
+
+
+class SendOut(BaseModel):
+    notice_id: int
+    ok: bool
+    message_id: str | None
+    error: str | None
+    hint: str | None
+
+
+class MarkIn(BaseModel):
+    outcome: Literal["acknowledged", "removed", "refused"]
+    item_id: int | None = None
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@router.get(
+    "/api/v1/takedowns",
+    response_model=list[NoticeOut],
+    tags=["takedowns"],
+    summary="Takedown notices (partners: only those addressed to their platform)",
+)
+def list_takedowns(
+    s: DB, principal: User, status: str | None = None, case_id: str | None = None
+) -> list[NoticeOut]:
+    return [_out(n) for n in _list(s, principal, status, case_id)]
+
+
+@router.get(
+    "/api/v1/takedowns/{notice_id}",
+    response_model=NoticeOut,
+    tags=["takedowns"],
+    summary="One notice",
+    responses={404: {"description": "no such notice (or not addressed to you)"}},
+)
+def get_takedown(s: DB, notice_id: int, principal: User) -> NoticeOut:
+    return _out(_notice(s, principal, notice_id))
+
+
+@router.get(
+    "/api/v1/takedowns/{notice_id}/pdf",
+    tags=["takedowns"],
+    summary="The notice as PDF (audited export)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, 404: {}},
+)
+def takedown_pdf(s: DB, notice_id: int, principal: User) -> Response:
+    n = _notice(s, principal, notice_id)
+    data = service.notice_pdf_bytes(s, n.id)
+    audit(s, principal, "takedown.pdf", f"takedown_notice:{n.id}", sha256=hashlib.sha256(data).hexdigest())
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="notice-{n.id}.pdf"'},
+    )
+
+
+@router.post(
+    "/api/v1/cases/{case_id}/takedowns",
+    response_model=DraftOut,
+    status_code=201,
+    tags=["takedowns"],
+    summary="Draft notices for a case's confirmed findings (one per platform)",
+)
+def draft(s: DB, case_id: str, body: DraftIn, principal: Writer) -> DraftOut:
+    res = service.draft_case(
+        s,
+        case_id,
+        platform=body.platform,
+        lang=body.lang,
+        recipient=body.recipient,
+        victim_name=body.victim_name,
+        actor=principal.actor,
+    )
+    return DraftOut(notices=[_out(n) for n in res.notices], notes=res.notes)
+
+
+@router.post(
+    "/api/v1/takedowns/{notice_id}/approve",
+    response_model=NoticeOut,
+    tags=["takedowns"],
+    summary="Approve a drafted notice",
+    responses={404: {}, 422: {"description": "not a draft"}},
+)
+def approve(s: DB, notice_id: int, principal: Writer) -> NoticeOut:
+    return _out(service.approve(s, notice_id, actor=principal.actor))
+
+
+@router.post(
+    "/api/v1/takedowns/{notice_id}/send",
+    response_model=SendOut,
+    tags=["takedowns"],
+    summary="Send an approved notice (e-mail), or record a web-form submission",
+    responses={404: {}, 422: {"description": "not approved, or no recipient"}},
+)
+def send(s: DB, notice_id: int, body: SendIn, principal: Writer) -> SendOut:
+    if body.recipient:
+        service.set_recipient(s, notice_id, body.recipient, actor=principal.actor)
+    r = service.send(s, notice_id, actor=principal.actor, submitted_ref=body.submitted_ref or None)
+    return SendOut(notice_id=r.notice_id, ok=r.ok, message_id=r.message_id, error=r.error, hint=r.hint)
+
+
+@router.post(
+    "/api/v1/takedowns/{notice_id}/withdraw",
+    response_model=NoticeOut,
+    tags=["takedowns"],
+    summary="Withdraw an unsent notice",
+    responses={404: {}, 422: {}},
+)
+def withdraw(s: DB, notice_id: int, principal: Writer) -> NoticeOut:
+    return _out(service.withdraw(s, notice_id, actor=principal.actor))
+
+
+@router.post(
+    "/api/v1/takedowns/{notice_id}/mark",
+    response_model=list[ItemOut],
+    tags=["takedowns"],
+    summary="Record the platform's answer: acknowledged, removed or refused",
+    responses={404: {}, 422: {}},
+)
+def mark(s: DB, notice_id: int, body: MarkIn, principal: Writer) -> list[ItemOut]:
+    items = service.mark(
+        s, notice_id, body.outcome, actor=principal.actor, item_id=body.item_id, note=body.note
+    )
+    return [_item_out(i) for i in items]
+
+
+class ReportRow(BaseModel):
+    group: str
+    key: str
+    findings: int
+    notices: int
+    notices_sent: int
+    removed: int
+    refused: int
+    reappeared: int
+    reupload_alerts: int
+    removal_rate: float | None
+    median_hours_to_removal: float | None
+    p90_hours_to_removal: float | None
+
+
+@router.get(
+    "/api/v1/reports/takedowns",
+    response_model=list[ReportRow],
+    tags=["reports"],
+    summary="Removal figures: total, by platform and by month",
+)
+def report(s: DB, _: Reporter, since: datetime | None = None) -> list[ReportRow]:
+    return [ReportRow(**r.as_dict()) for r in figures.report(s, since=since)]
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+@router.get("/notices", include_in_schema=False)
+@router.get("/takedowns", include_in_schema=False)
+def takedowns_page(request: Request, s: DB, principal: User, status: str | None = None) -> Response:
+    return render(
+        request,
+        "takedowns.html",
+        principal,
+        notices=_list(s, principal, status or None, None),
+        filter_status=status or "",
+        reference=service.reference,
+    )
+
+
+@router.get("/takedowns/{notice_id}", include_in_schema=False)
+def takedown_page(
+    request: Request, s: DB, notice_id: int, principal: User, error: str | None = None
+) -> Response:
+    n = _notice(s, principal, notice_id)
+    return render(
+        request, "takedown.html", principal, n=n, reference=service.reference(n), error=error, result=None
+    )
+
+
+@router.post("/takedowns/draft", include_in_schema=False)
+def takedowns_draft_page(
+    request: Request,
+    s: DB,
+    principal: Writer,
+    case_id: Annotated[str, Form(min_length=1, max_length=64)],
+    lang: Annotated[str, Form(max_length=2)] = "",
+) -> Response:
+    try:
+        res = service.draft_case(
+            s, case_id.strip(), lang=lang if lang in ("ko", "en", "ja") else None, actor=principal.actor
+        )
+    except JikimiError as exc:
+        s.rollback()
+        return render(
+            request,
+            "takedowns.html",
+            principal,
+            status=422,
+            notices=_list(s, principal, None, None),
+            filter_status="",
+            reference=service.reference,
+            error=exc.reason + (f" — {exc.hint}" if exc.hint else ""),
+        )
+    if len(res.notices) == 1:
+        return RedirectResponse(f"/takedowns/{res.notices[0].id}", status_code=303)
+    return render(
+        request,
+        "takedowns.html",
+        principal,
+        notices=_list(s, principal, None, case_id.strip()),
+        filter_status="",
+        reference=service.reference,
+        notes=res.notes,
+        error=None,
+    )
+
+
+@router.post("/takedowns/{notice_id}/{action}", include_in_schema=False)
+def takedown_action(
+    request: Request,
+    s: DB,
+    notice_id: int,
+    action: Literal["approve", "send", "withdraw", "removed", "refused", "acknowledged"],
+    principal: Writer,
+    recipient: Annotated[str, Form(max_length=320)] = "",
+    submitted_ref: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    result = None
+    try:
+        if action == "approve":
+            service.approve(s, notice_id, actor=principal.actor)
+        elif action == "withdraw":
+            service.withdraw(s, notice_id, actor=principal.actor)
+        elif action == "send":
+            if recipient:
+                service.set_recipient(s, notice_id, recipient, actor=principal.actor)
+            result = service.send(s, notice_id, actor=principal.actor, submitted_ref=submitted_ref or None)
+        else:
+            service.mark(s, notice_id, action, actor=principal.actor)
+    except JikimiError as exc:
+        s.rollback()
+        n = _notice(s, principal, notice_id)
+        return render(
+            request,
+            "takedown.html",
+            principal,
+            status=422,
+            n=n,
+            reference=service.reference(n),
+            error=exc.reason + (f" — {exc.hint}" if exc.hint else ""),
+            result=None,
+        )
+    if result is not None and not result.ok:
+        n = _notice(s, principal, notice_id)
+        return render(
+            request,
+            "takedown.html",
+            principal,
+            status=200,
+            n=n,
+            reference=service.reference(n),
+            error=(result.error or "") + (f" — {result.hint}" if result.hint else ""),
+            result=result,
+        )
+    return RedirectResponse(f"/takedowns/{notice_id}", status_code=303)
+
+
+# --- a victim's own case ---------------------------------------------------------------------------
+
+
+class MyItemOut(BaseModel):
+    platform: str
+    state: str
+    found_at: datetime
+    removed_at: datetime | None
+
+
+class MyCaseOut(BaseModel):
+    case_id: str
+    items: list[MyItemOut]
+    counts: dict[str, int]
+
+
+def _my_case(s: Session, principal: Principal) -> MyCaseOut:
+    case_id = principal.case_ref or ""
+    items = service.case_items(s, case_id) if case_id else []
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it.state] = counts.get(it.state, 0) + 1
+    return MyCaseOut(
+        case_id=case_id,
+        items=[
+            MyItemOut(platform=i.platform, state=i.state, found_at=i.found_at, removed_at=i.removed_at)
+            for i in items
+        ],
+        counts=counts,
+    )
+
+
+@router.get(
+    "/api/v1/my-case",
+    response_model=MyCaseOut,
+    tags=["cases"],
+    summary="A victim's own case: where each reported copy stands (no images, no links)",
+)
+def my_case(s: DB, principal: Annotated[Principal, Depends(require(Perm.CASE_OWN))]) -> MyCaseOut:
+    return _my_case(s, principal)
+
+
+@router.get("/my-case", include_in_schema=False)
+def my_case_page(
+    request: Request, s: DB, principal: Annotated[Principal, Depends(require(Perm.CASE_OWN))]
+) -> Response:
+    return render(request, "my_case.html", principal, case=_my_case(s, principal))

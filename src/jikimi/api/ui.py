@@ -1,0 +1,125 @@
+"""Rendering a page: the template context every page shares (translator, language, navigation, CSRF token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from jikimi.api.deps import Principal, language
+from jikimi.api.roles import ROLE_LABELS, Perm
+from jikimi.store.accounts import Role
+from jikimi.web import LANGUAGES, N_, environment, translator
+
+# (path, label, permission): the navigation shows only what the role may open.
+NAV: list[tuple[str, str, Perm]] = [
+    ("/", N_("Dashboard"), Perm.REPORT_READ),
+    ("/my-case", N_("My case"), Perm.CASE_OWN),
+    ("/review", N_("Review"), Perm.FINDING_READ),
+    ("/cases", N_("Cases"), Perm.CASE_READ),
+    ("/scans", N_("Scan"), Perm.SCAN_READ),
+    ("/takedowns", N_("Takedowns"), Perm.TAKEDOWN_READ),
+    ("/notices", N_("Notices"), Perm.NOTICE_OWN),
+    ("/people", N_("Enrolment"), Perm.PEOPLE_READ),
+    ("/banks", N_("Banks"), Perm.BANK_READ),
+    ("/audit", N_("Audit log"), Perm.AUDIT_READ),
+    ("/users", N_("Users"), Perm.USER_ADMIN),
+]
+
+
+# Values shown through ``_()`` in the templates (statuses and states of notices, items, people, channels).
+SHOWN_VALUES = [
+    N_("drafted"),
+    N_("approved"),
+    N_("sent"),
+    N_("closed"),
+    N_("withdrawn"),
+    N_("found"),
+    N_("acknowledged"),
+    N_("removed"),
+    N_("refused"),
+    N_("reappeared"),
+    N_("active"),
+    N_("email"),
+    N_("web_form"),
+    N_("api"),
+    N_("new"),
+    N_("confirmed"),
+    N_("dismissed"),
+    N_("queued"),
+    N_("running"),
+    N_("done"),
+    N_("failed"),
+]
+
+
+REASON_LABELS = {
+    "bank_match": N_("Matches a hash bank"),
+    "enrolled_face": N_("Shows an enrolled person's face"),
+    "explicit_synthetic": N_("Explicit and likely synthetic"),
+}
+
+
+def nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
+    if principal is None:
+        return []
+    items = []
+    for href, label, perm in NAV:
+        if principal.can(perm):
+            active = path == href if href == "/" else path.startswith(href)
+            items.append({"href": href, "label": label, "active": active})
+    return items
+
+
+def role_label(role: str) -> str:
+    try:
+        return ROLE_LABELS[Role(role)]
+    except ValueError:
+        return role
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site relative paths ("/x", never "//host" or "/\\host") are followed after sign-in."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+        or any(c in target for c in "\r\n\x00")
+    ):
+        return default
+    return target
+
+
+def render(
+    request: Request,
+    template: str,
+    principal: Principal | None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **ctx: Any,
+) -> HTMLResponse:
+    lang = language(request)
+    t = translator(lang)
+    here = request.url.path
+    if request.url.query:
+        here += "?" + request.url.query
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            _=t,
+            lang=lang,
+            languages=LANGUAGES,
+            principal=principal,
+            csrf=principal.csrf if principal and principal.csrf else "",
+            nav=nav_for(principal, request.url.path),
+            here=here,
+            Perm=Perm,
+            role_label=role_label,
+            reason_labels=REASON_LABELS,
+            **ctx,
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=headers)

@@ -1,0 +1,94 @@
+"""Reviewing findings: new → confirmed | dismissed (and back to new with ``reopen_finding``), each audited.
+
+``confirm_finding(session, finding_id, actor=..., note=...)`` and ``dismiss_finding(...)`` change the state
+in the caller's transaction, append ``finding.confirm`` / ``finding.dismiss`` to the audit log, recompute
+the case priority and then call every hook registered with :func:`on_confirm` (e.g. the takedown package
+drafts a notice) or :func:`on_dismiss`, in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from jikimi.errors import NotFoundError, ValidationError
+from jikimi.store import audit
+from jikimi.store.schema.base import utcnow
+from jikimi.store.schema.scans import Finding
+
+ReviewHook = Callable[[Session, Finding, str], None]
+"""``hook(session, finding, actor)``, called after a state change, inside the same transaction."""
+
+_CONFIRM_HOOKS: list[ReviewHook] = []
+_DISMISS_HOOKS: list[ReviewHook] = []
+STATES = ("new", "confirmed", "dismissed")
+
+
+def on_confirm(hook: ReviewHook) -> ReviewHook:
+    """Register ``hook`` to run whenever a finding is confirmed (usable as a decorator)."""
+    if hook not in _CONFIRM_HOOKS:
+        _CONFIRM_HOOKS.append(hook)
+    return hook
+
+
+def on_dismiss(hook: ReviewHook) -> ReviewHook:
+    if hook not in _DISMISS_HOOKS:
+        _DISMISS_HOOKS.append(hook)
+    return hook
+
+
+def get_finding(session: Session, finding_id: int) -> Finding:
+    f = session.get(Finding, finding_id)
+    if f is None:
+        raise NotFoundError(f"no finding {finding_id}", "list them with: jikimi case show CASE_ID")
+    return f
+
+
+def _change(
+    session: Session, finding_id: int, new: str, *, actor: str, note: str | None, allowed: tuple[str, ...]
+) -> Finding:
+    from jikimi.cases.priority import update_priority
+
+    f = get_finding(session, finding_id)
+    if f.status == new:
+        return f
+    if f.status not in allowed:
+        raise ValidationError(
+            f"finding {finding_id} is {f.status}; it cannot become {new}",
+            "reopen it first (jikimi case reopen FINDING_ID)" if f.status != "new" else None,
+        )
+    old = f.status
+    f.status = new
+    f.reviewed_by = actor
+    f.reviewed_at = utcnow()
+    f.review_note = note
+    f.updated_at = utcnow()
+    session.flush()
+    action = {"confirmed": "finding.confirm", "dismissed": "finding.dismiss", "new": "finding.reopen"}[new]
+    audit.append(
+        session,
+        actor=actor,
+        action=action,
+        subject=f"finding:{f.id}",
+        details={"from": old, "to": new, "case": f.case_id, "note": note},
+    )
+    update_priority(session, f.case_id)
+    hooks = _CONFIRM_HOOKS if new == "confirmed" else _DISMISS_HOOKS if new == "dismissed" else []
+    for hook in list(hooks):
+        hook(session, f, actor)
+    return f
+
+
+def confirm_finding(session: Session, finding_id: int, *, actor: str, note: str | None = None) -> Finding:
+    """A reviewer confirms the finding is abuse material about its case (new → confirmed)."""
+    return _change(session, finding_id, "confirmed", actor=actor, note=note, allowed=("new",))
+
+
+def dismiss_finding(session: Session, finding_id: int, *, actor: str, note: str | None = None) -> Finding:
+    """A reviewer dismisses the finding (new → dismissed); it no longer counts toward the case priority."""
+    return _change(session, finding_id, "dismissed", actor=actor, note=note, allowed=("new",))
+
+
+def reopen_finding(session: Session, finding_id: int, *, actor: str, note: str | None = None) -> Finding:
+    """Undo a review decision (confirmed | dismissed → new), audited like the decision itself."""
+    return _change(session, finding_id, "new", actor=actor, note=note, allowed=("confirmed", "dismissed"))

@@ -1,0 +1,287 @@
+"""``jikimi person``: enrol people for face search with consent; withdraw, list, show, search a photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+person_app = typer.Typer(
+    help="People enrolled for face search (with consent): enroll, consent, withdraw, list, show, search.",
+    no_args_is_help=True,
+)
+
+
+def _consent_line(info: Any) -> str:
+    c = info.consent
+    if c is None:
+        return "no consent record"
+    until = f"until {c.expires_at:%Y-%m-%d}" if c.expires_at else "no end date"
+    state = "revoked" if c.revoked_at else ("valid" if c.valid() else "expired")
+    recorded = f"recorded {c.recorded_at:%Y-%m-%d} by {c.recorded_by}"
+    return f"{state}: by {c.given_by}, scope {c.scope}, {until} ({recorded})"
+
+
+def _failure(f: Any) -> str:
+    return f"[red]{f.photo}[/]: {f.reason}" + (f" [yellow]({f.hint})[/]" if f.hint else "")
+
+
+def _detector(value: str) -> Any:
+    if value not in ("hog", "cnn"):
+        from jikimi.cli.common import fail
+
+        raise fail(f"unknown face detector {value!r}", "use --detector hog or --detector cnn", code=2)
+    return value
+
+
+@person_app.command("enroll")
+def enroll(
+    name: str = typer.Argument(..., help="The person's name (or a case pseudonym)."),
+    photos: list[Path] = typer.Argument(..., help="Photos of the person's face.", show_default=False),
+    consent_by: str = typer.Option(
+        None, "--consent-by", help="Who gave consent for face search (the person, or a guardian). Required."
+    ),
+    consent_scope: str = typer.Option("face-search", "--consent-scope", help="What the consent covers."),
+    minor: bool = typer.Option(False, "--minor", help="The person is under 18."),
+    expires: str = typer.Option(None, "--expires", help="Consent ends on this date (YYYY-MM-DD, 00:00 UTC)."),
+    keep_photos: bool = typer.Option(False, "--keep-photos", help="Keep the photos too (encrypted)."),
+    face: int = typer.Option(None, "--face", min=1, help="Which face in a group photo (1 = leftmost)."),
+    detector: str = typer.Option("hog", "--detector", help="hog (fast) or cnn (more accurate, slower)."),
+    upsample: int = typer.Option(
+        1, "--upsample", min=0, max=3, help="Enlarge x2 this often to find small faces."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Enrol a person for face search. Refused without --consent-by."""
+    from jikimi.cli.common import console, emit_json, err_console, fail, fail_on
+    from jikimi.errors import JikimiError
+    from jikimi.store import open_store, people
+
+    if not consent_by or not consent_by.strip():
+        raise fail(
+            "enrolment refused: no consent record",
+            "say who gave consent for face search with --consent-by (the person, or a guardian for a minor)",
+            code=2,
+        )
+    missing = [str(p) for p in photos if not p.is_file()]
+    if missing:
+        raise fail(f"photo not found: {', '.join(missing)}", "check the paths", code=2)
+    store = open_store()
+    try:
+        with store.session() as s:
+            result = people.enroll(
+                s,
+                name,
+                photos,
+                consent_by=consent_by,
+                consent_scope=consent_scope,
+                minor=minor,
+                expires=expires,
+                keep_photos=keep_photos,
+                face=face,
+                detector=_detector(detector),
+                upsample=upsample,
+            )
+    except people.EnrolmentError as exc:
+        for f in exc.failures:
+            err_console.print(
+                f"[red]{f.photo}[/]: {f.reason}" + (f" [yellow]({f.hint})[/]" if f.hint else "")
+            )
+        raise fail_on(exc, code=1) from exc
+    except JikimiError as exc:
+        raise fail_on(exc, code=2) from exc
+    finally:
+        store.dispose()
+    p = result.person
+    if json_out:
+        emit_json(
+            {**p.to_dict(), "enrolled": result.enrolled, "failures": [vars(f) for f in result.failures]}
+        )
+    else:
+        console.print(f"enrolled [bold]{p.name}[/] as person [bold]{p.id}[/] with {p.faces} face(s)")
+        console.print(f"consent {_consent_line(p)}")
+        _photo_tip(p.faces)
+    for f in result.failures:
+        err_console.print("skipped " + _failure(f))
+    raise typer.Exit(1 if result.failures else 0)
+
+
+def _photo_tip(faces: int) -> None:
+    """Say how much more often the person is found with more enrolled photos (LFW calibration)."""
+    from jikimi.cli.common import err_console
+    from jikimi.index.faces import calibration
+
+    by = {pc.photos: pc.tar for pc in calibration().by_photos}
+    now, better = by.get(min(faces, 5)), by.get(3)
+    if faces < 3 and now and better and better > now:
+        err_console.print(
+            f"[yellow]tip:[/] with {faces} photo(s) about {now:.0%} of other photos of her are found (LFW, "
+            f"at 0.1% false matches); with 3 different photos about {better:.0%}. See docs/accuracy.md."
+        )
+
+
+@person_app.command("consent")
+def consent(
+    person_id: int = typer.Argument(..., help="The person's id."),
+    consent_by: str = typer.Option(None, "--consent-by", help="Who gave consent for face search. Required."),
+    consent_scope: str = typer.Option("face-search", "--consent-scope", help="What the consent covers."),
+    expires: str = typer.Option(None, "--expires", help="Consent ends on this date (YYYY-MM-DD, 00:00 UTC)."),
+) -> None:
+    """Record a new consent for an enrolled person (renew an expired one)."""
+    from jikimi.cli.common import console, fail_on
+    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.store import open_store, people
+
+    store = open_store()
+    try:
+        with store.session() as s:
+            info = people.record_consent(
+                s, person_id, consent_by=consent_by, consent_scope=consent_scope, expires=expires
+            )
+    except NotFoundError as exc:
+        raise fail_on(exc, code=1) from exc
+    except JikimiError as exc:
+        raise fail_on(exc, code=2) from exc
+    finally:
+        store.dispose()
+    console.print(f"person {info.id}: consent {_consent_line(info)}")
+
+
+@person_app.command("withdraw")
+def withdraw(
+    person_id: int = typer.Argument(..., help="The person's id (see `jikimi person list`)."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the audit log)."),
+) -> None:
+    """Withdraw consent: delete the person's face data now and stop every search for them."""
+    from jikimi.cli.common import console, fail_on
+    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.store import open_store, people
+
+    store = open_store()
+    try:
+        with store.session() as s:
+            info = people.withdraw(s, person_id, reason=reason or None)
+    except NotFoundError as exc:
+        raise fail_on(exc, code=1) from exc
+    except JikimiError as exc:
+        raise fail_on(exc, code=1) from exc
+    finally:
+        store.dispose()
+    console.print(f"person {info.id} withdrawn: face data deleted, no longer searched")
+
+
+@person_app.command("list")
+def list_cmd(
+    all_: bool = typer.Option(False, "--all", help="Include withdrawn people."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """List enrolled people, their consent and whether they are searchable now."""
+    from rich.table import Table
+
+    from jikimi.cli.common import console, emit_json
+    from jikimi.store import open_store, people
+
+    store = open_store()
+    try:
+        with store.session() as s:
+            rows = people.list_people(s, include_withdrawn=all_)
+    finally:
+        store.dispose()
+    if json_out:
+        for r in rows:
+            emit_json(r.to_dict())
+        return
+    table = Table()
+    for col in ("id", "name", "minor", "faces", "status", "searchable", "consent"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.name,
+            "yes" if r.minor else "",
+            str(r.faces),
+            r.status,
+            "[green]yes[/]" if r.searchable else "[red]no[/]",
+            _consent_line(r),
+        )
+    console.print(table)
+
+
+@person_app.command("show")
+def show(
+    person_id: int = typer.Argument(..., help="The person's id."),
+    json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Show one person: consent records, faces, kept photos, searchable now or not."""
+    from jikimi.cli.common import console, emit_json, fail_on
+    from jikimi.errors import JikimiError
+    from jikimi.store import open_store, people
+
+    store = open_store()
+    try:
+        with store.session() as s:
+            info = people.get_person(s, person_id)
+    except JikimiError as exc:
+        raise fail_on(exc, code=1) from exc
+    finally:
+        store.dispose()
+    if json_out:
+        emit_json(info.to_dict())
+        return
+    console.print(f"[bold]{info.name}[/] (person {info.id}){'  [yellow]minor[/]' if info.minor else ''}")
+    console.print(f"status: {info.status}; searchable now: {'yes' if info.searchable else 'no'}")
+    console.print(f"faces: {info.faces}; kept photos (encrypted): {info.photos}")
+    for c in info.consents:
+        until = f"until {c.expires_at:%Y-%m-%d}" if c.expires_at else "no end date"
+        state = "revoked" if c.revoked_at else ("valid" if c.valid() else "expired")
+        console.print(f"consent {c.id}: {state}, by {c.given_by}, scope {c.scope}, {until}")
+
+
+@person_app.command("search")
+def search(
+    photo: Path = typer.Argument(..., help="A photo to look for enrolled people in."),
+    threshold: float = typer.Option(
+        None, "--threshold", help="Max distance (default: calibrated, FAR 0.1%)."
+    ),
+    detector: str = typer.Option("hog", "--detector", help="hog or cnn."),
+    upsample: int = typer.Option(1, "--upsample", min=0, max=3),
+    json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Find enrolled, consenting people in a photo (only they can ever be found)."""
+    from jikimi.cli.common import console, emit_json, fail_on
+    from jikimi.errors import JikimiError
+    from jikimi.store import open_store, people
+
+    store = open_store()
+    try:
+        found = people.search_photo(
+            store,
+            photo,
+            threshold=threshold,
+            detector=_detector(detector),
+            upsample=upsample,
+        )
+    except JikimiError as exc:
+        raise fail_on(exc, code=1) from exc
+    finally:
+        store.dispose()
+    if json_out:
+        emit_json(
+            {
+                "photo": str(photo),
+                "faces": [{**f.to_dict(), "matches": [m.to_dict() for m in ms]} for f, ms in found],
+            }
+        )
+        return
+    console.print(f"{photo}: {len(found)} face(s)")
+    for n, (f, ms) in enumerate(found, 1):
+        who = ", ".join(
+            f"[bold]{m.name}[/] (person {m.person_id}, distance {m.distance:.3f}, score {m.score:.2f})"
+            for m in ms
+        )
+        console.print(f"  face {n} at {f.box.as_list()}: {who or 'no enrolled person'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(person_app, name="person")

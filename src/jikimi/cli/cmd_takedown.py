@@ -1,0 +1,523 @@
+"""``jikimi takedown``: draft, approve, send and track removal requests; re-checks and re-upload alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from jikimi.cli.common import console, emit_json, err_console, fail, fail_on
+from jikimi.errors import JikimiError, ValidationError
+
+takedown_app = typer.Typer(
+    help="Removal requests: draft per platform (ko/en/ja), approve, send (e-mail or PDF), track, re-check.",
+    no_args_is_help=True,
+)
+
+
+def _exit(exc: JikimiError) -> typer.Exit:
+    return fail_on(exc, 2 if isinstance(exc, ValidationError) else 1)
+
+
+def _store() -> Any:
+    from jikimi.store import open_store
+
+    return open_store()
+
+
+def _notice_dict(n: Any, *, body: bool = False) -> dict[str, Any]:
+    from jikimi.takedown.service import reference
+
+    out = {
+        "id": n.id,
+        "reference": reference(n),
+        "case": n.case_id,
+        "platform": n.platform,
+        "lang": n.lang,
+        "channel": n.channel,
+        "recipient": n.recipient,
+        "form_url": n.form_url,
+        "status": n.status,
+        "items": len(n.items),
+        "subject": n.subject,
+        "content_sha256": n.content_sha256,
+        "created_at": n.created_at,
+        "approved_by": n.approved_by,
+        "sent_at": n.sent_at,
+        "message_id": n.message_id,
+        "send_attempts": n.send_attempts,
+        "last_error": n.last_error,
+        "note": n.note,
+    }
+    if body:
+        out["body"] = n.body
+        out["item_list"] = [
+            {"id": it.id, "url": it.url, "state": it.state, "removed_at": it.removed_at} for it in n.items
+        ]
+    return out
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        err_console.print(f"[yellow]note:[/] {note}")
+
+
+def _parse_when(text: str | None, what: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise fail(f"{what} is not a date/time: {text!r}", "use ISO 8601, e.g. 2026-11-01T10:00Z", 2) from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@takedown_app.command("platforms")
+def platforms_cmd(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per platform."),
+) -> None:
+    """List the platform directory (channel, languages, contact, response time)."""
+    from rich.table import Table
+
+    from jikimi.takedown.directory import load_directory
+
+    try:
+        d = load_directory()
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    if as_json:
+        for p in d.values():
+            emit_json(p.as_dict())
+        return
+    t = Table("key", "name", "channel", "languages", "contact", "hours", "verify")
+    for p in d.values():
+        c = p.primary_contact
+        t.add_row(
+            p.key,
+            p.name,
+            p.channel,
+            ",".join(p.languages),
+            (c.address or "(set with --to)") if c else "",
+            str(p.expected_response_hours),
+            "verify before use" if (p.verify_before_use or (c and c.verify_before_use)) else "",
+        )
+    console.print(t)
+
+
+@takedown_app.command("resolve")
+def resolve_cmd(url: str) -> None:
+    """Which platform a URL (or t.me / tg:// link) is on."""
+    from jikimi.takedown.directory import resolve_url
+
+    try:
+        r = resolve_url(url)
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    emit_json(
+        {
+            "url": url,
+            "platform": r.platform.key,
+            "host": r.host,
+            "chat": r.chat,
+            "post": r.post,
+            "fallback": r.fallback,
+            "note": r.note,
+        }
+    )
+
+
+@takedown_app.command("contact")
+def contact_cmd(url: str) -> None:
+    """Suggest the abuse address for an unknown host (RDAP: IP network, then registrar). Verify before use."""
+    from jikimi.takedown.abuse import find_abuse_contacts
+
+    try:
+        contacts = find_abuse_contacts(url)
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    if not contacts:
+        raise fail(f"no abuse contact found for {url}", "look it up by hand (WHOIS) and use --to")
+    for c in contacts:
+        emit_json(
+            {
+                "email": c.email,
+                "source": c.source,
+                "holder": c.holder,
+                "rdap": c.rdap_url,
+                "verify_before_use": True,
+            }
+        )
+
+
+@takedown_app.command("add")
+def add_cmd(
+    case: str = typer.Argument(..., help="Case id."),
+    url: str = typer.Argument(..., help="Where the content is (post, message link, file URL)."),
+    sha256: str = typer.Option(None, help="SHA-256 of the content."),
+    md5: str = typer.Option(None, help="MD5 of the content."),
+    pdq: str = typer.Option(None, help="PDQ hash (64 hex digits)."),
+    chat: str = typer.Option(None, help="Chat or channel name."),
+    media_url: str = typer.Option(None, "--media-url", help="Direct link to the file on the page."),
+    first_seen: str = typer.Option(None, "--first-seen", help="When it was first seen (ISO 8601)."),
+    captured_at: str = typer.Option(None, "--captured-at", help="When the evidence was captured (ISO 8601)."),
+) -> None:
+    """Register a URL of a confirmed finding by hand (scans register theirs when a finding is confirmed)."""
+    from jikimi.takedown.service import FindingRef, add_item
+
+    ref = FindingRef(
+        case_id=case,
+        url=url,
+        sha256=sha256,
+        md5=md5,
+        pdq=pdq,
+        chat=chat,
+        media_url=media_url,
+        first_seen=_parse_when(first_seen, "--first-seen"),
+        captured_at=_parse_when(captured_at, "--captured-at"),
+    )
+    try:
+        with _store().session() as s:
+            item, created = add_item(s, ref)
+            out = {"item": item.id, "platform": item.platform, "state": item.state, "created": created}
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    emit_json(out)
+
+
+@takedown_app.command("draft")
+def draft_cmd(
+    case: str = typer.Argument(..., help="Case id."),
+    platform: str = typer.Option(None, "--platform", "-p", help="Only this platform (kcsc: every item)."),
+    lang: str = typer.Option(None, "--lang", help="ko, en or ja (default: the platform's language)."),
+    to: str = typer.Option(None, "--to", help="Recipient e-mail (e.g. a host's abuse address)."),
+    victim_name: str = typer.Option(
+        None, "--victim-name", help="Named only if the organisation set include_victim_name (default: never)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Draft notices for a case's confirmed findings (one per platform); a person approves each one."""
+    from jikimi.takedown.service import draft_case
+
+    try:
+        with _store().session() as s:
+            res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
+            rows = [_notice_dict(n) for n in res.notices]
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    _print_notes(res.notes)
+    for r in rows:
+        if as_json:
+            emit_json(r)
+        else:
+            console.print(
+                f"drafted notice [bold]{r['id']}[/] ({r['reference']}) to {r['platform']} in {r['lang']}: "
+                f"{r['items']} item(s); review with `jikimi takedown show {r['id']}`, then approve"
+            )
+
+
+@takedown_app.command("list")
+def list_cmd(
+    status: str = typer.Option(None, help="drafted, approved, sent, closed, withdrawn."),
+    case: str = typer.Option(None, help="Only this case."),
+    platform: str = typer.Option(None, help="Only this platform."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List notices."""
+    from rich.table import Table
+
+    from jikimi.takedown.service import list_notices
+
+    with _store().session() as s:
+        rows = [_notice_dict(n) for n in list_notices(s, status=status, case_id=case, platform=platform)]
+    if as_json:
+        for r in rows:
+            emit_json(r)
+        return
+    t = Table("id", "case", "platform", "lang", "status", "items", "recipient / form", "sent", "error")
+    for r in rows:
+        t.add_row(
+            str(r["id"]),
+            r["case"],
+            r["platform"],
+            r["lang"],
+            r["status"],
+            str(r["items"]),
+            r["recipient"] or r["form_url"] or "(none)",
+            r["sent_at"].strftime("%Y-%m-%d %H:%M") if r["sent_at"] else "",
+            r["last_error"] or "",
+        )
+    console.print(t)
+
+
+@takedown_app.command("show")
+def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a notice: its text, items and their states."""
+    from jikimi.takedown.service import get_notice
+
+    try:
+        with _store().session() as s:
+            d = _notice_dict(get_notice(s, notice_id), body=True)
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    if as_json:
+        emit_json(d)
+        return
+    console.print(
+        f"[bold]notice {d['id']}[/] {d['reference']} · {d['platform']} · {d['lang']} · {d['channel']} · "
+        f"[bold]{d['status']}[/]"
+    )
+    console.print(f"to: {d['recipient'] or d['form_url'] or '(no recipient: set with send --to)'}")
+    if d["note"]:
+        console.print(f"[yellow]{d['note']}[/]")
+    if d["last_error"]:
+        console.print(f"[red]last send error:[/] {d['last_error']} (attempts: {d['send_attempts']})")
+    console.print(f"sha256: {d['content_sha256']}\n")
+    console.print(f"Subject: {d['subject']}\n", markup=False, highlight=False)
+    console.print(d["body"], markup=False, highlight=False)
+    for it in d["item_list"]:
+        console.print(f"item {it['id']}: {it['state']}  {it['url']}", markup=False, highlight=False)
+
+
+@takedown_app.command("item")
+def item_cmd(item_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One item's history (every state change with time and actor) and its re-checks."""
+    from sqlalchemy import select
+
+    from jikimi.store.schema.takedown import TakedownCheck
+    from jikimi.takedown.service import get_item
+
+    try:
+        with _store().session() as s:
+            it = get_item(s, item_id)
+            checks = s.execute(
+                select(TakedownCheck).where(TakedownCheck.item_id == item_id).order_by(TakedownCheck.id)
+            ).scalars()
+            d: dict[str, Any] = {
+                "id": it.id,
+                "case": it.case_id,
+                "url": it.url,
+                "platform": it.platform,
+                "state": it.state,
+                "found_at": it.found_at,
+                "removed_at": it.removed_at,
+                "redirected_to": it.redirected_to,
+                "next_check_at": it.next_check_at,
+                "notices": [n.id for n in it.notices],
+                "history": [
+                    {"at": e.at, "from": e.from_state, "to": e.to_state, "actor": e.actor, "note": e.note}
+                    for e in it.events
+                ],
+                "checks": [
+                    {"at": c.checked_at, "status": c.status_code, "outcome": c.outcome, "detail": c.detail}
+                    for c in checks
+                ],
+            }
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    if as_json:
+        emit_json(d)
+        return
+    console.print(f"[bold]item {d['id']}[/] case {d['case']} · {d['platform']} · [bold]{d['state']}[/]")
+    console.print(d["url"], markup=False, highlight=False)
+    for e in d["history"]:
+        note = f"  ({e['note']})" if e["note"] else ""
+        console.print(
+            f"  {e['at']:%Y-%m-%d %H:%M:%S} {e['from'] or '-'} → {e['to']} by {e['actor']}{note}",
+            markup=False,
+            highlight=False,
+        )
+    for c in d["checks"]:
+        console.print(
+            f"  check {c['at']:%Y-%m-%d %H:%M:%S}: {c['outcome']} ({c['detail']})",
+            markup=False,
+            highlight=False,
+        )
+
+
+@takedown_app.command("approve")
+def approve_cmd(notice_id: int) -> None:
+    """Approve a drafted notice (after reading it with `takedown show`)."""
+    from jikimi.takedown.service import approve
+
+    try:
+        with _store().session() as s:
+            n = approve(s, notice_id)
+            channel = n.channel
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    nxt = (
+        "send it"
+        if channel == "email"
+        else "export the PDF with `takedown pdf`, submit it, then `takedown send`"
+    )
+    console.print(f"notice {notice_id} approved; {nxt}")
+
+
+@takedown_app.command("send")
+def send_cmd(
+    notice_id: int = typer.Argument(None, help="The notice (omit with --due)."),
+    due: bool = typer.Option(False, "--due", help="Send or retry every approved e-mail notice that is due."),
+    to: str = typer.Option(None, "--to", help="Set the recipient address first."),
+    submitted: str = typer.Option(
+        None, "--submitted", help="A web-form notice was submitted: record the form's confirmation number."
+    ),
+) -> None:
+    """Send an approved notice by e-mail (SMTP settings: JIKIMI_SMTP_*), or record a web-form submission."""
+    from jikimi.takedown.service import send, send_due, set_recipient
+
+    if notice_id is None and not due:
+        raise fail("give a notice id, or --due to send every approved notice", code=2)
+    try:
+        with _store().session() as s:
+            if due:
+                results = send_due(s)
+            else:
+                if to:
+                    set_recipient(s, notice_id, to)
+                results = [send(s, notice_id, submitted_ref=submitted)]
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    failed = 0
+    for r in results:
+        if r.ok:
+            console.print(f"notice {r.notice_id} sent: {r.message_id}")
+        else:
+            failed += 1
+            err_console.print(f"[bold red]error:[/] notice {r.notice_id} not sent: {r.error}")
+            if r.hint:
+                err_console.print(f"[yellow]next:[/] {r.hint}")
+    if due and not results:
+        console.print("no approved e-mail notice is due")
+    if failed:
+        raise typer.Exit(1)
+
+
+@takedown_app.command("pdf")
+def pdf_cmd(
+    notice_id: int, out: Path = typer.Option(None, "--out", "-o", help="Where to write the PDF.")
+) -> None:
+    """Write a notice as PDF (for web forms and letters; needs a Hangul font for Korean)."""
+    from jikimi.takedown.service import write_pdf
+
+    try:
+        with _store().session() as s:
+            path = write_pdf(s, notice_id, out)
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    console.print(f"wrote {path}")
+
+
+@takedown_app.command("mark")
+def mark_cmd(
+    notice_id: int,
+    outcome: str = typer.Argument(..., help="removed, refused or acknowledged."),
+    item: int = typer.Option(None, "--item", help="Only this item of the notice."),
+    note: str = typer.Option(None, "--note", help="What the platform said."),
+) -> None:
+    """Record the platform's answer for a notice's items."""
+    from jikimi.takedown.service import mark
+
+    try:
+        with _store().session() as s:
+            changed = [it.id for it in mark(s, notice_id, outcome, item_id=item, note=note)]
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    console.print(f"{len(changed)} item(s) of notice {notice_id} marked {outcome}")
+
+
+@takedown_app.command("withdraw")
+def withdraw_cmd(notice_id: int) -> None:
+    """Withdraw a notice that was not sent (its items can be drafted again)."""
+    from jikimi.takedown.service import withdraw
+
+    try:
+        with _store().session() as s:
+            withdraw(s, notice_id)
+    except JikimiError as exc:
+        raise _exit(exc) from exc
+    console.print(f"notice {notice_id} withdrawn")
+
+
+@takedown_app.command("recheck")
+def recheck_cmd(
+    all_open: bool = typer.Option(
+        False, "--all", help="Check every open or removed item, not only due ones."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The scheduled job: draft new confirmed findings, re-check URLs, raise re-upload alerts.
+
+    Re-checks say removed (404/410/451, content gone), online or redirected (recorded, not removed).
+    Run it from cron or a timer, e.g. hourly.
+    """
+    from jikimi.takedown.recheck import recheck_due
+    from jikimi.takedown.reupload import scan_new_sightings, sync_confirmed
+
+    store = _store()
+    errors = 0
+    with store.session() as s:
+        drafted, notes = sync_confirmed(s)
+        drafted_ids = [(n.id, n.case_id, n.platform) for n in drafted]
+    _print_notes(notes)
+    for nid, case, platform in drafted_ids:
+        if as_json:
+            emit_json({"drafted": nid, "case": case, "platform": platform})
+        else:
+            console.print(f"drafted notice {nid} for case {case} to {platform} (newly confirmed findings)")
+
+    def show(r: Any) -> None:
+        nonlocal errors
+        errors += r.outcome == "error"
+        if as_json:
+            emit_json(r.__dict__)
+        else:
+            console.print(f"item {r.item_id}: [bold]{r.outcome}[/] ({r.detail}) → {r.state}", highlight=False)
+
+    results = recheck_due(store, all_open=all_open, on_result=show)
+    with store.session() as s:
+        found = scan_new_sightings(s)
+        alerts = [(a.id, a.case_id, a.new_url, a.matched_by) for a in found.alerts]
+    for aid, case, url, how in alerts:
+        msg = f"re-upload alert {aid} on case {case}: {url} (matched by {how})"
+        if as_json:
+            emit_json({"alert": aid, "case": case, "url": url, "matched_by": how})
+        else:
+            console.print(f"[bold red]{msg}[/]")
+    _print_notes(found.notes)
+    if not as_json:
+        console.print(f"{len(results)} URL(s) checked, {errors} error(s), {len(alerts)} re-upload alert(s)")
+    if errors:
+        raise typer.Exit(1)
+
+
+@takedown_app.command("alerts")
+def alerts_cmd(case: str = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Open re-upload alerts (content of a case seen again)."""
+    from jikimi.takedown.reupload import open_alerts
+
+    with _store().session() as s:
+        rows = [
+            {
+                "id": a.id,
+                "case": a.case_id,
+                "item": a.item_id,
+                "new_url": a.new_url,
+                "matched_by": a.matched_by,
+                "distance": a.distance,
+                "seen_at": a.seen_at,
+            }
+            for a in open_alerts(s, case)
+        ]
+    for r in rows:
+        if as_json:
+            emit_json(r)
+        else:
+            console.print(
+                f"alert {r['id']} case {r['case']}: {r['new_url']} ({r['matched_by']})", highlight=False
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(takedown_app, name="takedown")

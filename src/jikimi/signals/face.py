@@ -1,0 +1,353 @@
+"""The ``face`` analyser: find every face in an image or video frame, align it, compute its 128-d embedding.
+
+Uses the dlib models shipped in ``face_recognition_models`` (offline): the HOG frontal-face detector (fast,
+the default) or the MMOD CNN detector (more accurate, opt-in), the 5-point landmark model for alignment and
+the ResNet face-recognition model for embeddings. Two photos of one person are usually within Euclidean
+distance ~0.5; the calibrated threshold lives in :mod:`jikimi.index.faces`.
+
+This module only measures faces. Searching them is possible only against enrolled, consenting people, through
+``jikimi.store.people`` (there is no open face search).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+import numpy as np
+
+from jikimi.errors import JikimiError
+from jikimi.signals.base import IMAGE, JSON, VIDEO, Signal
+
+if TYPE_CHECKING:
+    from jikimi.media import Media
+
+Detector = Literal["hog", "cnn"]
+DETECTORS: tuple[Detector, ...] = ("hog", "cnn")
+EMBEDDING_DIM = 128
+MODEL_NAME = "dlib_face_recognition_resnet_model_v1"
+"""Identifies the embedding space; embeddings from different models must never be compared."""
+
+DEFAULT_MAX_SIDE = 1600
+"""Larger images (longest side, pixels) are scaled down before detection; boxes are in original pixels."""
+
+
+class FaceError(JikimiError):
+    """A face could not be measured (bad image, unknown detector, models missing)."""
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face rectangle in the original image's pixel coordinates (right/bottom exclusive)."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0)
+
+    def as_list(self) -> list[int]:
+        return [self.left, self.top, self.right, self.bottom]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face found in an image or frame: where, how sure, its 5 landmarks and its 128-d embedding."""
+
+    box: FaceBox
+    confidence: float
+    landmarks: tuple[tuple[float, float], ...]
+    embedding: np.ndarray = field(repr=False, compare=False)
+    detector: str = "hog"
+    frame_index: int = 0
+    timestamp: float = 0.0
+    mirrored: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """With ``flip_average``: the mirrored face's own embedding (``embedding`` is then the mean of both)."""
+
+    def to_dict(self, *, with_embedding: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "box": self.box.as_list(),
+            "confidence": round(float(self.confidence), 4),
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
+            "detector": self.detector,
+            "frame_index": self.frame_index,
+            "timestamp": round(self.timestamp, 3),
+        }
+        if with_embedding:
+            d["embedding"] = [round(float(v), 6) for v in self.embedding]
+        return d
+
+
+class _Frame(Protocol):
+    index: int
+    timestamp: float
+    rgb: np.ndarray
+
+
+class _FrameSource(Protocol):
+    def frames(self, every_seconds: float = 1.0) -> Iterator[Any]: ...
+
+
+def _model_paths() -> dict[str, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # face_recognition_models imports pkg_resources
+        import face_recognition_models as frm
+
+    return {
+        "cnn": frm.cnn_face_detector_model_location(),
+        "shape5": frm.pose_predictor_five_point_model_location(),
+        "resnet": frm.face_recognition_model_location(),
+    }
+
+
+class _Models:
+    """dlib models for one thread (dlib networks keep per-call state, so threads do not share them)."""
+
+    def __init__(self) -> None:
+        import dlib
+
+        self._dlib = dlib
+        self._paths = _model_paths()
+        self.hog = dlib.get_frontal_face_detector()
+        self.shape = dlib.shape_predictor(self._paths["shape5"])
+        self.resnet = dlib.face_recognition_model_v1(self._paths["resnet"])
+        self._cnn: Any = None
+
+    @property
+    def cnn(self) -> Any:
+        if self._cnn is None:
+            self._cnn = self._dlib.cnn_face_detection_model_v1(self._paths["cnn"])
+        return self._cnn
+
+
+_local = threading.local()
+
+
+def _models() -> _Models:
+    m: _Models | None = getattr(_local, "models", None)
+    if m is None:
+        try:
+            m = _Models()
+        except (ImportError, RuntimeError, OSError) as exc:  # pragma: no cover - broken installation
+            raise FaceError(
+                f"the dlib face models could not be loaded: {exc}",
+                "install dlib-bin and face_recognition_models (see requirements.lock)",
+            ) from exc
+        _local.models = m
+    return m
+
+
+def _as_rgb(rgb: np.ndarray) -> np.ndarray:
+    arr = np.asarray(rgb)
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise FaceError(f"expected an RGB image array (H x W x 3), got shape {arr.shape}")
+    if arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.shape[0] < 8 or arr.shape[1] < 8:
+        raise FaceError(f"image too small to hold a face ({arr.shape[1]}x{arr.shape[0]} pixels)")
+    return np.ascontiguousarray(arr)
+
+
+def _downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    h, w = rgb.shape[:2]
+    longest = max(h, w)
+    if max_side <= 0 or longest <= max_side:
+        return rgb, 1.0
+    import cv2
+
+    scale = max_side / float(longest)
+    small = cv2.resize(
+        rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    return np.ascontiguousarray(small), scale
+
+
+def _detect(models: _Models, img: np.ndarray, detector: Detector, upsample: int) -> list[tuple[Any, float]]:
+    if detector == "hog":
+        rects, scores, _ = models.hog.run(img, upsample, 0.0)
+        return list(zip(rects, (float(s) for s in scores), strict=True))
+    if detector == "cnn":
+        return [(d.rect, float(d.confidence)) for d in models.cnn(img, upsample)]
+    raise FaceError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
+
+
+def detect_faces(
+    rgb: np.ndarray,
+    *,
+    detector: Detector = "hog",
+    upsample: int = 1,
+    max_side: int = DEFAULT_MAX_SIDE,
+    flip_average: bool = False,
+    frame_index: int = 0,
+    timestamp: float = 0.0,
+) -> list[Face]:
+    """Every face in ``rgb`` (H x W x 3 uint8), left to right, each with landmarks and a 128-d embedding.
+
+    ``upsample`` enlarges the image that many times (x2 each) before detection so small faces are found
+    (0 = none; 1 finds faces from ~40 px, 2 from ~20 px). ``flip_average`` also embeds the mirrored face and
+    averages both (slightly more robust, twice the embedding cost).
+    """
+    if upsample < 0 or upsample > 3:
+        raise FaceError(f"upsample must be between 0 and 3, got {upsample}")
+    img = _as_rgb(rgb)
+    work, scale = _downscale(img, max_side)
+    models = _models()
+    found = _detect(models, work, detector, upsample)
+    if not found:
+        return []
+    import dlib
+
+    shapes = dlib.full_object_detections()
+    for rect, _ in found:
+        shapes.append(models.shape(work, rect))
+    chips = dlib.get_face_chips(work, shapes, size=150, padding=0.25)
+    embeddings = [np.asarray(v, dtype=np.float32) for v in models.resnet.compute_face_descriptor(chips)]
+    mirrored: list[np.ndarray | None] = [None] * len(embeddings)
+    if flip_average:
+        flips = models.resnet.compute_face_descriptor([np.ascontiguousarray(c[:, ::-1]) for c in chips])
+        mirrored = [np.asarray(f, dtype=np.float32) for f in flips]
+        embeddings = [(e + m) / 2.0 for e, m in zip(embeddings, mirrored, strict=True) if m is not None]
+    h, w = img.shape[:2]
+    faces: list[Face] = []
+    for (rect, conf), shape, emb, mir in zip(found, shapes, embeddings, mirrored, strict=True):
+        box = FaceBox(
+            left=max(0, round(rect.left() / scale)),
+            top=max(0, round(rect.top() / scale)),
+            right=min(w, round((rect.right() + 1) / scale)),
+            bottom=min(h, round((rect.bottom() + 1) / scale)),
+        )
+        pts = tuple((shape.part(i).x / scale, shape.part(i).y / scale) for i in range(shape.num_parts))
+        faces.append(
+            Face(
+                box=box,
+                confidence=conf,
+                landmarks=pts,
+                embedding=emb,
+                detector=detector,
+                frame_index=frame_index,
+                timestamp=timestamp,
+                mirrored=mir,
+            )
+        )
+    faces.sort(key=lambda f: (f.box.left, f.box.top))
+    return faces
+
+
+def faces_in_frames(
+    frames: Iterable[_Frame],
+    *,
+    detector: Detector = "hog",
+    upsample: int = 1,
+    max_side: int = DEFAULT_MAX_SIDE,
+) -> Iterator[Face]:
+    """Faces in a sequence of frames (``jikimi.media.Frame``-like: ``index``, ``timestamp``, ``rgb``)."""
+    for fr in frames:
+        yield from detect_faces(
+            fr.rgb,
+            detector=detector,
+            upsample=upsample,
+            max_side=max_side,
+            frame_index=int(fr.index),
+            timestamp=float(fr.timestamp),
+        )
+
+
+def faces_in_media(
+    media: Media | _FrameSource,
+    *,
+    every_seconds: float = 1.0,
+    detector: Detector = "hog",
+    upsample: int = 1,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_frames: int = 600,
+    flip_average: bool = False,
+) -> list[Face]:
+    """Faces in an image (turned upright by its EXIF orientation) or in a video's frames sampled every
+    ``every_seconds`` (as vPDQ samples them), at most ``max_frames`` frames."""
+    opts: dict[str, Any] = {
+        "detector": detector,
+        "upsample": upsample,
+        "max_side": max_side,
+        "flip_average": flip_average,
+    }
+    if getattr(media, "kind", None) == IMAGE and hasattr(media, "upright"):
+        return detect_faces(np.asarray(media.upright()), **opts)
+    faces: list[Face] = []
+    for n, fr in enumerate(media.frames(every_seconds)):
+        if n >= max_frames:
+            break
+        faces.extend(detect_faces(fr.rgb, frame_index=int(fr.index), timestamp=float(fr.timestamp), **opts))
+    return faces
+
+
+class FaceSignal(Signal):
+    """Every face in an image or sampled video frames: box, detector confidence, 5 landmarks.
+
+    The result holds no embeddings unless asked (``FaceSignal(embeddings=True)``): embeddings of people who
+    never enrolled are not kept. To match faces against enrolled people, call ``faces_in_media`` and pass the
+    faces to ``jikimi.store.people.search_faces`` in memory.
+    """
+
+    name: ClassVar[str] = "face"
+    kinds: ClassVar[frozenset[str]] = frozenset({IMAGE, VIDEO})
+    version: ClassVar[int] = 1
+    description: ClassVar[str] = "faces (dlib HOG or CNN detector, 5-point alignment, 128-d ResNet embedding)"
+
+    def __init__(
+        self,
+        *,
+        detector: Detector = "hog",
+        upsample: int = 1,
+        every_seconds: float = 1.0,
+        max_frames: int = 600,
+        embeddings: bool = False,
+    ) -> None:
+        if detector not in DETECTORS:
+            raise FaceError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
+        self.detector: Detector = detector
+        self.upsample = upsample
+        self.every_seconds = every_seconds
+        self.max_frames = max_frames
+        self.embeddings = embeddings
+
+    def faces(self, media: Media) -> list[Face]:
+        """The faces with their embeddings (for matching in memory)."""
+        return faces_in_media(
+            media,
+            every_seconds=self.every_seconds,
+            detector=self.detector,
+            upsample=self.upsample,
+            max_frames=self.max_frames,
+        )
+
+    def extract(self, media: Media) -> JSON:
+        faces = self.faces(media)
+        return {
+            "count": len(faces),
+            "detector": self.detector,
+            "model": MODEL_NAME,
+            "faces": [f.to_dict(with_embedding=self.embeddings) for f in faces],
+        }
+
+
+def face_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance between two embeddings (smaller = more alike)."""
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)))

@@ -1,0 +1,703 @@
+"""Consented enrolment for face search: enrol, withdraw, list, show, and search faces against enrolled people.
+
+The only way to search faces in Jikimi. ``enroll`` refuses a person without a consent record (who consented,
+for what, optionally until when) and stores one embedding per photo (the photo itself only with
+``keep_photos``, AES-256-GCM encrypted with the vault key). ``withdraw`` deletes the embeddings, photos and
+cached indexes and revokes consent; ``gallery`` builds a :class:`~jikimi.index.faces.FaceGallery` over people
+who are active with valid, unexpired consent, and every search re-checks that in the database, so withdrawal
+and expiry apply at once. Enrolment, withdrawal and photo views are written to the audit log.
+
+Other packages call: ``gallery(store)`` once per run, then ``gallery.search_many(embeddings)`` (fast, in
+memory) or ``search_faces(store, faces, gallery=g)`` for results with names and the minor flag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from jikimi.config import get_settings
+from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.index.faces import (
+    _GALLERY_SEAL,
+    HNSW_MIN_FACES,
+    FaceGallery,
+    FaceMatch,
+    build_index,
+    calibration,
+)
+from jikimi.signals.face import DETECTORS, MODEL_NAME, Detector, Face, faces_in_media
+from jikimi.store import audit
+from jikimi.store.db import Store
+from jikimi.store.schema.base import utcnow
+from jikimi.store.schema.people import Consent, Person, PersonFace, PersonPhoto
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "ConsentInfo",
+    "EnrolResult",
+    "EnrolmentError",
+    "PersonInfo",
+    "PersonMatch",
+    "PhotoFailure",
+    "active_people",
+    "enroll",
+    "gallery",
+    "get_person",
+    "list_people",
+    "photo",
+    "record_consent",
+    "search_faces",
+    "search_photo",
+    "withdraw",
+]
+
+DEFAULT_SCOPE = "face-search"
+ACTIVE = "active"
+WITHDRAWN = "withdrawn"
+PhotoSource = Path | bytes
+
+
+class EnrolmentError(JikimiError):
+    """Nobody was enrolled: no consent, or no usable face in any photo (``failures`` says why per photo)."""
+
+    def __init__(self, reason: str, hint: str | None = None, failures: Sequence[PhotoFailure] = ()) -> None:
+        super().__init__(reason, hint)
+        self.failures = list(failures)
+
+
+@dataclass(frozen=True)
+class PhotoFailure:
+    """One photo that could not be used, with the reason and what to do."""
+
+    photo: str
+    reason: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.photo}: {self.reason}" + (f" ({self.hint})" if self.hint else "")
+
+
+@dataclass(frozen=True)
+class ConsentInfo:
+    id: int
+    given_by: str
+    scope: str
+    recorded_at: datetime
+    recorded_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def valid(self, now: datetime | None = None) -> bool:
+        now = now or datetime.now(UTC)
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """A person as shown by ``person list/show``; ``searchable`` = active with a valid consent now."""
+
+    id: int
+    name: str
+    minor: bool
+    status: str
+    created_at: datetime
+    withdrawn_at: datetime | None
+    faces: int
+    photos: int
+    consents: tuple[ConsentInfo, ...]
+    searchable: bool
+
+    @property
+    def consent(self) -> ConsentInfo | None:
+        """The newest consent record."""
+        return self.consents[-1] if self.consents else None
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.consent
+        return {
+            "id": self.id,
+            "name": self.name,
+            "minor": self.minor,
+            "status": self.status,
+            "searchable": self.searchable,
+            "faces": self.faces,
+            "photos": self.photos,
+            "created_at": self.created_at.isoformat(),
+            "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
+            "consent": None
+            if c is None
+            else {
+                "given_by": c.given_by,
+                "scope": c.scope,
+                "recorded_at": c.recorded_at.isoformat(),
+                "recorded_by": c.recorded_by,
+                "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+                "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class EnrolResult:
+    person: PersonInfo
+    enrolled: list[str]
+    failures: list[PhotoFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PersonMatch:
+    """An enrolled person matched by a face: who, how close, and the calibrated score / false-accept rate."""
+
+    person_id: int
+    name: str
+    minor: bool
+    face_id: int
+    distance: float
+    score: float
+    far: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "name": self.name,
+            "minor": self.minor,
+            "face_id": self.face_id,
+            "distance": round(self.distance, 4),
+            "score": round(self.score, 4),
+            "far": self.far,
+        }
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def _expiry(expires: date | datetime | str | None) -> datetime | None:
+    """``None``, a date (consent ends at 00:00 UTC that day), an aware datetime, or an ISO string."""
+    if expires is None or expires == "":
+        return None
+    if isinstance(expires, str):
+        try:
+            expires = datetime.fromisoformat(expires.strip())
+        except ValueError:
+            raise ValidationError(
+                f"not a date: {expires!r}", "give the consent's end as YYYY-MM-DD (or an ISO date-time)"
+            ) from None
+    if isinstance(expires, datetime):
+        return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    return datetime.combine(expires, time(0), tzinfo=UTC)
+
+
+def _valid_consent_clause(now: datetime) -> Any:
+    return (
+        select(Consent.id)
+        .where(
+            Consent.person_id == Person.id,
+            Consent.revoked_at.is_(None),
+            or_(Consent.expires_at.is_(None), Consent.expires_at > now),
+        )
+        .exists()
+    )
+
+
+def _counts(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int]]:
+    """(faces, kept photos) per person id, counted in the database (photos are never loaded for this)."""
+    out = {int(i): (0, 0) for i in ids}
+    if not out:
+        return out
+    faces: dict[int, int] = {}
+    photos: dict[int, int] = {}
+    for table, into in ((PersonFace, faces), (PersonPhoto, photos)):
+        q = select(table.person_id, func.count()).where(table.person_id.in_(out)).group_by(table.person_id)
+        for pid, n in session.execute(q):
+            into[int(pid)] = int(n)
+    return {i: (int(faces.get(i, 0)), int(photos.get(i, 0))) for i in out}
+
+
+def _info(
+    session: Session, person: Person, now: datetime | None = None, counts: tuple[int, int] | None = None
+) -> PersonInfo:
+    now = now or datetime.now(UTC)
+    session.flush()
+    n_faces, n_photos = counts if counts is not None else _counts(session, [person.id])[person.id]
+    consents = tuple(
+        ConsentInfo(c.id, c.given_by, c.scope, c.recorded_at, c.recorded_by, c.expires_at, c.revoked_at)
+        for c in person.consents
+    )
+    return PersonInfo(
+        id=person.id,
+        name=person.name,
+        minor=person.minor,
+        status=person.status,
+        created_at=person.created_at,
+        withdrawn_at=person.withdrawn_at,
+        faces=n_faces,
+        photos=n_photos,
+        consents=consents,
+        searchable=person.status == ACTIVE and any(c.valid(now) for c in consents),
+    )
+
+
+def _photo_name(src: PhotoSource, i: int) -> str:
+    return src.name if isinstance(src, Path) else f"photo #{i + 1}"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    name: str
+    data: bytes
+    sha256: str
+    face: Face
+
+
+def _prepare(
+    src: PhotoSource, i: int, *, face: int | None, detector: Detector, upsample: int
+) -> _Prepared | PhotoFailure:
+    """Decode one photo and pick its face; a bad photo becomes a ``PhotoFailure`` with the reason."""
+    from jikimi.media import load
+
+    name = _photo_name(src, i)
+    try:
+        media = load(src, name=name)
+        if media.kind != "image":
+            return PhotoFailure(name, "is a video or an animation", "enrol from still photos of the person")
+        faces = faces_in_media(media, detector=detector, upsample=upsample)
+    except JikimiError as exc:
+        return PhotoFailure(name, exc.reason, exc.hint)
+    if not faces:
+        return PhotoFailure(
+            name,
+            "no face found in this photo",
+            "use a clear, front-facing photo where the face is at least ~80 pixels wide, "
+            "or try --detector cnn or --upsample 2",
+        )
+    if face is None and len(faces) > 1:
+        where = ", ".join(f"{n}: x={f.box.left}..{f.box.right}" for n, f in enumerate(faces, 1))
+        return PhotoFailure(
+            name,
+            f"this photo shows {len(faces)} faces ({where}, numbered left to right)",
+            "choose the person's face with --face N, or use a photo of the person alone",
+        )
+    if face is not None and not 1 <= face <= len(faces):
+        return PhotoFailure(
+            name,
+            f"--face {face} asked, but this photo shows {len(faces)} face(s)",
+            f"give a number from 1 to {len(faces)} (faces are numbered left to right)",
+        )
+    chosen = faces[(face or 1) - 1]
+    data = media.data()
+    return _Prepared(name=name, data=data, sha256=media.sha256, face=chosen)
+
+
+def _faces_cache_dir() -> Path:
+    return get_settings().index_dir / "faces"
+
+
+def _purge_index_cache(keep: str | None = None) -> None:
+    """Delete cached gallery indexes (they hold embeddings), except ``keep``."""
+    folder = _faces_cache_dir()
+    if not folder.is_dir():
+        return
+    for f in folder.glob("*.faiss"):
+        if f.name != keep:
+            f.unlink(missing_ok=True)
+
+
+# -- enrolment ----------------------------------------------------------------------------------------------
+def enroll(
+    session: Session,
+    name: str,
+    photos: Sequence[PhotoSource],
+    *,
+    consent_by: str | None,
+    consent_scope: str = DEFAULT_SCOPE,
+    minor: bool = False,
+    expires: date | datetime | str | None = None,
+    keep_photos: bool = False,
+    face: int | None = None,
+    detector: Detector = "hog",
+    upsample: int = 1,
+    actor: str | None = None,
+) -> EnrolResult:
+    """Enrol ``name`` from ``photos`` with a consent record. Refused without ``consent_by``.
+
+    Each photo must show exactly one face, or ``face`` (1-based, left to right) picks one. Photos that fail
+    are reported in ``failures`` and the others are enrolled; when none is usable nobody is enrolled
+    (``EnrolmentError``). Face detection runs before anything is written.
+    """
+    who = (consent_by or "").strip()
+    if not who:
+        raise EnrolmentError(
+            "enrolment refused: no consent record",
+            "say who gave consent for face search with --consent-by (the person, or a guardian for a minor)",
+        )
+    clean_name = name.strip()
+    if not clean_name:
+        raise ValidationError("the person's name is empty", "give a name or a case pseudonym")
+    if len(clean_name) > 200 or len(who) > 200 or len(consent_scope) > 200:
+        raise ValidationError("name, --consent-by and --consent-scope are limited to 200 characters")
+    scope = consent_scope.strip() or DEFAULT_SCOPE
+    until = _expiry(expires)
+    now = datetime.now(UTC)
+    if until is not None and until <= now:
+        raise ValidationError(
+            f"the consent expiry {until.date().isoformat()} is not in the future",
+            "give a later --expires date",
+        )
+    if detector not in DETECTORS:
+        raise ValidationError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
+    if not photos:
+        raise ValidationError("no photo given", "give one or more photos showing the person's face")
+
+    prepared: list[_Prepared] = []
+    failures: list[PhotoFailure] = []
+    for i, src in enumerate(photos):
+        got = _prepare(src, i, face=face, detector=detector, upsample=upsample)
+        (failures if isinstance(got, PhotoFailure) else prepared).append(got)  # type: ignore[arg-type]
+    if not prepared:
+        detail = "; ".join(str(f) for f in failures)
+        raise EnrolmentError(f"nobody enrolled: no usable face ({detail})", failures[0].hint, failures)
+
+    actor = actor or audit.default_actor()
+    person = Person(name=clean_name, minor=minor, status=ACTIVE, created_by=actor)
+    person.consents.append(
+        Consent(given_by=who, scope=scope, recorded_by=actor, expires_at=until, recorded_at=utcnow())
+    )
+    session.add(person)
+    key = None
+    if keep_photos:
+        from jikimi.store.vault import load_key
+
+        key = load_key()
+    for p in prepared:
+        b = p.face.box
+        person.faces.append(
+            PersonFace(
+                embedding=np.asarray(p.face.embedding, dtype="<f4").tobytes(),
+                model=MODEL_NAME,
+                source_name=p.name[:300],
+                source_sha256=p.sha256,
+                box_left=b.left,
+                box_top=b.top,
+                box_right=b.right,
+                box_bottom=b.bottom,
+                detector=p.face.detector,
+                confidence=float(p.face.confidence),
+            )
+        )
+        if key is not None:
+            from jikimi.store.vault import encrypt
+
+            person.photos.append(
+                PersonPhoto(
+                    name=p.name[:300],
+                    sha256=p.sha256,
+                    size=len(p.data),
+                    ciphertext=encrypt(key, p.data, _photo_aad(p.sha256)),
+                )
+            )
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="person.enroll",
+        subject=f"person:{person.id}",
+        details={
+            "faces": len(prepared),
+            "photos_kept": len(person.photos),
+            "consent_id": person.consents[0].id,
+            "consent_scope": scope,
+            "consent_expires_at": until.isoformat() if until else None,
+            "minor": minor,
+            "photos_failed": len(failures),
+        },
+    )
+    return EnrolResult(_info(session, person, now), [p.name for p in prepared], failures)
+
+
+def _photo_aad(sha256: str) -> bytes:
+    return f"jikimi-person-photo:{sha256}".encode()
+
+
+def _person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFoundError(f"no person with id {person_id}", "see `jikimi person list`")
+    return person
+
+
+def record_consent(
+    session: Session,
+    person_id: int,
+    *,
+    consent_by: str | None,
+    consent_scope: str = DEFAULT_SCOPE,
+    expires: date | datetime | str | None = None,
+    actor: str | None = None,
+) -> PersonInfo:
+    """Record a new consent for an enrolled person (e.g. renew an expired one); audited (``person.consent``).
+
+    A withdrawn person cannot be renewed: her face data is gone, so she is enrolled again from photos.
+    """
+    person = _person(session, person_id)
+    if person.status != ACTIVE:
+        raise ValidationError(
+            f"person {person_id} was withdrawn; her face data was deleted",
+            "enrol her again with `jikimi person enroll` if she consents again",
+        )
+    who = (consent_by or "").strip()
+    if not who:
+        raise ValidationError("a consent record needs --consent-by", "say who gave consent for face search")
+    scope = consent_scope.strip() or DEFAULT_SCOPE
+    if len(who) > 200 or len(scope) > 200:
+        raise ValidationError("--consent-by and --consent-scope are limited to 200 characters")
+    until = _expiry(expires)
+    if until is not None and until <= datetime.now(UTC):
+        raise ValidationError(
+            f"the consent expiry {until.date().isoformat()} is not in the future",
+            "give a later --expires date",
+        )
+    actor = actor or audit.default_actor()
+    consent = Consent(given_by=who, scope=scope, recorded_by=actor, expires_at=until, recorded_at=utcnow())
+    person.consents.append(consent)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="person.consent",
+        subject=f"person:{person_id}",
+        details={
+            "consent_id": consent.id,
+            "consent_scope": scope,
+            "consent_expires_at": until.isoformat() if until else None,
+        },
+    )
+    return _info(session, person)
+
+
+def withdraw(
+    session: Session, person_id: int, *, actor: str | None = None, reason: str | None = None
+) -> PersonInfo:
+    """Withdraw consent: delete the person's embeddings, photos and cached indexes; stop every search now."""
+    person = _person(session, person_id)
+    if person.status == WITHDRAWN:
+        raise ValidationError(f"person {person_id} was already withdrawn on {person.withdrawn_at:%Y-%m-%d}")
+    now = utcnow()
+    faces = session.execute(delete(PersonFace).where(PersonFace.person_id == person_id)).rowcount  # type: ignore[attr-defined]
+    photos = session.execute(delete(PersonPhoto).where(PersonPhoto.person_id == person_id)).rowcount  # type: ignore[attr-defined]
+    for c in person.consents:
+        if c.revoked_at is None:
+            c.revoked_at = now
+    person.status = WITHDRAWN
+    person.withdrawn_at = now
+    session.flush()
+    audit.append(
+        session,
+        actor=actor or audit.default_actor(),
+        action="person.withdraw",
+        subject=f"person:{person_id}",
+        details={"faces_deleted": faces, "photos_deleted": photos, "reason": (reason or "")[:500]},
+    )
+    _purge_index_cache()
+    return _info(session, person)
+
+
+def list_people(session: Session, *, include_withdrawn: bool = False) -> list[PersonInfo]:
+    q = select(Person).order_by(Person.id)
+    if not include_withdrawn:
+        q = q.where(Person.status == ACTIVE)
+    now = datetime.now(UTC)
+    rows = list(session.scalars(q))
+    counts = _counts(session, [p.id for p in rows])
+    return [_info(session, p, now, counts[p.id]) for p in rows]
+
+
+def get_person(session: Session, person_id: int) -> PersonInfo:
+    return _info(session, _person(session, person_id))
+
+
+def photo(session: Session, photo_id: int, *, actor: str, purpose: str) -> tuple[str, bytes]:
+    """Decrypt a kept reference photo (audited as ``person.photo.view``): returns (name, bytes)."""
+    from jikimi.store.vault import decrypt, load_keys
+
+    row = session.get(PersonPhoto, photo_id)
+    if row is None:
+        raise NotFoundError(f"no kept photo with id {photo_id}", "photos are kept only with --keep-photos")
+    data = decrypt(load_keys(create=False), row.ciphertext, _photo_aad(row.sha256))
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise JikimiError(f"kept photo {photo_id} failed its checksum", "the database row was altered")
+    audit.append(
+        session, actor=actor, action="person.photo.view", subject=f"person:{row.person_id}",
+        details={"photo_id": photo_id, "purpose": purpose[:300]},
+    )  # fmt: skip
+    return row.name, data
+
+
+# -- search -------------------------------------------------------------------------------------------------
+def active_people(session: Session, person_ids: Collection[int] | None = None) -> set[int]:
+    """Ids (among ``person_ids``, or all) of people active right now with a valid, unexpired consent."""
+    q = select(Person.id).where(Person.status == ACTIVE, _valid_consent_clause(datetime.now(UTC)))
+    if person_ids is not None:
+        ids = [int(i) for i in person_ids]
+        if not ids:
+            return set()
+        q = q.where(Person.id.in_(ids))
+    return set(session.scalars(q))
+
+
+def _consent_expiries(session: Session, now: datetime) -> dict[int, datetime | None]:
+    """For each searchable person, when their searchability ends (None = no end date)."""
+    rows = session.execute(
+        select(Consent.person_id, Consent.expires_at)
+        .join(Person, Person.id == Consent.person_id)
+        .where(
+            Person.status == ACTIVE,
+            Consent.revoked_at.is_(None),
+            or_(Consent.expires_at.is_(None), Consent.expires_at > now),
+        )
+    ).all()
+    out: dict[int, datetime | None] = {}
+    for pid, exp in rows:
+        if pid not in out:
+            out[pid] = exp
+        else:
+            prev = out[pid]
+            out[pid] = None if prev is None or exp is None else max(prev, exp)
+    return out
+
+
+def gallery(store: Store, *, use_cache: bool = True) -> FaceGallery:
+    """The searchable gallery of every enrolled face of people active with valid consent right now.
+
+    Large galleries (>= ``HNSW_MIN_FACES`` faces) use an HNSW index cached under ``index_dir/faces`` (private
+    files, deleted on withdrawal). Each search re-checks consent in this ``store``.
+    """
+    import faiss
+
+    now = datetime.now(UTC)
+    with store.session() as s:
+        expires = _consent_expiries(s, now)
+        id_rows = s.execute(
+            select(PersonFace.id, PersonFace.person_id)
+            .join(Person, Person.id == PersonFace.person_id)
+            .where(Person.status == ACTIVE, PersonFace.model == MODEL_NAME)
+            .order_by(PersonFace.id)
+        ).all()
+        rows = [(fid, pid) for fid, pid in id_rows if pid in expires]
+        face_ids = np.array([r[0] for r in rows], dtype=np.int64)
+        person_ids = np.array([r[1] for r in rows], dtype=np.int64)
+        h = hashlib.sha256(MODEL_NAME.encode())
+        h.update(face_ids.tobytes())
+        h.update(person_ids.tobytes())
+        fingerprint = h.hexdigest()[:24]
+        cache_file = _faces_cache_dir() / f"{fingerprint}.faiss"
+        index: Any = None
+        if use_cache and len(rows) >= HNSW_MIN_FACES and cache_file.is_file():
+            try:
+                index = faiss.read_index(str(cache_file))
+                if index.ntotal != len(rows):
+                    index = None
+            except RuntimeError:
+                index = None
+        if index is None:
+            vecs = np.zeros((len(rows), 128), dtype=np.float32)
+            pos = {int(fid): n for n, fid in enumerate(face_ids)}
+            q = (
+                select(PersonFace.id, PersonFace.embedding)
+                .join(Person, Person.id == PersonFace.person_id)
+                .where(Person.status == ACTIVE, PersonFace.model == MODEL_NAME)
+            )
+            for fid, blob in s.execute(q):
+                n = pos.get(int(fid))
+                if n is not None:
+                    vecs[n] = np.frombuffer(blob, dtype="<f4")
+            index = build_index(vecs)
+            if use_cache and len(rows) >= HNSW_MIN_FACES:
+                _write_cache(index, cache_file)
+
+    def check(ids: Collection[int]) -> set[int]:
+        with store.session() as s2:
+            return active_people(s2, ids)
+
+    return FaceGallery(
+        seal=_GALLERY_SEAL,
+        face_ids=face_ids,
+        person_ids=person_ids,
+        expires=expires,
+        index=index,
+        consent_check=check,
+        calib=calibration(),
+        fingerprint=fingerprint,
+    )
+
+
+def _write_cache(index: Any, path: Path) -> None:
+    import faiss
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".faces-", suffix=".faiss", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o600)
+        faiss.write_index(index, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    _purge_index_cache(keep=path.name)
+
+
+def search_faces(
+    store: Store,
+    faces: Sequence[Face | np.ndarray],
+    *,
+    k: int = 5,
+    threshold: float | None = None,
+    face_gallery: FaceGallery | None = None,
+) -> list[list[PersonMatch]]:
+    """For each face (or embedding), the enrolled, consenting people it matches, nearest first."""
+    g = face_gallery or gallery(store)
+    if not faces:
+        return []
+    embs = np.stack([f.embedding if isinstance(f, Face) else np.asarray(f, np.float32) for f in faces])
+    raw: list[list[FaceMatch]] = g.search_many(embs, k=k, threshold=threshold)
+    ids = {m.person_id for ms in raw for m in ms}
+    people: dict[int, tuple[str, bool]] = {}
+    if ids:
+        with store.session() as s:
+            for pid, name, minor in s.execute(
+                select(Person.id, Person.name, Person.minor).where(Person.id.in_(ids))
+            ):
+                people[pid] = (name, minor)
+    return [
+        [
+            PersonMatch(m.person_id, *people[m.person_id], m.face_id, m.distance, m.score, m.far)
+            for m in ms
+            if m.person_id in people
+        ]
+        for ms in raw
+    ]
+
+
+def search_photo(
+    store: Store,
+    source: PhotoSource,
+    *,
+    k: int = 5,
+    threshold: float | None = None,
+    detector: Detector = "hog",
+    upsample: int = 1,
+) -> list[tuple[Face, list[PersonMatch]]]:
+    """Every face in one photo and the enrolled people it matches (for ``jikimi person search``)."""
+    from jikimi.media import load
+
+    faces = faces_in_media(load(source), detector=detector, upsample=upsample)
+    return list(zip(faces, search_faces(store, faces, k=k, threshold=threshold), strict=True))

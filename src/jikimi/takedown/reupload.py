@@ -1,0 +1,365 @@
+"""Re-upload alerts, and the bridge from confirmed findings (``jikimi.cases`` tables) to takedown items.
+
+Content a person confirmed stays known by its hashes (SHA-256, MD5, PDQ). When a later scan sees it again
+(``scan_new_sightings`` reads the sightings the scan wrote; ``record_sighting`` takes one directly), a
+``ReuploadAlert`` is raised on the original case, the new URL becomes an item of that case (drafted when the
+organisation is configured), and a removed URL that serves the content again becomes ``reappeared``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jikimi.errors import JikimiError, NotFoundError
+from jikimi.store import audit
+from jikimi.store.schema.base import utcnow
+from jikimi.store.schema.scans import Finding, MediaRecord, SightingRecord
+from jikimi.store.schema.takedown import ReuploadAlert, TakedownCursor, TakedownItem
+from jikimi.takedown import tracking
+
+PDQ_THRESHOLD = 31
+"""PDQ Hamming distance at or below which two images are the same content (Meta's recommended threshold)."""
+SIGHTINGS_CURSOR = "reupload.sightings"
+
+
+def _looks_like_url(text: str | None) -> bool:
+    return bool(text) and str(text).lower().startswith(
+        ("http://", "https://", "tg://", "t.me/", "telegram.me/")
+    )
+
+
+def _hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def raise_alert(
+    session: Session,
+    item: TakedownItem,
+    *,
+    new_url: str | None,
+    matched_by: str,
+    distance: int = 0,
+    new_finding_id: str | None = None,
+    seen_at: datetime | None = None,
+    actor: str = "system:reupload",
+) -> ReuploadAlert:
+    """Raise (once per item and URL while unresolved) a re-upload alert on the item's case."""
+    existing = session.execute(
+        select(ReuploadAlert).where(
+            ReuploadAlert.item_id == item.id,
+            ReuploadAlert.new_url == new_url,
+            ReuploadAlert.resolved_at.is_(None),
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    alert = ReuploadAlert(
+        case_id=item.case_id,
+        item_id=item.id,
+        new_url=new_url,
+        new_finding_id=new_finding_id,
+        matched_by=matched_by,
+        distance=distance,
+        seen_at=seen_at or utcnow(),
+    )
+    session.add(alert)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="takedown.reupload_alert",
+        subject=f"case:{item.case_id}",
+        details={"alert": alert.id, "item": item.id, "new_url": new_url, "matched_by": matched_by},
+    )
+    return alert
+
+
+def open_alerts(session: Session, case_id: str | None = None) -> list[ReuploadAlert]:
+    q = select(ReuploadAlert).where(ReuploadAlert.resolved_at.is_(None)).order_by(ReuploadAlert.id)
+    if case_id is not None:
+        q = q.where(ReuploadAlert.case_id == str(case_id))
+    return list(session.execute(q).scalars())
+
+
+def resolve_alert(session: Session, alert_id: int, *, actor: str) -> ReuploadAlert:
+    alert = session.get(ReuploadAlert, alert_id)
+    if alert is None:
+        raise NotFoundError(f"no re-upload alert {alert_id}")
+    alert.resolved_at = utcnow()
+    alert.resolved_by = actor
+    audit.append(
+        session,
+        actor=actor,
+        action="takedown.alert_resolved",
+        subject=f"case:{alert.case_id}",
+        details={"alert": alert.id},
+    )
+    return alert
+
+
+def _matches(
+    session: Session, sha256: str | None, md5: str | None, pdq: str | None
+) -> list[tuple[TakedownItem, str, int]]:
+    found: dict[int, tuple[TakedownItem, str, int]] = {}
+    if sha256:
+        for it in session.execute(
+            select(TakedownItem).where(TakedownItem.sha256 == sha256.lower())
+        ).scalars():
+            found[it.id] = (it, "sha256", 0)
+    if md5:
+        for it in session.execute(select(TakedownItem).where(TakedownItem.md5 == md5.lower())).scalars():
+            found.setdefault(it.id, (it, "md5", 0))
+    if pdq and len(pdq) == 64:
+        rows = session.execute(select(TakedownItem.id, TakedownItem.pdq).where(TakedownItem.pdq.is_not(None)))
+        near = [(iid, _hamming(pdq, h)) for iid, h in rows if h and len(h) == 64 and iid not in found]
+        for iid, dist in near:
+            if dist <= PDQ_THRESHOLD:
+                near_item = session.get(TakedownItem, iid)
+                if near_item is not None:
+                    found[iid] = (near_item, "pdq", dist)
+    return sorted(found.values(), key=lambda t: (t[0].case_id, t[2], t[0].id))
+
+
+@dataclass
+class SightingResult:
+    alerts: list[ReuploadAlert] = field(default_factory=list)
+    new_items: list[TakedownItem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def record_sighting(
+    session: Session,
+    *,
+    url: str,
+    sha256: str | None = None,
+    md5: str | None = None,
+    pdq: str | None = None,
+    finding_id: str | None = None,
+    seen_at: datetime | None = None,
+    chat: str | None = None,
+    actor: str = "system:reupload",
+    draft: bool = True,
+) -> SightingResult:
+    """Content seen at ``url``: if it matches a case's taken-down content, raise a re-upload alert there."""
+    from jikimi.takedown.service import FindingRef, add_item, draft_case
+
+    out = SightingResult()
+    seen = seen_at or utcnow()
+    seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
+    seen_cases: set[str] = set()
+    for item, how, dist in _matches(session, sha256, md5, pdq):
+        if item.url == url:
+            if item.state == "removed" and (item.removed_at is None or seen > item.removed_at):
+                tracking.move(
+                    session, item, "reappeared", actor=actor, note=f"seen again ({how})", at=seen_at
+                )
+                out.alerts.append(
+                    raise_alert(
+                        session,
+                        item,
+                        new_url=url,
+                        matched_by=how,
+                        distance=dist,
+                        seen_at=seen_at,
+                        actor=actor,
+                    )
+                )
+            seen_cases.add(item.case_id)
+            continue
+        if item.case_id in seen_cases or item.state in ("found",):
+            continue  # one alert per case; content not yet acted on is not a re-upload
+        seen_cases.add(item.case_id)
+        new_item, created = add_item(
+            session,
+            FindingRef(
+                case_id=item.case_id,
+                url=url,
+                finding_id=finding_id,
+                sha256=sha256,
+                md5=md5,
+                pdq=pdq,
+                chat=chat,
+                first_seen=seen_at,
+                last_seen=seen_at,
+                found_at=seen_at,
+            ),
+            actor=actor,
+        )
+        if not created:
+            continue
+        out.new_items.append(new_item)
+        out.alerts.append(
+            raise_alert(
+                session,
+                item,
+                new_url=url,
+                matched_by=how,
+                distance=dist,
+                new_finding_id=finding_id,
+                seen_at=seen_at,
+                actor=actor,
+            )
+        )
+        if draft:
+            try:
+                res = draft_case(session, item.case_id, actor=actor, item_ids=[new_item.id])
+                out.notes.extend(res.notes)
+            except JikimiError as exc:
+                out.notes.append(f"re-upload {url} on case {item.case_id} not drafted: {exc}")
+    return out
+
+
+def _sighting_url(s: SightingRecord) -> str | None:
+    for cand in (s.link, s.location):
+        if _looks_like_url(cand):
+            return str(cand)
+    return None
+
+
+def scan_new_sightings(
+    session: Session, *, actor: str = "system:reupload", limit: int = 50_000
+) -> SightingResult:
+    """Check the sightings recorded since the last call against taken-down content (re-upload alerts)."""
+    cursor = session.get(TakedownCursor, SIGHTINGS_CURSOR)
+    if cursor is None:
+        cursor = TakedownCursor(name=SIGHTINGS_CURSOR, value=0)
+        session.add(cursor)
+    rows = session.execute(
+        select(SightingRecord, MediaRecord)
+        .join(MediaRecord, MediaRecord.id == SightingRecord.media_id)
+        .where(SightingRecord.id > cursor.value)
+        .order_by(SightingRecord.id)
+        .limit(limit)
+    ).all()
+    out = SightingResult()
+    for sighting, media in rows:
+        cursor.value = int(sighting.id)
+        url = _sighting_url(sighting)
+        if url is None:
+            continue
+        res = record_sighting(
+            session,
+            url=url,
+            sha256=media.sha256,
+            md5=media.md5,
+            pdq=media.pdq,
+            seen_at=sighting.seen_at,
+            chat=sighting.chat_name,
+            actor=actor,
+        )
+        out.alerts.extend(res.alerts)
+        out.new_items.extend(res.new_items)
+        out.notes.extend(res.notes)
+    cursor.updated_at = utcnow()
+    return out
+
+
+def _refs(rows: Any) -> list[Any]:
+    from jikimi.takedown.service import FindingRef
+
+    refs = []
+    for finding, media, s in rows:
+        url = _sighting_url(s)
+        if url is None:
+            continue
+        refs.append(
+            FindingRef(
+                case_id=str(finding.case_id),
+                url=url,
+                finding_id=str(finding.id),
+                sha256=media.sha256,
+                md5=media.md5,
+                pdq=media.pdq,
+                chat=s.chat_name,
+                message_link=s.link if s.link and s.link != url else None,
+                media_kind=media.kind,
+                first_seen=s.posted_at or s.seen_at,
+                last_seen=s.seen_at,
+                captured_at=s.seen_at,
+                found_at=finding.created_at,
+            )
+        )
+    return refs
+
+
+def _finding_rows() -> Any:
+    return (
+        select(Finding, MediaRecord, SightingRecord)
+        .join(MediaRecord, MediaRecord.id == Finding.media_id)
+        .join(SightingRecord, SightingRecord.media_id == MediaRecord.id)
+        .order_by(Finding.id, SightingRecord.id)
+    )
+
+
+def refs_for_finding(session: Session, finding_id: int) -> list[Any]:
+    """The takedown references (``service.FindingRef``, one per URL it was seen at) of a finding."""
+    if session.get(Finding, finding_id) is None:
+        raise NotFoundError(f"no finding {finding_id}")
+    return _refs(session.execute(_finding_rows().where(Finding.id == finding_id)).all())
+
+
+def items_for_confirmed(
+    session: Session, case_id: str | None = None, *, actor: str = "system"
+) -> list[TakedownItem]:
+    """Register every URL of every confirmed finding (of one case, or all) that has no takedown item yet."""
+    from jikimi.takedown.service import add_items
+
+    q = _finding_rows().where(Finding.status == "confirmed")
+    if case_id is not None:
+        try:
+            q = q.where(Finding.case_id == int(case_id))
+        except ValueError:
+            return []
+    rows = session.execute(q).all()
+    created = [item for item, new in add_items(session, _refs(rows), actor=actor) if new]
+    if created:
+        from jikimi.takedown.hooks import bank_findings
+
+        new_findings = {it.finding_id for it in created}
+        findings = {f.id: f for f, _m, _s in rows if str(f.id) in new_findings}
+        bank_findings(session, list(findings.values()), actor=actor)  # the same content is one entry
+    return created
+
+
+def draft_for_finding(session: Session, finding_id: int, *, actor: str) -> Any:
+    """What the web app calls right after ``jikimi.cases`` confirms a finding: items for its URLs, one
+    drafted notice per platform (each waits for a person's approval)."""
+    from jikimi.takedown.service import DraftResult, add_items, draft_case
+
+    refs = refs_for_finding(session, finding_id)
+    if not refs:
+        return DraftResult(
+            notes=[f"finding {finding_id} was not seen at any URL: nothing to take down by link"]
+        )
+    ids = [item.id for item, _ in add_items(session, refs, actor=actor) if item.state in tracking.DRAFTABLE]
+    if not ids:
+        return DraftResult(notes=[f"finding {finding_id}: its URLs already have notices"])
+    return draft_case(session, refs[0].case_id, actor=actor, item_ids=ids)
+
+
+def sync_confirmed(session: Session, *, actor: str = "system:takedown") -> tuple[list[Any], list[str]]:
+    """Register and draft every confirmed finding that has no takedown item yet (for when the confirm hook
+    was not installed in the process that confirmed it). Returns the drafted notices and notes."""
+    from jikimi.takedown.service import draft_case
+
+    created = items_for_confirmed(session, actor=actor)
+    notices: list[Any] = []
+    notes: list[str] = []
+    by_case: dict[str, list[int]] = {}
+    for it in created:
+        by_case.setdefault(it.case_id, []).append(it.id)
+    for case_id, ids in by_case.items():
+        try:
+            with session.begin_nested():
+                res = draft_case(session, case_id, actor=actor, item_ids=ids)
+        except JikimiError as exc:
+            notes.append(f"case {case_id}: {len(ids)} new item(s) not drafted: {exc}")
+            continue
+        notices.extend(res.notices)
+        notes.extend(res.notes)
+    return notices, notes

@@ -1,0 +1,700 @@
+"""The takedown flow: register confirmed findings, draft notices per platform, approve, send, mark outcomes.
+
+Every function works inside the caller's session (``with store.session() as s:``) and audits what it changes.
+Entry points for other packages: ``on_finding_confirmed`` (draft as soon as a finding is confirmed),
+``draft_case``, ``approve``, ``send``, ``send_due``, ``mark``, ``notice_pdf_bytes``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.store import audit
+from jikimi.store.schema.base import utcnow
+from jikimi.store.schema.takedown import TakedownItem, TakedownNotice
+from jikimi.takedown import tracking
+from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
+from jikimi.takedown.mailer import build_message, send_message
+from jikimi.takedown.render import LANGUAGES, NoticeItem, content_sha256, render_notice
+from jikimi.takedown.settings import Organisation, SmtpSettings, load_organisation, load_smtp
+
+RETRY_BASE = timedelta(minutes=5)
+RETRY_MAX = timedelta(hours=6)
+REAPPEAR_CHECK = timedelta(days=7)
+NOTICE_STATUSES = ("drafted", "approved", "sent", "closed", "withdrawn")
+
+
+@dataclass(frozen=True)
+class FindingRef:
+    """What takedown needs to know about one confirmed finding (one URL where the content was seen)."""
+
+    case_id: str
+    url: str
+    finding_id: str | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    pdq: str | None = None
+    chat: str | None = None
+    message_link: str | None = None
+    media_url: str | None = None
+    media_kind: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    captured_at: datetime | None = None
+    found_at: datetime | None = None
+    platform: str | None = None
+    """Force a platform key; by default it is resolved from the URL."""
+
+
+@dataclass
+class DraftResult:
+    notices: list[TakedownNotice] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    notice_id: int
+    ok: bool
+    message_id: str | None = None
+    error: str | None = None
+    hint: str | None = None
+
+
+def _actor(actor: str | None) -> str:
+    return actor or audit.default_actor()
+
+
+def reference(notice: TakedownNotice) -> str:
+    """The reference quoted in the notice and expected in replies."""
+    return f"JKM-{notice.case_id}-{notice.id}"
+
+
+# ---------------------------------------------------------------------------------------------- items
+
+
+_FILL = ("sha256", "md5", "pdq", "chat", "message_link", "media_url", "captured_at", "first_seen")
+
+
+def _new_item(ref: FindingRef, url: str, actor: str) -> TakedownItem:
+    res = resolve_url(url)
+    item = TakedownItem(
+        case_id=str(ref.case_id),
+        finding_id=None if ref.finding_id is None else str(ref.finding_id),
+        url=url,
+        platform=ref.platform or res.platform.key,
+        chat=ref.chat or res.chat,
+        message_link=ref.message_link or (url if res.platform.key == "telegram" and res.post else None),
+        media_url=ref.media_url,
+        media_kind=ref.media_kind,
+        sha256=(ref.sha256 or None) and ref.sha256.lower(),
+        md5=(ref.md5 or None) and ref.md5.lower(),
+        pdq=(ref.pdq or None) and ref.pdq.lower(),
+        first_seen=ref.first_seen,
+        last_seen=ref.last_seen,
+        captured_at=ref.captured_at,
+        found_at=ref.found_at or utcnow(),
+        state="found",
+    )
+    item.events.append(tracking.first_event(item, actor=actor, note=res.note))
+    return item
+
+
+def add_items(
+    session: Session, refs: list[FindingRef], *, actor: str | None = None
+) -> list[tuple[TakedownItem, bool]]:
+    """Register the URLs of confirmed findings for takedown (idempotent per case and URL), in one flush.
+
+    Returns each item and whether it was created. The platform is resolved from the URL (generic host if
+    unknown, with a note in the item's history). A bad URL raises ``ValidationError`` before anything is
+    added.
+    """
+    actor = _actor(actor)
+    cleaned = []
+    for ref in refs:
+        if not ref.case_id:
+            raise ValidationError("a takedown item needs a case id")
+        url = ref.url.strip()
+        resolve_url(url)  # validate all first
+        cleaned.append((ref, url))
+    existing: dict[tuple[str, str], TakedownItem] = {}
+    for case_id in {str(ref.case_id) for ref, _ in cleaned}:
+        urls = [u for ref, u in cleaned if str(ref.case_id) == case_id]
+        for i in range(0, len(urls), 500):
+            q = select(TakedownItem).where(
+                TakedownItem.case_id == case_id, TakedownItem.url.in_(urls[i : i + 500])
+            )
+            for it in session.execute(q).scalars():
+                existing[(case_id, it.url)] = it
+    out: list[tuple[TakedownItem, bool]] = []
+    for ref, url in cleaned:
+        key = (str(ref.case_id), url)
+        item = existing.get(key)
+        if item is not None:
+            for name in _FILL:
+                if getattr(item, name) is None and getattr(ref, name) is not None:
+                    setattr(item, name, getattr(ref, name))
+            if ref.last_seen and (item.last_seen is None or ref.last_seen > item.last_seen):
+                item.last_seen = ref.last_seen
+            out.append((item, False))
+            continue
+        item = _new_item(ref, url, actor)
+        session.add(item)
+        existing[key] = item
+        out.append((item, True))
+    session.flush()
+    return out
+
+
+def add_item(session: Session, ref: FindingRef, *, actor: str | None = None) -> tuple[TakedownItem, bool]:
+    """Register one URL of a confirmed finding (see ``add_items``)."""
+    return add_items(session, [ref], actor=actor)[0]
+
+
+def get_item(session: Session, item_id: int) -> TakedownItem:
+    item = session.get(TakedownItem, item_id)
+    if item is None:
+        raise NotFoundError(f"no takedown item {item_id}", "list them with `jikimi takedown show NOTICE`")
+    return item
+
+
+def case_items(session: Session, case_id: str) -> list[TakedownItem]:
+    return list(
+        session.execute(
+            select(TakedownItem).where(TakedownItem.case_id == str(case_id)).order_by(TakedownItem.id)
+        ).scalars()
+    )
+
+
+# ---------------------------------------------------------------------------------------------- drafting
+
+
+def _notice_item(item: TakedownItem) -> NoticeItem:
+    return NoticeItem(
+        url=item.url,
+        chat=item.chat,
+        message_link=item.message_link,
+        media_url=item.media_url,
+        first_seen=item.first_seen,
+        last_seen=item.last_seen,
+        captured_at=item.captured_at,
+        sha256=item.sha256,
+        md5=item.md5,
+        pdq=item.pdq,
+    )
+
+
+_FIELD_OF = {"message_link": "message_link", "chat": "chat", "first_seen": "first_seen", "sha256": "sha256"}
+_FIELD_OF.update({"captured_at": "captured_at", "media_url": "media_url"})
+
+
+def _missing_fields(platform: Platform, items: list[TakedownItem]) -> list[str]:
+    notes = []
+    for it in items:
+        missing = [
+            f for f, attr in _FIELD_OF.items() if f in platform.required_fields and not getattr(it, attr)
+        ]
+        if missing:
+            notes.append(f"item {it.id} lacks {', '.join(missing)} (required by {platform.name})")
+    return notes
+
+
+def _chunks(items: list[TakedownItem], platform: Platform) -> list[list[TakedownItem]]:
+    if not platform.batching:
+        return [[it] for it in items]
+    size = max(1, platform.max_items_per_notice)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _render_into(
+    notice: TakedownNotice,
+    platform: Platform,
+    items: list[TakedownItem],
+    org: Organisation,
+    *,
+    host: str | None,
+    victim_name: str | None,
+    now: datetime,
+) -> None:
+    rendered = render_notice(
+        platform,
+        [_notice_item(it) for it in items],
+        lang=notice.lang,
+        org=org,
+        ref=reference(notice),
+        host=host,
+        victim_name=victim_name,
+        now=now,
+    )
+    notice.subject = rendered.subject
+    notice.body = rendered.body
+    notice.content_sha256 = rendered.sha256
+
+
+def draft_case(
+    session: Session,
+    case_id: str,
+    *,
+    platform: str | None = None,
+    lang: str | None = None,
+    recipient: str | None = None,
+    actor: str | None = None,
+    victim_name: str | None = None,
+    org: Organisation | None = None,
+    item_ids: list[int] | None = None,
+    now: datetime | None = None,
+) -> DraftResult:
+    """Draft notices for the case's items that still need one (found, refused, reappeared).
+
+    The URLs of the case's confirmed findings (``jikimi.cases``) are registered first if they are not yet.
+
+    One notice per platform (split only where the platform caps the number of items or allows no batching).
+    With ``platform`` given, only that platform's items are drafted, except for a regulator (``scope: any``,
+    e.g. the KCSC) which takes every draftable item of the case. An unknown ``platform`` key falls back to
+    the generic host template, and the result's notes say so.
+    """
+    actor = _actor(actor)
+    org = org or load_organisation()
+    now = now or utcnow()
+    if lang is not None and lang not in LANGUAGES:
+        raise ValidationError(f"unsupported notice language {lang!r}", f"use one of {', '.join(LANGUAGES)}")
+    if item_ids is None:  # confirmed findings of the case not registered yet (confirm hook not installed)
+        from jikimi.takedown.reupload import items_for_confirmed
+
+        items_for_confirmed(session, str(case_id), actor=actor)
+    result = DraftResult()
+    if victim_name and not org.include_victim_name:
+        result.notes.append("the victim's name is left out: the organisation's include_victim_name is off")
+    q = select(TakedownItem).where(
+        TakedownItem.case_id == str(case_id), TakedownItem.state.in_(tracking.DRAFTABLE)
+    )
+    if item_ids is not None:
+        q = q.where(TakedownItem.id.in_(item_ids))
+    items = list(session.execute(q.order_by(TakedownItem.id)).scalars())
+    directory = load_directory()
+    groups: dict[str, list[TakedownItem]] = defaultdict(list)
+    target: Platform | None = None
+    if platform is not None:
+        target, note = platform_or_generic(platform)
+        if note:
+            result.notes.append(note)
+        if target.scope == "any" or note:
+            groups[target.key] = items
+        else:
+            groups[target.key] = [it for it in items if it.platform == target.key]
+    else:
+        for it in items:
+            groups[it.platform].append(it)
+    if not any(groups.values()):
+        raise NotFoundError(
+            f"case {case_id} has no items waiting for a notice"
+            + (f" on platform {platform}" if platform else ""),
+            "items are added when a finding is confirmed (or with `jikimi takedown add`); "
+            "see `jikimi takedown list` for notices already drafted",
+        )
+    for key, group in groups.items():
+        if not group:
+            continue
+        p = target if target is not None else directory.get(key) or platform_or_generic(key)[0]
+        if p.key not in directory:  # an item whose platform file was removed
+            result.notes.append(f"platform {key!r} is no longer in the directory: generic template used")
+        notice_lang = lang or p.default_lang
+        if notice_lang not in p.languages:
+            result.notes.append(
+                f"{p.name} lists languages {', '.join(p.languages)}; drafted in {notice_lang}"
+            )
+        for chunk in _chunks(group, p):
+            hosts = sorted({resolve_url(it.url).host for it in chunk})
+            notes = _missing_fields(p, chunk)
+            if p.key == "generic_host" and platform is None:
+                notes.insert(
+                    0,
+                    f"unknown platform for {', '.join(hosts)}: generic hosting-provider template used; "
+                    "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
+                )
+            if p.verify_before_use:
+                notes.append(f"the {p.name} contact details are marked 'verify before use' in the directory")
+            notice = TakedownNotice(
+                case_id=str(case_id),
+                platform=p.key,
+                lang=notice_lang,
+                channel=p.channel,
+                recipient=recipient or p.recipient,
+                form_url=p.form_url,
+                subject="",
+                body="",
+                content_sha256="",
+                status="drafted",
+                note="\n".join(notes) or None,
+                created_at=now,
+                created_by=actor,
+                items=chunk,
+            )
+            if recipient and p.channel != "email":
+                notice.channel = "email"  # an explicit address turns a form platform into e-mail
+            session.add(notice)
+            session.flush()
+            _render_into(
+                notice,
+                p,
+                chunk,
+                org,
+                host=hosts[0] if len(hosts) == 1 else None,
+                victim_name=victim_name,
+                now=now,
+            )
+            for it in chunk:
+                tracking.move(session, it, "drafted", actor=actor, note=f"notice {notice.id}", at=now)
+            audit.append(
+                session,
+                actor=actor,
+                action="takedown.draft",
+                subject=f"takedown_notice:{notice.id}",
+                details={
+                    "case": str(case_id),
+                    "platform": p.key,
+                    "lang": notice_lang,
+                    "items": [it.id for it in chunk],
+                    "content_sha256": notice.content_sha256,
+                },
+            )
+            result.notices.append(notice)
+            result.notes.extend(f"notice {notice.id}: {n}" for n in notes)
+    return result
+
+
+def on_finding_confirmed(
+    session: Session, ref: FindingRef, *, actor: str | None = None, org: Organisation | None = None
+) -> DraftResult:
+    """Call when a person confirms a finding: register its URL and draft the notice (awaiting approval)."""
+    item, _created = add_item(session, ref, actor=actor)
+    if item.state not in tracking.DRAFTABLE:
+        return DraftResult(notes=[f"item {item.id} is already {item.state}"])
+    return draft_case(session, item.case_id, actor=actor, org=org, item_ids=[item.id])
+
+
+# ---------------------------------------------------------------------------------------------- notices
+
+
+def get_notice(session: Session, notice_id: int, *, lock: bool = False) -> TakedownNotice:
+    """The notice with its items; ``lock`` holds its row until the transaction ends (PostgreSQL), so two
+    people sending the same notice at once cannot both send it."""
+    q = (
+        select(TakedownNotice)
+        .where(TakedownNotice.id == notice_id)
+        .options(selectinload(TakedownNotice.items))
+    )
+    if lock:
+        q = q.with_for_update(of=TakedownNotice).execution_options(populate_existing=True)
+    notice = session.execute(q).scalar_one_or_none()
+    if notice is None:
+        raise NotFoundError(f"no takedown notice {notice_id}", "list them with `jikimi takedown list`")
+    return notice
+
+
+def list_notices(
+    session: Session, *, status: str | None = None, case_id: str | None = None, platform: str | None = None
+) -> list[TakedownNotice]:
+    q = select(TakedownNotice).options(selectinload(TakedownNotice.items)).order_by(TakedownNotice.id)
+    if status:
+        q = q.where(TakedownNotice.status == status)
+    if case_id:
+        q = q.where(TakedownNotice.case_id == str(case_id))
+    if platform:
+        q = q.where(TakedownNotice.platform == platform)
+    return list(session.execute(q).scalars())
+
+
+def _check_integrity(notice: TakedownNotice) -> None:
+    if content_sha256(notice.subject, notice.body) != notice.content_sha256:
+        raise ValidationError(
+            f"notice {notice.id} was changed after it was drafted (content hash mismatch)",
+            "withdraw it and draft it again: `jikimi takedown withdraw ID` then `jikimi takedown draft CASE`",
+        )
+
+
+def approve(session: Session, notice_id: int, *, actor: str | None = None) -> TakedownNotice:
+    """A person approves a drafted notice; only approved notices are sent."""
+    actor = _actor(actor)
+    notice = get_notice(session, notice_id)
+    if notice.status != "drafted":
+        raise ValidationError(
+            f"notice {notice_id} is {notice.status}, not drafted", "only drafts are approved"
+        )
+    _check_integrity(notice)
+    now = utcnow()
+    notice.status = "approved"
+    notice.approved_at = now
+    notice.approved_by = actor
+    for it in notice.items:
+        if it.state == "drafted":
+            tracking.move(session, it, "approved", actor=actor, note=f"notice {notice.id}", at=now)
+    audit.append(
+        session,
+        actor=actor,
+        action="takedown.approve",
+        subject=f"takedown_notice:{notice.id}",
+        details={"content_sha256": notice.content_sha256, "items": [it.id for it in notice.items]},
+    )
+    return notice
+
+
+def set_recipient(
+    session: Session, notice_id: int, recipient: str, *, actor: str | None = None
+) -> TakedownNotice:
+    """Set the e-mail address of a notice that is not sent yet (e.g. a host's abuse contact)."""
+    notice = get_notice(session, notice_id)
+    if notice.status not in ("drafted", "approved"):
+        raise ValidationError(f"notice {notice_id} is {notice.status}; its recipient can no longer change")
+    if "@" not in recipient or any(c.isspace() for c in recipient.strip()):
+        raise ValidationError(f"not an e-mail address: {recipient!r}")
+    notice.recipient = recipient.strip()
+    notice.channel = "email"
+    audit.append(
+        session,
+        actor=_actor(actor),
+        action="takedown.recipient",
+        subject=f"takedown_notice:{notice.id}",
+        details={"recipient": notice.recipient},
+    )
+    return notice
+
+
+def withdraw(session: Session, notice_id: int, *, actor: str | None = None) -> TakedownNotice:
+    """Withdraw a notice that was not sent; its items can be drafted again."""
+    actor = _actor(actor)
+    notice = get_notice(session, notice_id)
+    if notice.status not in ("drafted", "approved"):
+        raise ValidationError(f"notice {notice_id} is {notice.status}; only unsent notices can be withdrawn")
+    notice.status = "withdrawn"
+    for it in notice.items:
+        if it.state == "approved":
+            tracking.move(session, it, "drafted", actor=actor, note=f"notice {notice.id} withdrawn")
+        if it.state == "drafted":
+            tracking.move(session, it, "found", actor=actor, note=f"notice {notice.id} withdrawn")
+    audit.append(session, actor=actor, action="takedown.withdraw", subject=f"takedown_notice:{notice.id}")
+    return notice
+
+
+def _mark_sent(
+    session: Session, notice: TakedownNotice, *, actor: str, message_id: str, details: dict[str, Any]
+) -> None:
+    now = utcnow()
+    notice.status = "sent"
+    notice.sent_at = now
+    notice.sent_by = actor
+    notice.message_id = message_id
+    notice.last_error = None
+    notice.next_attempt_at = None
+    directory = load_directory()
+    for it in notice.items:
+        if it.state == "approved":
+            tracking.move(session, it, "sent", actor=actor, note=f"notice {notice.id}: {message_id}", at=now)
+            p = directory.get(notice.platform) or directory["generic_host"]
+            it.next_check_at = now + timedelta(hours=p.recheck_hours)
+    audit.append(
+        session,
+        actor=actor,
+        action="takedown.send",
+        subject=f"takedown_notice:{notice.id}",
+        details={
+            "message_id": message_id,
+            "content_sha256": notice.content_sha256,
+            "platform": notice.platform,
+            "channel": notice.channel,
+            "recipient": notice.recipient or notice.form_url,
+            "items": [it.id for it in notice.items],
+            **details,
+        },
+    )
+
+
+def send(
+    session: Session,
+    notice_id: int,
+    *,
+    actor: str | None = None,
+    smtp: SmtpSettings | None = None,
+    submitted_ref: str | None = None,
+) -> SendResult:
+    """Send an approved notice.
+
+    E-mail notices go over SMTP. A failure (server unreachable, login refused) leaves the notice approved,
+    counts the attempt, schedules a retry with back-off (``send_due``) and is returned as the result's error.
+    Web-form notices are submitted by a person (with the PDF, ``notice_pdf_bytes``); pass the form's
+    confirmation number as ``submitted_ref`` to record the submission.
+    """
+    actor = _actor(actor)
+    notice = get_notice(session, notice_id, lock=True)
+    if notice.status != "approved":
+        hint = "approve it first: `jikimi takedown approve ID`" if notice.status == "drafted" else None
+        raise ValidationError(f"notice {notice_id} is {notice.status}; only approved notices are sent", hint)
+    _check_integrity(notice)
+    ref = reference(notice)
+    if notice.channel != "email" or submitted_ref is not None:
+        if not submitted_ref:
+            raise ValidationError(
+                f"notice {notice_id} goes to {notice.platform} through a web form "
+                f"({notice.form_url or 'see the platform directory'})",
+                f"submit the PDF (`jikimi takedown pdf {notice_id}`) there, then record it with "
+                f"`jikimi takedown send {notice_id} --submitted CONFIRMATION`",
+            )
+        _mark_sent(
+            session, notice, actor=actor, message_id=f"form:{submitted_ref}", details={"reference": ref}
+        )
+        return SendResult(notice.id, True, notice.message_id)
+    if not notice.recipient:
+        raise ValidationError(
+            f"notice {notice_id} has no recipient address",
+            f"set the platform's or host's abuse address: `jikimi takedown send {notice_id} --to ADDRESS`",
+        )
+    try:
+        settings = smtp or load_smtp()
+        org = load_organisation(required=False)
+        msg = build_message(
+            settings,
+            to=notice.recipient,
+            subject=notice.subject,
+            body=notice.body,
+            ref=ref,
+            reply_to=org.email,
+        )
+        sent = send_message(settings, msg)
+    except JikimiError as exc:
+        notice.send_attempts += 1
+        notice.last_error = exc.reason
+        delay = min(RETRY_BASE * (2 ** (notice.send_attempts - 1)), RETRY_MAX)
+        notice.next_attempt_at = utcnow() + delay
+        audit.append(
+            session,
+            actor=actor,
+            action="takedown.send_failed",
+            subject=f"takedown_notice:{notice.id}",
+            details={"error": exc.reason, "attempt": notice.send_attempts},
+        )
+        return SendResult(notice.id, False, error=exc.reason, hint=exc.hint)
+    notice.send_attempts += 1
+    _mark_sent(
+        session,
+        notice,
+        actor=actor,
+        message_id=sent.message_id,
+        details={"message_sha256": sent.raw_sha256, "reference": ref},
+    )
+    return SendResult(notice.id, True, sent.message_id)
+
+
+def send_due(
+    session: Session,
+    *,
+    actor: str | None = None,
+    smtp: SmtpSettings | None = None,
+    now: datetime | None = None,
+) -> list[SendResult]:
+    """Send (or retry) every approved e-mail notice whose retry time has come."""
+    now = now or utcnow()
+    due = session.execute(
+        select(TakedownNotice.id)
+        .where(TakedownNotice.status == "approved", TakedownNotice.channel == "email")
+        .order_by(TakedownNotice.id)
+    ).scalars()
+    results = []
+    for nid in list(due):
+        notice = get_notice(session, nid)
+        if notice.next_attempt_at is not None and notice.next_attempt_at > now:
+            continue
+        results.append(send(session, nid, actor=actor, smtp=smtp))
+    return results
+
+
+MARKS = ("acknowledged", "removed", "refused")
+
+
+def mark(
+    session: Session,
+    notice_id: int,
+    outcome: str,
+    *,
+    actor: str | None = None,
+    item_id: int | None = None,
+    note: str | None = None,
+) -> list[TakedownItem]:
+    """Record the platform's answer for a notice's items (or one item): acknowledged, removed, refused."""
+    actor = _actor(actor)
+    if outcome not in MARKS:
+        raise ValidationError(f"unknown outcome {outcome!r}", f"use one of {', '.join(MARKS)}")
+    notice = get_notice(session, notice_id)
+    items = [it for it in notice.items if item_id is None or it.id == item_id]
+    if item_id is not None and not items:
+        raise NotFoundError(f"notice {notice_id} has no item {item_id}")
+    changed = []
+    for it in items:
+        if it.state == outcome:
+            continue
+        if not tracking.can_move(it.state, outcome):
+            if item_id is not None:
+                tracking.move(session, it, outcome, actor=actor)  # raises with the allowed states
+            continue
+        tracking.move(session, it, outcome, actor=actor, note=note or f"notice {notice.id}")
+        if outcome == "removed":
+            it.next_check_at = utcnow() + REAPPEAR_CHECK
+        changed.append(it)
+    if not changed and items and all(it.state != outcome for it in items):
+        raise ValidationError(
+            f"no item of notice {notice_id} can become {outcome}",
+            f"their states: {', '.join(sorted({it.state for it in items}))}",
+        )
+    if all(it.state in ("removed", "refused") for it in notice.items) and notice.status == "sent":
+        notice.status = "closed"
+    if changed:
+        audit.append(
+            session,
+            actor=actor,
+            action=f"takedown.{outcome}",
+            subject=f"takedown_notice:{notice.id}",
+            details={"items": [it.id for it in changed], "note": note},
+        )
+    return changed
+
+
+def notice_pdf_bytes(session: Session, notice_id: int) -> bytes:
+    """The notice as PDF (for a web form or a letter)."""
+    from jikimi.takedown.pdf import notice_pdf
+
+    notice = get_notice(session, notice_id)
+    return notice_pdf(
+        title=notice.subject,
+        body=notice.body,
+        lang=notice.lang,
+        reference=reference(notice),
+        content_sha256=notice.content_sha256,
+        created=notice.created_at,
+    )
+
+
+def write_pdf(session: Session, notice_id: int, out: Path | None = None, *, actor: str | None = None) -> Path:
+    """Write the notice PDF (default: ``JIKIMI_HOME/takedown/notice-ID.pdf``) and audit the export."""
+    from jikimi.config import get_settings
+
+    data = notice_pdf_bytes(session, notice_id)
+    path = out or get_settings().home / "takedown" / f"notice-{notice_id}.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    import hashlib
+
+    audit.append(
+        session,
+        actor=_actor(actor),
+        action="takedown.pdf",
+        subject=f"takedown_notice:{notice_id}",
+        details={"path": str(path), "sha256": hashlib.sha256(data).hexdigest()},
+    )
+    return path

@@ -1,0 +1,58 @@
+"""`make demo` end to end (without the server): enrolment, bank, scan of a folder and an export, notice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jikimi.cli import app
+
+
+def test_demo_runs_the_whole_loop(jikimi_home: Path, shared: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--reset", "--no-serve", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "enrolled" in out and "recorded consent" in out
+    assert "bank_match: 1" in out
+    assert "enrolled_face: 1" in out
+    assert "truncated JPEG" in out  # the broken file failed alone; the scan went on
+    assert "drafted notice" in out
+    assert "re-upload alert" in out  # the taken-down item, posted again, is caught by a later scan
+    assert "audit chain: intact" in out
+    assert (jikimi_home / "jikimi.db").exists()
+
+    # The login the demo prints works against the data it leaves for the web app.
+    from jikimi.cli.demo import DEMO_PASSWORD, DEMO_USER
+    from jikimi.store import open_store
+    from jikimi.store.accounts import authenticate
+
+    store = open_store()
+    with store.session() as s:
+        assert authenticate(s, DEMO_USER, DEMO_PASSWORD).role == "admin"
+    store.dispose()
+
+
+def test_demo_refuses_to_reset_a_real_home(jikimi_home: Path) -> None:
+    from jikimi.store import open_store
+
+    open_store().dispose()  # a database the demo did not create
+    for args in (["demo", "--reset", "--no-serve"], ["demo", "--no-serve"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2
+        assert "not touching it" in result.output
+    assert not (jikimi_home / ".jikimi-demo-home").exists()
+
+
+def test_demo_refuses_a_configured_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIKIMI_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    result = CliRunner().invoke(app, ["demo", "--no-serve"])
+    assert result.exit_code == 2
+    assert "only on the embedded SQLite" in result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["demo", "--help"]])
+def test_cli_help(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0

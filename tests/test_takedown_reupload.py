@@ -1,0 +1,205 @@
+"""Confirmed findings (the scan/cases tables) become drafted notices; content seen again by a later scan
+(exact or near copy) raises a re-upload alert on the original case."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from jikimi.store import open_store
+from jikimi.store.db import Store
+from jikimi.store.schema.scans import Case, Finding, MediaRecord, SightingRecord
+from jikimi.takedown import service, tracking
+from jikimi.takedown.reupload import (
+    draft_for_finding,
+    items_for_confirmed,
+    open_alerts,
+    record_sighting,
+    scan_new_sightings,
+)
+
+SHA = "1" * 64
+PDQ = "f0" * 32
+
+
+def _flip(hexhash: str, bits: int) -> str:
+    return f"{int(hexhash, 16) ^ ((1 << bits) - 1):064x}"
+
+
+@pytest.fixture
+def store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    monkeypatch.setenv("JIKIMI_ORG_NAME", "Test Support Centre")
+    s = open_store(db_url)
+    yield s
+    s.dispose()
+
+
+def _media(s: Any, sha: str, pdq: str | None) -> MediaRecord:
+    m = MediaRecord(sha256=sha, md5=sha[:32], size=100, kind="image", pdq=pdq)
+    s.add(m)
+    s.flush()
+    return m
+
+
+def _sighting(s: Any, media: MediaRecord, url: str, key: str) -> SightingRecord:
+    sr = SightingRecord(
+        media_id=media.id,
+        item_key=key,
+        source_kind="url",
+        location=url,
+        link=url,
+        chat_name="room",
+        posted_at=datetime(2026, 11, 2, 9, tzinfo=UTC),
+    )
+    s.add(sr)
+    s.flush()
+    return sr
+
+
+def test_confirmed_finding_to_notice_and_reupload_alerts(store: Store) -> None:
+    with store.session() as s:
+        case = Case(queue_key="person:1", person_id=1, title="case of person 1")
+        s.add(case)
+        s.flush()
+        media = _media(s, SHA, PDQ)
+        _sighting(s, media, "https://t.me/room/1", "k1")
+        _sighting(s, media, "https://files.example.net/a.jpg", "k2")
+        finding = Finding(media_id=media.id, case_id=case.id, status="confirmed", reviewed_by="officer")
+        s.add(finding)
+        s.flush()
+        case_id, finding_id = str(case.id), finding.id
+        # what the web app calls right after confirming: items for both URLs, one notice per platform
+        res = draft_for_finding(s, finding_id, actor="officer")
+        assert sorted(n.platform for n in res.notices) == ["generic_host", "telegram"]
+        assert all(n.case_id == case_id and n.status == "drafted" for n in res.notices)
+        assert items_for_confirmed(s, case_id) == []  # already registered
+        # the notices go out and the Telegram post is removed
+        for n in res.notices:
+            for it in n.items:
+                tracking.move(s, it, "approved", actor="t")
+                tracking.move(s, it, "sent", actor="t")
+        tg_item = next(it for n in res.notices for it in n.items if it.platform == "telegram")
+        tracking.move(s, tg_item, "removed", actor="t")
+        tg_id = tg_item.id
+        # the sightings the scan already wrote are not re-uploads
+        assert scan_new_sightings(s).alerts == []
+    with store.session() as s:
+        # a later scan: the same file in another room, a near copy elsewhere, and something unrelated
+        media = s.query(MediaRecord).filter_by(sha256=SHA).one()
+        _sighting(s, media, "https://t.me/otherroom/5", "k3")
+        near = _media(s, "2" * 64, _flip(PDQ, 10))
+        _sighting(s, near, "https://img.example.org/b.jpg", "k4")
+        far = _media(s, "3" * 64, _flip(PDQ, 200))
+        _sighting(s, far, "https://img.example.org/c.jpg", "k5")
+        found = scan_new_sightings(s)
+        got = sorted((a.new_url, a.matched_by, a.distance) for a in found.alerts)
+        assert got == [
+            ("https://img.example.org/b.jpg", "pdq", 10),
+            ("https://t.me/otherroom/5", "sha256", 0),
+        ]
+        assert {a.case_id for a in found.alerts} == {case_id}
+        # the new URLs join the original case with a drafted notice, waiting for approval
+        assert sorted(it.url for it in found.new_items) == [
+            "https://img.example.org/b.jpg",
+            "https://t.me/otherroom/5",
+        ]
+        assert all(it.case_id == case_id and it.state == "drafted" for it in found.new_items)
+        assert scan_new_sightings(s).alerts == []  # each sighting is looked at once
+        # the removed Telegram post is seen again at its old URL: reappeared
+        again = record_sighting(s, url="https://t.me/room/1", sha256=SHA)
+        assert [a.matched_by for a in again.alerts] == ["sha256"]
+        assert service.get_item(s, tg_id).state == "reappeared"
+        assert len(open_alerts(s, case_id)) == 3
+
+
+def test_unconfirmed_content_raises_no_alert(store: Store) -> None:
+    with store.session() as s:
+        service.add_item(s, service.FindingRef(case_id="x1", url="https://t.me/a/1", sha256=SHA), actor="t")
+        res = record_sighting(s, url="https://t.me/b/2", sha256=SHA)
+        assert res.alerts == [] and res.new_items == []
+
+
+@pytest.fixture
+def hook() -> Iterator[None]:
+    from jikimi.takedown.hooks import install, uninstall
+
+    install()
+    install()  # idempotent
+    yield
+    uninstall()  # the hook list is process-wide: leave other tests' confirmations alone
+
+
+def test_confirming_a_finding_banks_it_and_drafts(
+    store: Store, hook: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jikimi.cases.review import confirm_finding
+    from jikimi.store.banks import find_entries
+    from jikimi.store.schema.takedown import TakedownNotice
+    from jikimi.takedown.hooks import CONFIRMED_BANK
+
+    with store.session() as s:
+        case = Case(queue_key="person:7", person_id=7, title="case of person 7")
+        s.add(case)
+        s.flush()
+        media = _media(s, "4" * 64, PDQ)
+        _sighting(s, media, "https://t.me/room/70", "h1")
+        f1 = Finding(media_id=media.id, case_id=case.id, status="new")
+        media2 = _media(s, "5" * 64, None)
+        _sighting(s, media2, "https://x.com/u/status/71", "h2")
+        f2 = Finding(media_id=media2.id, case_id=case.id, status="new")
+        s.add_all([f1, f2])
+        s.flush()
+        confirm_finding(s, f1.id, actor="officer")
+        notices = s.query(TakedownNotice).filter_by(case_id=str(case.id)).all()
+        assert [(n.platform, n.status) for n in notices] == [("telegram", "drafted")]
+        assert len(find_entries(s, CONFIRMED_BANK, signal="sha256", value="4" * 64)) == 1
+        # without an organisation the confirmation still stands; the item waits for `takedown draft`
+        monkeypatch.delenv("JIKIMI_ORG_NAME")
+        confirm_finding(s, f2.id, actor="officer")
+        assert f2.status == "confirmed"
+        assert s.query(TakedownNotice).filter_by(case_id=str(case.id)).count() == 1
+        items = service.case_items(s, str(case.id))
+        assert sorted((it.url, it.state) for it in items) == [
+            ("https://t.me/room/70", "drafted"),
+            ("https://x.com/u/status/71", "found"),
+        ]
+        assert find_entries(s, CONFIRMED_BANK, signal="sha256", value="5" * 64)
+
+
+def test_sync_drafts_findings_confirmed_without_the_hook(store: Store) -> None:
+    from jikimi.store.banks import find_entries
+    from jikimi.takedown.hooks import CONFIRMED_BANK
+    from jikimi.takedown.reupload import sync_confirmed
+
+    with store.session() as s:
+        case = Case(queue_key="person:8", person_id=8, title="case of person 8")
+        s.add(case)
+        s.flush()
+        media = _media(s, "6" * 64, PDQ)
+        _sighting(s, media, "https://vm.tiktok.com/abc/", "s1")
+        s.add(Finding(media_id=media.id, case_id=case.id, status="confirmed"))
+        s.add(Finding(media_id=_media(s, "7" * 64, None).id, case_id=case.id, status="new"))
+        s.flush()
+        notices, _notes = sync_confirmed(s)
+        assert [(n.platform, n.case_id, len(n.items)) for n in notices] == [("tiktok", str(case.id), 1)]
+        assert find_entries(s, CONFIRMED_BANK, signal="sha256", value="6" * 64)
+        assert sync_confirmed(s) == ([], [])
+
+
+def test_draft_case_picks_up_confirmed_findings(store: Store) -> None:
+    with store.session() as s:
+        case = Case(queue_key="person:9", person_id=9, title="case of person 9")
+        s.add(case)
+        s.flush()
+        media = _media(s, "8" * 64, None)
+        _sighting(s, media, "https://www.instagram.com/p/abc/", "d1")
+        s.add(Finding(media_id=media.id, case_id=case.id, status="confirmed"))
+        s.flush()
+        res = service.draft_case(s, str(case.id), lang="ko", actor="officer")
+        assert [(n.platform, n.lang) for n in res.notices] == [("meta", "ko")]
+        assert (
+            "법적 근거" in res.notices[0].body and "https://www.instagram.com/p/abc/" in res.notices[0].body
+        )
