@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from jikimi.store import open_store
 from jikimi.store.db import Store
@@ -203,3 +205,115 @@ def test_draft_case_picks_up_confirmed_findings(store: Store) -> None:
         assert (
             "법적 근거" in res.notices[0].body and "https://www.instagram.com/p/abc/" in res.notices[0].body
         )
+
+
+def _clip(path: Path, *, size: tuple[int, int], seconds: int, seed: int = 3) -> None:
+    """A short video of moving blocks (a stand-in for a confirmed fake clip), written with PyAV."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = rng.integers(0, 255, (9, 12, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(10 * seconds):
+            if i % 20 == 5:  # a new scene every 2 s, cut between the one-per-second samples
+                base = rng.integers(0, 255, (9, 12, 3), dtype=np.uint8)
+            img = np.array(Image.fromarray(base).resize((w, h), Image.Resampling.BILINEAR))
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(img, i, axis=1)), format="rgb24")
+            for pk in stream.encode(frame):
+                out.mux(pk)
+        for pk in stream.encode():
+            out.mux(pk)
+
+
+def _reencode(src: Path, dst: Path, size: tuple[int, int]) -> None:
+    """What a re-uploader's app does: decode the clip, scale it, encode it again."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for frame in inp.decode(video=0):
+            for pk in stream.encode(frame.reformat(*size, format="yuv420p")):
+                out.mux(pk)
+        for pk in stream.encode():
+            out.mux(pk)
+
+
+def _export(root: Path, video: Path, message_id: int) -> Path:
+    """A channel's Telegram Desktop export with one video message (its sighting gets a t.me/c/ link)."""
+    import json
+    import shutil
+
+    (root / "video_files").mkdir(parents=True)
+    shutil.copyfile(video, root / "video_files" / video.name)
+    chat = {
+        "name": "Public room",
+        "type": "public_channel",
+        "id": 777000111,
+        "messages": [
+            {
+                "id": message_id,
+                "type": "message",
+                "date": "2026-11-20T22:00:00",
+                "date_unixtime": "1795211000",
+                "from": "Poster",
+                "from_id": "channel777000111",
+                "file": f"video_files/{video.name}",
+                "media_type": "video_file",
+                "mime_type": "video/mp4",
+                "text": "",
+            }
+        ],
+    }
+    (root / "result.json").write_text(json.dumps(chat), encoding="utf-8")
+    return root
+
+
+def test_a_reencoded_video_reupload_is_recognised_by_vpdq(store: Store, hook: None, tmp_path: Path) -> None:
+    """Confirming a video banks its vPDQ frames; the same clip re-encoded at another size (so no SHA-256,
+    MD5 or PDQ of the file is equal) posted again raises a re-upload alert on the original case."""
+    from jikimi.cases.review import confirm_finding
+    from jikimi.cases.runner import run_scan
+    from jikimi.store import banks
+    from jikimi.takedown.hooks import CONFIRMED_BANK
+
+    original, repost = tmp_path / "clip.mp4", tmp_path / "clip-small.mp4"
+    _clip(original, size=(320, 240), seconds=6)
+    _reencode(original, repost, (224, 168))
+    assert original.read_bytes() != repost.read_bytes()
+    signals = ["md5", "sha256", "pdq", "vpdq"]
+    with store.session() as s:
+        banks.create_bank(s, "known")
+        banks.add_entry(s, "known", banks.entry_from_file(original))
+    first = run_scan(
+        store, [_export(tmp_path / "export1", original, 10)], workers=0, signals=signals, gallery=None
+    )
+    assert len(first.findings) == 1, first
+    with store.session() as s:
+        finding = s.query(Finding).one()
+        confirm_finding(s, finding.id, actor="officer")
+        case_id = str(finding.case_id)
+        entry = banks.find_entries(s, CONFIRMED_BANK, signal="sha256", value=_sha(original))[0]
+        assert entry.vpdq and len(entry.vpdq) == 6  # one frame hash per second
+        banks.set_bank_enabled(s, "known", False)  # from now on only the confirmed bank knows the clip
+    second = run_scan(
+        store, [_export(tmp_path / "export2", repost, 11)], workers=0, signals=signals, gallery=None
+    )
+    assert len(second.findings) == 1, second
+    with store.session() as s:
+        found = scan_new_sightings(s, actor="test")
+        assert [(a.case_id, a.matched_by, a.new_url) for a in found.alerts] == [
+            (case_id, "vpdq", "https://t.me/c/777000111/11")
+        ]
+        assert [a.id for a in open_alerts(s, case_id)] == [found.alerts[0].id]
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -3,9 +3,10 @@
 ``install()`` registers ``on_finding_confirmed`` with ``jikimi.cases.on_confirm``; the web app calls it at
 start-up (and any command that confirms findings). In the confirming transaction it then:
 
-1. adds the finding's hashes (SHA-256, MD5, PDQ) to the ``jikimi-confirmed`` bank (``jikimi.store.banks``), so
-   later scans flag copies and near copies as findings, and ``reupload.scan_new_sightings`` raises a
-   re-upload alert on the original case;
+1. adds the finding's hashes (SHA-256, MD5, PDQ for an image, the vPDQ frame hashes for a video) to the
+   ``jikimi-confirmed`` bank (``jikimi.store.banks``), so later scans flag copies, near copies and
+   re-encoded or cut videos as findings, and ``reupload.scan_new_sightings`` raises a re-upload alert on
+   the original case;
 2. registers the finding's URLs as takedown items and drafts one notice per platform (waiting for approval).
 
 Drafting runs in a savepoint: if it cannot (no organisation configured, a malformed URL...), the confirmation
@@ -24,6 +25,14 @@ from jikimi.store.schema.scans import Finding, MediaRecord
 
 CONFIRMED_BANK = "jikimi-confirmed"
 _installed = False
+
+
+def video_frames(media: MediaRecord) -> list[dict[str, Any]] | None:
+    """The vPDQ frame hashes the scan stored for a video (``None`` for an image or a video without them)."""
+    if media.kind != "video":
+        return None
+    frames = (media.analysis.get("signals") or {}).get("vpdq")
+    return list(frames) if isinstance(frames, list) and frames else None
 
 
 def bank_findings(session: Session, findings: list[Finding], *, actor: str) -> list[int]:
@@ -56,6 +65,7 @@ def bank_findings(session: Session, findings: list[Finding], *, actor: str) -> l
             md5=m.md5,
             pdq=m.pdq,
             pdq_quality=m.pdq_quality,
+            vpdq=video_frames(m),
             source="jikimi confirmed finding",
             case_ref=f"case:{f.case_id}",
             labels=["confirmed"],

@@ -1,6 +1,7 @@
 """Re-upload alerts, and the bridge from confirmed findings (``jikimi.cases`` tables) to takedown items.
 
-Content a person confirmed stays known by its hashes (SHA-256, MD5, PDQ). When a later scan sees it again
+Content a person confirmed stays known by its hashes (SHA-256, MD5, PDQ; a video's vPDQ frames through the
+``jikimi-confirmed`` bank the scan matches against). When a later scan sees it again
 (``scan_new_sightings`` reads the sightings the scan wrote; ``record_sighting`` takes one directly), a
 ``ReuploadAlert`` is raised on the original case, the new URL becomes an item of that case (drafted when the
 organisation is configured), and a removed URL that serves the content again becomes ``reappeared``.
@@ -8,6 +9,8 @@ organisation is configured), and a removed URL that serves the content again bec
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -102,8 +105,31 @@ def resolve_alert(session: Session, alert_id: int, *, actor: str) -> ReuploadAle
     return alert
 
 
+def confirmed_bank_matches(session: Session, media_id: int) -> list[tuple[str, str, int]]:
+    """``(original SHA-256, signal, distance)`` for each ``jikimi-confirmed`` bank entry that a scan matched
+    to this media (how a re-encoded or cut video is recognised: by its vPDQ frames, or a frame by PDQ)."""
+    from jikimi.store.schema.banks import BankEntry
+    from jikimi.takedown.hooks import CONFIRMED_BANK
+
+    out: list[tuple[str, str, int]] = []
+    for (matches_json,) in session.execute(
+        select(Finding.bank_matches_json).where(Finding.media_id == media_id)
+    ).all():
+        for m in json.loads(matches_json or "[]"):
+            if not isinstance(m, dict) or m.get("bank") != CONFIRMED_BANK:
+                continue
+            entry = session.get(BankEntry, int(m.get("entry_id") or 0))
+            if entry is not None and entry.sha256:
+                out.append((entry.sha256, str(m.get("signal") or "bank"), int(m.get("distance") or 0)))
+    return out
+
+
 def _matches(
-    session: Session, sha256: str | None, md5: str | None, pdq: str | None
+    session: Session,
+    sha256: str | None,
+    md5: str | None,
+    pdq: str | None,
+    confirmed: Sequence[tuple[str, str, int]] = (),
 ) -> list[tuple[TakedownItem, str, int]]:
     found: dict[int, tuple[TakedownItem, str, int]] = {}
     if sha256:
@@ -122,6 +148,11 @@ def _matches(
                 near_item = session.get(TakedownItem, iid)
                 if near_item is not None:
                     found[iid] = (near_item, "pdq", dist)
+    for original, how, dist in confirmed:
+        for it in session.execute(
+            select(TakedownItem).where(TakedownItem.sha256 == original.lower())
+        ).scalars():
+            found.setdefault(it.id, (it, how, dist))
     return sorted(found.values(), key=lambda t: (t[0].case_id, t[2], t[0].id))
 
 
@@ -144,15 +175,19 @@ def record_sighting(
     chat: str | None = None,
     actor: str = "system:reupload",
     draft: bool = True,
+    confirmed: Sequence[tuple[str, str, int]] = (),
 ) -> SightingResult:
-    """Content seen at ``url``: if it matches a case's taken-down content, raise a re-upload alert there."""
+    """Content seen at ``url``: if it matches a case's taken-down content, raise a re-upload alert there.
+
+    ``confirmed`` adds what a scan's bank matching found (``confirmed_bank_matches``): a video re-upload
+    matches by vPDQ although none of its own hashes equal the original's."""
     from jikimi.takedown.service import FindingRef, add_item, draft_case
 
     out = SightingResult()
     seen = seen_at or utcnow()
     seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
     seen_cases: set[str] = set()
-    for item, how, dist in _matches(session, sha256, md5, pdq):
+    for item, how, dist in _matches(session, sha256, md5, pdq, confirmed):
         if item.url == url:
             if item.state == "removed" and (item.removed_at is None or seen > item.removed_at):
                 tracking.move(
@@ -251,6 +286,7 @@ def scan_new_sightings(
             seen_at=sighting.seen_at,
             chat=sighting.chat_name,
             actor=actor,
+            confirmed=confirmed_bank_matches(session, media.id),
         )
         out.alerts.extend(res.alerts)
         out.new_items.extend(res.new_items)
