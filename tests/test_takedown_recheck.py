@@ -135,3 +135,53 @@ def test_recheck_outcomes(store: Store, web: tuple[str, Routes]) -> None:
     with store.session() as s:
         alerts = open_alerts(s, "9")
         assert [(a.item_id, a.matched_by) for a in alerts] == [(ids["404"], "url")]
+
+
+def test_the_schedule_runs_the_job_once_per_interval_across_processes(
+    store: Store, web: tuple[str, Routes]
+) -> None:
+    """``jikimi serve``'s scheduler: a pass at start (no pass yet), then none until the interval is over,
+    also for a second server over the same database (the lease row)."""
+    import time
+
+    from jikimi.takedown.scheduler import RecheckScheduler, claim
+
+    base, routes = web
+    routes["/gone.png"] = (410, {"Content-Type": "text/plain"}, b"gone")
+    with store.session() as s:
+        item_id = _sent_item(s, f"{base}/gone.png")
+    fetch = default_fetcher(frozenset({"127.0.0.1"}))
+    first = RecheckScheduler(store, 3600, fetch=fetch, poll_seconds=0.05)
+    first.start()
+    try:
+        deadline = time.monotonic() + 20
+        while first.passes == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first.passes == 1 and first.last_error is None
+        with store.session() as s:
+            item = service.get_item(s, item_id)
+            assert item.state == "removed" and item.last_check_outcome == "removed"
+        second = RecheckScheduler(store, 3600, fetch=fetch)
+        assert second.tick() is None  # the other server ran it less than an hour ago
+        time.sleep(0.3)
+        assert first.passes == 1  # polled several times, not due again
+    finally:
+        first.stop()
+    assert claim(store, 3600, now=time.time() + 3601)  # an hour later the job is due again
+
+
+def test_serve_starts_and_stops_the_schedule(store: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    from jikimi.api import ApiSettings, create_app
+
+    app = create_app(store, ApiSettings(recheck_minutes=60))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        scheduler = app.state.scheduler
+        assert scheduler is not None and scheduler.interval == 3600
+        assert scheduler._thread is not None and scheduler._thread.is_alive()
+    assert scheduler._thread is None  # stopped with the server
+    off = create_app(store, ApiSettings(recheck_minutes=0))
+    with TestClient(off):
+        assert off.state.scheduler is None

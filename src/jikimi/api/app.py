@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -130,11 +132,34 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
 
 
+def _lifespan(store: Store, settings: ApiSettings) -> Any:
+    """Start the takedown job's schedule with the server and stop it with the server."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from jikimi.takedown.scheduler import RecheckScheduler
+
+        scheduler = None
+        if settings.recheck_minutes > 0:
+            scheduler = RecheckScheduler(store, settings.recheck_minutes * 60)
+            scheduler.start()
+            log.info("takedown job every %g minutes (JIKIMI_RECHECK_MINUTES)", settings.recheck_minutes)
+        app.state.scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
+    return lifespan
+
+
 def create_app(store: Store | None = None, settings: ApiSettings | None = None) -> FastAPI:
     """Build the app over ``store`` (default: the configured database, migrated)."""
     settings = settings or ApiSettings()
     store = store or open_store()
     app = FastAPI(
+        lifespan=_lifespan(store, settings),
         title="Jikimi (지킴이) API",
         version=__version__,
         description="Find, prove and take down deepfake sexual abuse imagery. Every call needs a session or "

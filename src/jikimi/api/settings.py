@@ -1,4 +1,4 @@
-"""Settings of the web server: cookies, session lengths, upload limits, lockout policy."""
+"""Settings of the web server: cookies, session lengths, upload limits, lockout policy, the takedown job."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        raise ValueError(f"{name} must be a number of minutes, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,10 @@ class ApiSettings:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     # Show /api/docs (a server-rendered list of the operations) and /api/v1/openapi.json.
     docs: bool = True
+    # The takedown job (draft confirmed findings, re-check reported URLs, re-upload alerts) runs in the
+    # server every this many minutes (JIKIMI_RECHECK_MINUTES; 0 = off, e.g. when cron runs
+    # `jikimi takedown recheck` instead).
+    recheck_minutes: float = field(default_factory=lambda: _env_float("JIKIMI_RECHECK_MINUTES", 60.0))
 
 
 SESSION_COOKIE = "jikimi_session"

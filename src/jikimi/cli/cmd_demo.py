@@ -144,11 +144,13 @@ def demo(
     if not serve:
         return
     from jikimi.api.app import serve as run_server
+    from jikimi.api.settings import ApiSettings
 
     console.rule("[bold]web app")
     console.print(f"open http://{host}:{port}/  — login [bold]{DEMO_USER}[/] / [bold]{DEMO_PASSWORD}[/]")
     err_console.print("(Ctrl-C stops the server)")
-    run_server(host, port, database_url=store.url)
+    # The demo's URLs are made up: no scheduled re-checks (`jikimi serve` runs them hourly on real data).
+    run_server(host, port, database_url=store.url, settings=ApiSettings(recheck_minutes=0))
 
 
 def _takedown_loop(store: Store, notice_id: int, root: Path) -> None:

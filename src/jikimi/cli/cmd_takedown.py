@@ -450,45 +450,33 @@ def recheck_cmd(
     """The scheduled job: draft new confirmed findings, re-check URLs, raise re-upload alerts.
 
     Re-checks say removed (404/410/451, content gone), online or redirected (recorded, not removed).
-    Run it from cron or a timer, e.g. hourly.
+    `jikimi serve` runs it on its own every hour (JIKIMI_RECHECK_MINUTES); without a server, run this from
+    cron or a timer, e.g. hourly.
     """
-    from jikimi.takedown.recheck import recheck_due
-    from jikimi.takedown.reupload import scan_new_sightings, sync_confirmed
-
-    store = _store()
-    errors = 0
-    with store.session() as s:
-        drafted, notes = sync_confirmed(s)
-        drafted_ids = [(n.id, n.case_id, n.platform) for n in drafted]
-    _print_notes(notes)
-    for nid, case, platform in drafted_ids:
-        if as_json:
-            emit_json({"drafted": nid, "case": case, "platform": platform})
-        else:
-            console.print(f"drafted notice {nid} for case {case} to {platform} (newly confirmed findings)")
+    from jikimi.takedown.scheduler import run_job
 
     def show(r: Any) -> None:
-        nonlocal errors
-        errors += r.outcome == "error"
         if as_json:
             emit_json(r.__dict__)
         else:
             console.print(f"item {r.item_id}: [bold]{r.outcome}[/] ({r.detail}) → {r.state}", highlight=False)
 
-    results = recheck_due(store, all_open=all_open, on_result=show)
-    with store.session() as s:
-        found = scan_new_sightings(s)
-        alerts = [(a.id, a.case_id, a.new_url, a.matched_by) for a in found.alerts]
-    for aid, case, url, how in alerts:
-        msg = f"re-upload alert {aid} on case {case}: {url} (matched by {how})"
+    result = run_job(_store(), all_open=all_open, on_result=show)
+    for nid, case, platform in result.drafted:
+        if as_json:
+            emit_json({"drafted": nid, "case": case, "platform": platform})
+        else:
+            console.print(f"drafted notice {nid} for case {case} to {platform} (newly confirmed findings)")
+    for aid, case, url, how in result.alerts:
         if as_json:
             emit_json({"alert": aid, "case": case, "url": url, "matched_by": how})
         else:
-            console.print(f"[bold red]{msg}[/]")
-    _print_notes(found.notes)
+            console.print(f"[bold red]re-upload alert {aid} on case {case}: {url} (matched by {how})[/]")
+    _print_notes(result.notes)
     if not as_json:
-        console.print(f"{len(results)} URL(s) checked, {errors} error(s), {len(alerts)} re-upload alert(s)")
-    if errors:
+        checked, alerts = len(result.checks), len(result.alerts)
+        console.print(f"{checked} URL(s) checked, {result.errors} error(s), {alerts} re-upload alert(s)")
+    if result.errors:
         raise typer.Exit(1)
 
 
