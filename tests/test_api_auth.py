@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from api_harness import PASSWORD, bearer, make_harness
+from api_harness import PASSWORD, Harness, bearer, make_harness
 from jikimi.store import accounts, audit
 from jikimi.store.schema.accounts import ApiToken, User, WebSession
 
@@ -192,3 +192,37 @@ def test_language_header_never_breaks(header: str) -> None:
     from jikimi.web.i18n import negotiate
 
     assert negotiate(header) in (None, "ko", "en")
+
+
+def test_openapi_schema_needs_a_signed_in_user(tmp_path: object) -> None:
+    h = make_harness(f"sqlite:///{tmp_path}/o.db")
+    h.add_user("reader", "investigator")
+    with h.client() as c:
+        assert c.get("/api/v1/openapi.json").status_code == 401
+        schema = c.get("/api/v1/openapi.json", headers=bearer(h.token("reader")))
+        assert schema.status_code == 200 and "/api/v1/cases" in schema.json()["paths"]
+    hidden = make_harness(f"sqlite:///{tmp_path}/p.db", docs=False)
+    hidden.add_user("reader", "investigator")
+    with hidden.client() as c:
+        assert c.get("/api/v1/openapi.json", headers=bearer(hidden.token("reader"))).status_code == 404
+
+
+def test_client_address_from_a_trusted_proxy_only(tmp_path: object) -> None:
+    """Behind a reverse proxy the sign-in record (and the per-address lockout) uses X-Forwarded-For, but only
+    when the connection comes from a configured proxy; anyone else's header is ignored."""
+    from jikimi.store.schema.accounts import LoginAttempt
+
+    def attempts(h: Harness) -> list[str]:
+        with h.store.session() as s:
+            return [a.ip for a in s.query(LoginAttempt).order_by(LoginAttempt.id)]
+
+    body = {"username": "nobody", "password": "x" * 12, "name": "t"}
+    spoof = {"X-Forwarded-For": "203.0.113.7"}
+    behind = make_harness(f"sqlite:///{tmp_path}/a.db", trusted_proxies=("testclient",))
+    with behind.client() as c:
+        assert c.post("/api/v1/auth/token", json=body, headers=spoof).status_code == 401
+    assert attempts(behind) == ["203.0.113.7"]
+    direct = make_harness(f"sqlite:///{tmp_path}/b.db", trusted_proxies=("10.0.0.1",))
+    with direct.client() as c:
+        assert c.post("/api/v1/auth/token", json=body, headers=spoof).status_code == 401
+    assert attempts(direct) == ["testclient"]

@@ -165,7 +165,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
         description="Find, prove and take down deepfake sexual abuse imagery. Every call needs a session or "
         "an API token (`Authorization: Bearer jk_...`); every view of an original, export and change is "
         "audited.",
-        openapi_url="/api/v1/openapi.json" if settings.docs else None,
+        openapi_url=None,  # served by the pages router, to signed-in users only
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
@@ -184,6 +184,12 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:
+        # Behind a reverse proxy: take the client address (sign-in lockout, audit) from X-Forwarded-For,
+        # but only when the request comes from one of these proxies.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
 
 

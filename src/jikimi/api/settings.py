@@ -15,6 +15,10 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
+
+
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     if value is None or not value.strip():
@@ -46,6 +50,9 @@ class ApiSettings:
     # The takedown job (draft confirmed findings, re-check reported URLs, re-upload alerts) runs in the
     # server every this many minutes (JIKIMI_RECHECK_MINUTES; 0 = off, e.g. when cron runs
     # `jikimi takedown recheck` instead).
+    # Reverse proxies whose X-Forwarded-For / -Proto are believed (JIKIMI_TRUSTED_PROXIES, comma-separated
+    # addresses or networks); empty: the client address is the connecting address.
+    trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _env_list("JIKIMI_TRUSTED_PROXIES"))
     recheck_minutes: float = field(default_factory=lambda: _env_float("JIKIMI_RECHECK_MINUTES", 60.0))
 
 

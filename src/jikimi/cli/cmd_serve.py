@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import typer
 
 
@@ -21,6 +23,12 @@ def register(app: typer.Typer) -> None:
         scan_workers: int = typer.Option(
             0, min=0, help="Worker processes for scans started from the web (0: inside the server process)."
         ),
+        trusted_proxies: str = typer.Option(
+            None,
+            "--trusted-proxies",
+            help="Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is believed "
+            "(default: JIKIMI_TRUSTED_PROXIES; none).",
+        ),
     ) -> None:
         """Start the web app and the REST API (docs at /docs, schema at /api/v1/openapi.json)."""
         from jikimi.api import ApiSettings
@@ -29,6 +37,9 @@ def register(app: typer.Typer) -> None:
         from jikimi.errors import JikimiError
 
         settings = ApiSettings(secure_cookies=not insecure_cookies, scan_workers=scan_workers)
+        if trusted_proxies is not None:
+            proxies = tuple(p.strip() for p in trusted_proxies.split(",") if p.strip())
+            settings = dataclasses.replace(settings, trusted_proxies=proxies)
         err_console.print(f"Jikimi on http://{host}:{port}/  (API reference: /docs)")
         try:
             run(host, port, database_url=database_url, settings=settings)

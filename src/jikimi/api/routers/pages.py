@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from jikimi.api.deps import DB, Principal, User, optional_principal, require
 from jikimi.api.roles import Perm
@@ -61,6 +61,16 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
             )
     ops.sort(key=lambda o: (o["tag"], o["path"], o["method"]))
     return ops
+
+
+@router.get("/api/v1/openapi.json", include_in_schema=False)
+def openapi_schema(
+    request: Request, principal: Annotated[Principal, Depends(require(Perm.TOKEN_SELF))]
+) -> Response:
+    """The OpenAPI schema, for signed-in users and API tokens only (the API's shape is not public)."""
+    if not request.app.state.settings.docs:
+        raise HTTPException(status_code=404)
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs", include_in_schema=False)
