@@ -1,10 +1,13 @@
 """Calibrate the face matcher on LFW: TAR at FAR 1% / 0.1%, the default threshold and the score mapping.
 
 Step 1 (slow, once): detect and embed every photo of ``../shared/faces/lfw`` with the product's own pipeline
-(``jikimi.signals.face.detect_faces``: HOG, upsample 1, 5-point alignment, dlib ResNet, plain and mirrored
-embeddings), cached outside the repository (``$JIKIMI_BENCH_CACHE`` or ``/tmp/jikimi-bench-cache``).
-Photos where HOG finds no face are retried with the MMOD CNN detector (reported separately).
-Step 2 (seconds): all same-person pairs and all different-person pairs -> ROC, thresholds, logistic score.
+(``jikimi.signals.face.detect_faces``: HOG, upsample 1, 5-point alignment, dlib ResNet descriptors of the face
+and of its mirror image), cached outside the repository (``$JIKIMI_BENCH_CACHE`` or
+``/tmp/jikimi-bench-cache``); two processes. Photos where HOG finds no face are retried with the MMOD CNN
+detector (reported separately).
+Step 2 (seconds): all same-person pairs and all different-person pairs -> ROC, thresholds, logistic score,
+for the product's embedding (``mirror_embedding``) and, for comparison, dlib's plain descriptor; a check with
+the threshold chosen on one half of the people and measured on the other half.
 
     nice -n 10 .venv/bin/python scripts/calibrate_faces.py           # report only
     nice -n 10 .venv/bin/python scripts/calibrate_faces.py --write   # and write face_calibration.json
@@ -23,19 +26,37 @@ import numpy as np
 from PIL import Image
 
 from jikimi.config import SHARED_DIR
-from jikimi.signals.face import MODEL_NAME, detect_faces
+from jikimi.signals.face import MODEL_NAME, detect_faces, mirror_embedding
 
 SHARED = SHARED_DIR
 CACHE_DIR = Path(os.environ.get("JIKIMI_BENCH_CACHE") or "/tmp/jikimi-bench-cache")
-CACHE = CACHE_DIR / "lfw_faces_v2.npz"
+CACHE = CACHE_DIR / "lfw_faces_v3.npz"
 OUT_JSON = Path(__file__).resolve().parents[1] / "src" / "jikimi" / "index" / "face_calibration.json"
 
 
-def embed_lfw(lfw: Path, cache: Path) -> dict[str, np.ndarray]:
-    """Detect + embed every LFW photo (the face nearest the centre is the labelled person).
+def _embed_one(path: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(plain, mirrored, found, faces) for one photo: the face nearest the centre is the labelled person."""
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    cx, cy = rgb.shape[1] / 2, rgb.shape[0] / 2
+    faces = detect_faces(rgb, detector="hog", upsample=1)
+    kind = 1
+    if not faces:
+        faces = detect_faces(rgb, detector="cnn", upsample=1)
+        kind = 2
+    if not faces:
+        return np.zeros(128, np.float32), np.zeros(128, np.float32), 0, 0
+    f = min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
+    assert f.plain is not None and f.mirrored is not None
+    return f.plain, f.mirrored, kind, len(faces)
+
+
+def embed_lfw(lfw: Path, cache: Path, workers: int = 2) -> dict[str, np.ndarray]:
+    """Detect + embed every LFW photo in ``workers`` processes.
 
     Progress is saved every 500 photos in ``cache`` + ``.partial.npz``, so an interrupted run resumes.
     """
+    from concurrent.futures import ProcessPoolExecutor
+
     files = sorted(p for p in lfw.glob("*/*.jpg"))
     if not files:
         raise SystemExit(f"no LFW photos under {lfw} (set JIKIMI_SHARED or --lfw)")
@@ -47,6 +68,7 @@ def embed_lfw(lfw: Path, cache: Path) -> dict[str, np.ndarray]:
         "files": np.array([str(p.relative_to(lfw)) for p in files]),
         "identity": np.array([ident_idx[p.parent.name] for p in files], np.int32),
         "plain": np.zeros((n, 128), np.float32),
+        "mirrored": np.zeros((n, 128), np.float32),
         "found": np.zeros(n, np.int8),  # 0 no face, 1 HOG, 2 CNN fallback
         "nfaces": np.zeros(n, np.int16),
         "done": np.zeros(n, bool),
@@ -58,33 +80,46 @@ def embed_lfw(lfw: Path, cache: Path) -> dict[str, np.ndarray]:
             data = old
     t0 = time.time()
     todo = [i for i in range(n) if not data["done"][i]]
-    for k, i in enumerate(todo):
-        rgb = np.asarray(Image.open(lfw / str(data["files"][i])).convert("RGB"))
-        cx, cy = rgb.shape[1] / 2, rgb.shape[0] / 2
-        faces = detect_faces(rgb, detector="hog", upsample=1)
-        kind = 1
-        if not faces:
-            faces = detect_faces(rgb, detector="cnn", upsample=1)
-            kind = 2
-        if faces:
-            f = min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
-            data["plain"][i] = f.embedding
-            data["found"][i] = kind
-            data["nfaces"][i] = len(faces)
-        data["done"][i] = True
-        if (k + 1) % 500 == 0 or k + 1 == len(todo):
-            np.savez(partial, **data)  # type: ignore[arg-type]
-            rate = (k + 1) / (time.time() - t0)
-            print(
-                f"  {n - len(todo) + k + 1}/{n} photos, {rate:.2f}/s, "
-                f"ETA {(len(todo) - k) / rate / 60:.0f} min",
-                file=sys.stderr,
-                flush=True,
-            )
+    with ProcessPoolExecutor(workers) as pool:
+        results = pool.map(_embed_one, [str(lfw / str(data["files"][i])) for i in todo], chunksize=16)
+        for k, (i, (plain, mirrored, kind, count)) in enumerate(zip(todo, results, strict=True)):
+            data["plain"][i], data["mirrored"][i] = plain, mirrored
+            data["found"][i], data["nfaces"][i] = kind, count
+            data["done"][i] = True
+            if (k + 1) % 500 == 0 or k + 1 == len(todo):
+                np.savez(partial, **data)  # type: ignore[arg-type]
+                rate = (k + 1) / (time.time() - t0)
+                print(
+                    f"  {n - len(todo) + k + 1}/{n} photos, {rate:.2f}/s, "
+                    f"ETA {(len(todo) - k) / rate / 60:.0f} min",
+                    file=sys.stderr,
+                    flush=True,
+                )
     np.savez_compressed(cache, **data)  # type: ignore[arg-type]
     partial.unlink(missing_ok=True)
     print(f"cached {n} photos in {cache} ({time.time() - t0:.0f} s)", file=sys.stderr)
     return data
+
+
+def product_embeddings(data: dict[str, np.ndarray]) -> np.ndarray:
+    """What ``detect_faces`` returns as ``Face.embedding`` for each cached photo."""
+    return np.stack([mirror_embedding(p, m) for p, m in zip(data["plain"], data["mirrored"], strict=True)])
+
+
+def held_out_check(emb: np.ndarray, ident: np.ndarray, far: float = 0.001, seed: int = 0) -> str:
+    """Threshold at ``far`` chosen on a random half of the people, TAR and FAR measured on the other half."""
+    people = np.unique(ident)
+    rng = np.random.default_rng(seed)
+    half = set(rng.permutation(people)[: len(people) // 2].tolist())
+    a = np.array([int(i) in half for i in ident])
+    gen_a, imp_a = pair_distances(emb[a], ident[a])
+    _, thr = tar_at_far(gen_a, imp_a, far)
+    gen_b, imp_b = pair_distances(emb[~a], ident[~a])
+    return (
+        f"held out: threshold {thr:.4f} from {int(a.sum())} photos of {len(half)} people; on the other "
+        f"{int((~a).sum())} photos of {len(people) - len(half)} people: TAR {(gen_b <= thr).mean():.2%} "
+        f"at FAR {(imp_b <= thr).mean():.3%}"
+    )
 
 
 def pair_distances(emb: np.ndarray, ident: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +219,7 @@ def main() -> None:
 
     found = data["found"]
     ident_all = data["identity"]
-    emb_all = data["plain"]
+    emb_all = product_embeddings(data)
     n = len(found)
     print(f"LFW subset: {n} photos, {len(np.unique(ident_all))} people")
     print(
@@ -198,8 +233,13 @@ def main() -> None:
         "| TAR @ FAR 0.01% | TAR @ FAR 0.001% | threshold @ FAR 0.1% | EER |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for subset_name, mask in (("HOG (default)", hog), ("HOG + CNN fallback", found > 0)):
-        gen, imp = pair_distances(emb_all[mask], ident_all[mask])
+    rows = (
+        ("HOG (default)", hog, emb_all),
+        ("HOG + CNN fallback", found > 0, emb_all),
+        ("HOG, dlib's plain descriptor (before)", hog, data["plain"]),
+    )
+    for subset_name, mask, vectors in rows:
+        gen, imp = pair_distances(vectors[mask], ident_all[mask])
         tars = [tar_at_far(gen, imp, far)[0] for far in (0.01, 0.001, 0.0001, 0.00001)]
         _, thr01 = tar_at_far(gen, imp, 0.001)
         grid = np.linspace(0.2, 0.9, 701)
@@ -223,6 +263,7 @@ def main() -> None:
     _, thr001 = tar_at_far(gen, imp, 0.0001)
     _, thr0001 = tar_at_far(gen, imp, 0.00001)
     e2e = float((gen <= thr01).sum()) / gen_all_pairs
+    print(held_out_check(emb, ident))
     print(
         f"\nend to end (HOG; pairs with a missed face count as rejections): "
         f"TAR @ FAR 0.1% = {e2e:.2%} of {gen_all_pairs:,} genuine pairs"
@@ -254,7 +295,7 @@ def main() -> None:
     tar_table = [[float(g), round(float((gen <= g).mean()), 5)] for g in GRID]
     calib = {
         "model": MODEL_NAME,
-        "embedding": "plain",
+        "embedding": "mirror-l2",
         "detector": "hog",
         "upsample": 1,
         "data": f"LFW subset ../shared/faces/lfw: {int(hog.sum())} photos with a HOG face, "

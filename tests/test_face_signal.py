@@ -6,10 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from jikimi.signals import registry
-from jikimi.signals.face import FaceError, FaceSignal, detect_faces, face_distance, faces_in_media
+from jikimi.signals.face import (
+    FaceError,
+    FaceSignal,
+    detect_faces,
+    face_distance,
+    faces_in_media,
+    mirror_embedding,
+)
 
 
 def _small(path: Path, side: int = 480) -> np.ndarray:
@@ -41,11 +51,29 @@ def test_one_face_with_landmarks_and_embedding(portraits: Path) -> None:
 
 
 def test_same_person_closer_than_another(portraits: Path) -> None:
-    o1 = detect_faces(_small(portraits / "obama" / "obama.jpg"), flip_average=True)[0]
-    o2 = detect_faces(_small(portraits / "obama" / "obama2.jpg"), flip_average=True)[0]
-    b = detect_faces(_small(portraits / "biden" / "biden.jpg"), flip_average=True)[0]
-    assert o1.mirrored is not None and o1.mirrored.shape == (128,)
-    assert face_distance(o1.embedding, o2.embedding) < 0.5 < face_distance(o1.embedding, b.embedding)
+    from jikimi.index.faces import calibration
+
+    o1 = detect_faces(_small(portraits / "obama" / "obama.jpg"))[0]
+    o2 = detect_faces(_small(portraits / "obama" / "obama2.jpg"))[0]
+    b = detect_faces(_small(portraits / "biden" / "biden.jpg"))[0]
+    assert o1.mirrored is not None and o1.plain is not None and o1.mirrored.shape == (128,)
+    np.testing.assert_allclose(o1.embedding, mirror_embedding(o1.plain, o1.mirrored))
+    threshold = calibration().default_threshold
+    assert face_distance(o1.embedding, o2.embedding) < threshold < face_distance(o1.embedding, b.embedding)
+
+
+@given(
+    arrays(np.float32, 128, elements=st.floats(-1, 1, width=32)),
+    arrays(np.float32, 128, elements=st.floats(-1, 1, width=32)),
+)
+def test_mirror_embedding_is_unit_length_and_symmetric(a: np.ndarray, b: np.ndarray) -> None:
+    assume(np.linalg.norm(a) > 1e-3 and np.linalg.norm(b) > 1e-3)
+    assume(np.linalg.norm(a / np.linalg.norm(a) + b / np.linalg.norm(b)) > 1e-3)
+    e = mirror_embedding(a, b)
+    assert e.dtype == np.float32 and e.shape == (128,)
+    assert abs(float(np.linalg.norm(e)) - 1.0) < 1e-5
+    np.testing.assert_allclose(e, mirror_embedding(b, a), atol=1e-6)
+    np.testing.assert_allclose(mirror_embedding(a, a), a / np.linalg.norm(a), atol=1e-5)  # a symmetric face
 
 
 def test_every_face_in_a_scene_left_to_right(portraits: Path) -> None:

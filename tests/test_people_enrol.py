@@ -187,3 +187,21 @@ def test_kept_photo_is_encrypted_and_viewing_is_audited(store: Store, photos: di
     emb = detect_faces(np.asarray(Image.open(photos["rose"]).convert("RGB")))[0].embedding
     hit = people.search_faces(store, [emb], face_gallery=g)[0]
     assert [(m.name, m.minor) for m in hit] == [("Rose", True)]
+
+
+def test_faces_of_an_older_embedding_model_are_never_searched_and_are_reported(
+    store: Store, photos: dict[str, Path], probes: dict
+) -> None:
+    """Embeddings of different models must never be compared: faces stored by an earlier model (here: dlib's
+    plain descriptor) drop out of the search and ``person list`` says how many need enrolling again."""
+    with store.session() as s:
+        res = people.enroll(s, "Obama", [photos["obama"]], consent_by="the person herself")
+    assert people.search_faces(store, [probes["obama2"]])[0]
+    with store.session() as s:
+        s.execute(update(PersonFace).values(model="dlib_face_recognition_resnet_model_v1"))
+    assert len(people.gallery(store, use_cache=False)) == 0
+    assert people.search_faces(store, [probes["obama2"]]) == [[]]
+    with store.session() as s:
+        info = people.get_person(s, res.person.id)
+    assert (info.faces, info.outdated_faces) == (0, 1)
+    assert info.to_dict()["outdated_faces"] == 1

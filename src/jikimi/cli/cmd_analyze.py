@@ -179,7 +179,6 @@ def _analyse_frames(
                     rgb,
                     upsample=up,
                     max_side=side,
-                    flip_average=True,
                     frame_index=index,
                     timestamp=ts,
                 )

@@ -200,12 +200,17 @@ def list_cmd(
             str(r.id),
             r.name,
             "yes" if r.minor else "",
-            str(r.faces),
+            str(r.faces) + (f" [yellow](+{r.outdated_faces} outdated)[/]" if r.outdated_faces else ""),
             r.status,
             "[green]yes[/]" if r.searchable else "[red]no[/]",
             _consent_line(r),
         )
     console.print(table)
+    if any(r.outdated_faces for r in rows):
+        console.print(
+            "[yellow]Faces marked outdated were measured with an older face model and are not searched. "
+            "Enrol those people again from their photos (with their consent) to search them.[/]"
+        )
 
 
 @person_app.command("show")

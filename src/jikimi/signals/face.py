@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 Detector = Literal["hog", "cnn"]
 DETECTORS: tuple[Detector, ...] = ("hog", "cnn")
 EMBEDDING_DIM = 128
-MODEL_NAME = "dlib_face_recognition_resnet_model_v1"
-"""Identifies the embedding space; embeddings from different models must never be compared."""
+MODEL_NAME = "dlib_face_recognition_resnet_model_v1+mirror-l2"
+"""Identifies the embedding space; embeddings from different models must never be compared. The embedding is
+dlib's ResNet descriptor of the aligned face and of its mirror image, each scaled to unit length, summed and
+scaled to unit length again (measured on LFW: TAR at FAR 0.1% 95.1% against 91.2% for the plain descriptor;
+see docs/accuracy.md)."""
 
 DEFAULT_MAX_SIDE = 1600
 """Larger images (longest side, pixels) are scaled down before detection; boxes are in original pixels."""
@@ -75,8 +78,10 @@ class Face:
     detector: str = "hog"
     frame_index: int = 0
     timestamp: float = 0.0
+    plain: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """dlib's own descriptor of the face (``embedding`` combines it with ``mirrored``; for calibration)."""
     mirrored: np.ndarray | None = field(default=None, repr=False, compare=False)
-    """With ``flip_average``: the mirrored face's own embedding (``embedding`` is then the mean of both)."""
+    """dlib's descriptor of the mirrored face."""
 
     def to_dict(self, *, with_embedding: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -189,21 +194,29 @@ def _detect(models: _Models, img: np.ndarray, detector: Detector, upsample: int)
     raise FaceError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
 
 
+def mirror_embedding(plain: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
+    """The product's face embedding: unit-length descriptors of the face and of its mirror image, summed and
+    scaled to unit length (Euclidean distances then lie in [0, 2])."""
+    a = np.asarray(plain, dtype=np.float64)
+    b = np.asarray(mirrored, dtype=np.float64)
+    both = a / max(float(np.linalg.norm(a)), 1e-12) + b / max(float(np.linalg.norm(b)), 1e-12)
+    return (both / max(float(np.linalg.norm(both)), 1e-12)).astype(np.float32)
+
+
 def detect_faces(
     rgb: np.ndarray,
     *,
     detector: Detector = "hog",
     upsample: int = 1,
     max_side: int = DEFAULT_MAX_SIDE,
-    flip_average: bool = False,
     frame_index: int = 0,
     timestamp: float = 0.0,
 ) -> list[Face]:
     """Every face in ``rgb`` (H x W x 3 uint8), left to right, each with landmarks and a 128-d embedding.
 
     ``upsample`` enlarges the image that many times (x2 each) before detection so small faces are found
-    (0 = none; 1 finds faces from ~40 px, 2 from ~20 px). ``flip_average`` also embeds the mirrored face and
-    averages both (slightly more robust, twice the embedding cost).
+    (0 = none; 1 finds faces from ~40 px, 2 from ~20 px). The embedding is ``mirror_embedding`` of the face's
+    and its mirror image's descriptors (one batched dlib call; twice the cost of one descriptor).
     """
     if upsample < 0 or upsample > 3:
         raise FaceError(f"upsample must be between 0 and 3, got {upsample}")
@@ -218,16 +231,14 @@ def detect_faces(
     shapes = dlib.full_object_detections()
     for rect, _ in found:
         shapes.append(models.shape(work, rect))
-    chips = dlib.get_face_chips(work, shapes, size=150, padding=0.25)
-    embeddings = [np.asarray(v, dtype=np.float32) for v in models.resnet.compute_face_descriptor(chips)]
-    mirrored: list[np.ndarray | None] = [None] * len(embeddings)
-    if flip_average:
-        flips = models.resnet.compute_face_descriptor([np.ascontiguousarray(c[:, ::-1]) for c in chips])
-        mirrored = [np.asarray(f, dtype=np.float32) for f in flips]
-        embeddings = [(e + m) / 2.0 for e, m in zip(embeddings, mirrored, strict=True) if m is not None]
+    chips = list(dlib.get_face_chips(work, shapes, size=150, padding=0.25))
+    flips = [np.ascontiguousarray(c[:, ::-1]) for c in chips]
+    descriptors = models.resnet.compute_face_descriptor(chips + flips)
+    described = [np.asarray(v, dtype=np.float32) for v in descriptors]
+    plain, mirrored = described[: len(chips)], described[len(chips) :]
     h, w = img.shape[:2]
     faces: list[Face] = []
-    for (rect, conf), shape, emb, mir in zip(found, shapes, embeddings, mirrored, strict=True):
+    for (rect, conf), shape, pl, mir in zip(found, shapes, plain, mirrored, strict=True):
         box = FaceBox(
             left=max(0, round(rect.left() / scale)),
             top=max(0, round(rect.top() / scale)),
@@ -240,10 +251,11 @@ def detect_faces(
                 box=box,
                 confidence=conf,
                 landmarks=pts,
-                embedding=emb,
+                embedding=mirror_embedding(pl, mir),
                 detector=detector,
                 frame_index=frame_index,
                 timestamp=timestamp,
+                plain=pl,
                 mirrored=mir,
             )
         )
@@ -278,7 +290,6 @@ def faces_in_media(
     upsample: int = 1,
     max_side: int = DEFAULT_MAX_SIDE,
     max_frames: int = 600,
-    flip_average: bool = False,
 ) -> list[Face]:
     """Faces in an image (turned upright by its EXIF orientation) or in a video's frames sampled every
     ``every_seconds`` (as vPDQ samples them), at most ``max_frames`` frames."""
@@ -286,7 +297,6 @@ def faces_in_media(
         "detector": detector,
         "upsample": upsample,
         "max_side": max_side,
-        "flip_average": flip_average,
     }
     if getattr(media, "kind", None) == IMAGE and hasattr(media, "upright"):
         return detect_faces(np.asarray(media.upright()), **opts)

@@ -117,6 +117,8 @@ class PersonInfo:
     photos: int
     consents: tuple[ConsentInfo, ...]
     searchable: bool
+    #: Faces measured with an older embedding model: never searched; enrol her photos again to search them.
+    outdated_faces: int = 0
 
     @property
     def consent(self) -> ConsentInfo | None:
@@ -132,6 +134,7 @@ class PersonInfo:
             "status": self.status,
             "searchable": self.searchable,
             "faces": self.faces,
+            "outdated_faces": self.outdated_faces,
             "photos": self.photos,
             "created_at": self.created_at.isoformat(),
             "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
@@ -208,26 +211,34 @@ def _valid_consent_clause(now: datetime) -> Any:
     )
 
 
-def _counts(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int]]:
-    """(faces, kept photos) per person id, counted in the database (photos are never loaded for this)."""
-    out = {int(i): (0, 0) for i in ids}
+def _counts(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int, int]]:
+    """(faces, kept photos, outdated faces) per person id, counted in the database (photos are never
+    loaded). Outdated faces were measured with another embedding model (``PersonFace.model``) and are never
+    searched."""
+    out = {int(i): (0, 0, 0) for i in ids}
     if not out:
         return out
     faces: dict[int, int] = {}
     photos: dict[int, int] = {}
-    for table, into in ((PersonFace, faces), (PersonPhoto, photos)):
-        q = select(table.person_id, func.count()).where(table.person_id.in_(out)).group_by(table.person_id)
-        for pid, n in session.execute(q):
+    outdated: dict[int, int] = {}
+    queries = (
+        (select(PersonFace.person_id, func.count()).where(PersonFace.model == MODEL_NAME), faces),
+        (select(PersonPhoto.person_id, func.count()), photos),
+        (select(PersonFace.person_id, func.count()).where(PersonFace.model != MODEL_NAME), outdated),
+    )
+    for q, into in queries:
+        table = PersonPhoto if into is photos else PersonFace
+        for pid, n in session.execute(q.where(table.person_id.in_(out)).group_by(table.person_id)):
             into[int(pid)] = int(n)
-    return {i: (int(faces.get(i, 0)), int(photos.get(i, 0))) for i in out}
+    return {i: (faces.get(i, 0), photos.get(i, 0), outdated.get(i, 0)) for i in out}
 
 
 def _info(
-    session: Session, person: Person, now: datetime | None = None, counts: tuple[int, int] | None = None
+    session: Session, person: Person, now: datetime | None = None, counts: tuple[int, int, int] | None = None
 ) -> PersonInfo:
     now = now or datetime.now(UTC)
     session.flush()
-    n_faces, n_photos = counts if counts is not None else _counts(session, [person.id])[person.id]
+    n_faces, n_photos, n_old = counts if counts is not None else _counts(session, [person.id])[person.id]
     consents = tuple(
         ConsentInfo(c.id, c.given_by, c.scope, c.recorded_at, c.recorded_by, c.expires_at, c.revoked_at)
         for c in person.consents
@@ -243,6 +254,7 @@ def _info(
         photos=n_photos,
         consents=consents,
         searchable=person.status == ACTIVE and any(c.valid(now) for c in consents),
+        outdated_faces=n_old,
     )
 
 
