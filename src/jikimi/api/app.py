@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jikimi import __version__
-from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, tr
+from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, language, tr
 from jikimi.api.metrics import Metrics, MetricsMiddleware
 from jikimi.api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from jikimi.api.settings import ApiSettings
@@ -24,6 +24,7 @@ from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import Store, open_store
 from jikimi.store.accounts import AuthError, LockedError
 from jikimi.web import N_, STATIC_DIR
+from jikimi.web.reasons import translate_reason
 
 log = logging.getLogger("jikimi.api")
 
@@ -51,9 +52,11 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    """An HTML error page; ``message`` is one of ours (``N_``) or a lower layer's English reason."""
     t = tr(request)
     principal = getattr(request.state, "principal", None)
-    return render(request, "error.html", principal, status=status, title=t(title), message=t(message))
+    text = translate_reason(t(message), language(request))
+    return render(request, "error.html", principal, status=status, title=t(title), message=text)
 
 
 def _install_handlers(app: FastAPI) -> None:

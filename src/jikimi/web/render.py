@@ -1,4 +1,5 @@
-"""The Jinja2 environment: autoescaped templates, the asset URL helper and the chart functions."""
+"""The Jinja2 environment: autoescaped templates, the asset URL helper, the chart functions and the ``reason``
+filter (lower-layer error reasons in the page's language)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from jikimi.web import charts
+from jikimi.web.i18n import DEFAULT_LANGUAGE
+from jikimi.web.reasons import translate_reason
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -27,6 +31,13 @@ def asset(name: str) -> str:
     return f"/static/{name}?v={asset_version(name)}"
 
 
+@pass_context
+def reason_filter(context: Context, text: object) -> str:
+    """``{{ exc_reason|reason }}``: an English reason from a lower layer, in the language of the page."""
+    lang = context.get("lang") or DEFAULT_LANGUAGE
+    return translate_reason(None if text is None else str(text), str(lang))
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -39,4 +50,5 @@ def environment() -> Environment:
     env.globals["asset"] = asset
     env.globals["bar_chart"] = charts.bar_chart
     env.globals["line_chart"] = charts.line_chart
+    env.filters["reason"] = reason_filter
     return env
