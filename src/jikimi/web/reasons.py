@@ -343,6 +343,8 @@ _ENTRIES: list[tuple[str, str]] = [
         rf"archive member (?P<name>{_QUOTED}) is corrupt: (?P<detail>.+)",
         "압축 파일 항목 {name}: 손상되었습니다({detail})",
     ),
+    # a Telegram export's JSON (before the general size message below, which would take its name)
+    (r"(?P<name>\S+) cannot be read: (?P<inner>.+)", "{name}을(를) 읽을 수 없습니다: {inner}"),
     (
         r"(?P<name>.+) is (?P<size>\d+) bytes, over the (?P<limit>\d+)-byte limit",
         "{name} 파일의 크기({size}바이트)가 한도({limit}바이트)를 넘습니다",
@@ -510,6 +512,73 @@ _ENTRIES: list[tuple[str, str]] = [
     (
         rf"platform (?P<key>{_QUOTED}) is no longer in the directory: generic template used",
         "플랫폼 {key}이(가) 더 이상 플랫폼 목록에 없어 일반 양식을 썼습니다",
+    ),
+    # -- jikimi.sources.telegram: Telegram Desktop exports (uploaded as a zip) --
+    (r"(?P<path>.+) is not a Telegram Desktop export", "{path}은(는) Telegram Desktop 내보내기가 아닙니다"),
+    (
+        r"export from Telegram Desktop: Settings > Advanced > Export Telegram data",
+        "Telegram Desktop에서 내보내세요: 설정 > 고급 > Telegram 데이터 내보내기",
+    ),
+    (r"(?P<path>.+) is not a folder", "{path}은(는) 폴더가 아닙니다"),
+    (
+        r"give the Telegram export folder \(with result\.json\)",
+        "Telegram 내보내기 폴더(result.json이 있는 폴더)를 지정하세요",
+    ),
+    (r"(?P<name>\S+) is not a JSON object", "{name}은(는) JSON 객체가 아닙니다"),
+    (r"is this a Telegram Desktop export\?", "Telegram Desktop 내보내기 파일이 맞는지 확인하세요"),
+    (r"(?P<name>\S+) has no messages or chats", "{name}에 메시지나 대화가 없습니다"),
+    (
+        r"export the chat history, not only account information",
+        "계정 정보만이 아니라 대화 기록을 내보내세요",
+    ),
+    (
+        r"export has (?P<n>\d+) HTML pages, over the limit (?P<limit>\d+)",
+        "내보내기의 HTML 페이지 수({n}쪽)가 한도({limit}쪽)를 넘습니다",
+    ),
+    (r"raise the JSON size limit if needed", "필요하면 JSON 크기 한도를 올리세요"),
+    (r"the export JSON must be a regular file", "내보내기 JSON은 일반 파일이어야 합니다"),
+    (
+        r"(?P<name>\S+) is nested too deeply to be a Telegram export",
+        "{name}은(는) 구조가 너무 깊어 Telegram 내보내기로 볼 수 없습니다",
+    ),
+    (r"(?P<name>\S+) is not valid JSON: (?P<detail>.+)", "{name}은(는) 올바른 JSON이 아닙니다: {detail}"),
+    (r"re-export the chat from Telegram Desktop", "Telegram Desktop에서 대화를 다시 내보내세요"),
+    (r"message #(?P<n>\d+) is not a JSON object", "메시지 #{n}이(가) JSON 객체가 아닙니다"),
+    (
+        r"(?P<rel>.+) is (?P<size>\d+) bytes but the export states (?P<declared>\d+)",
+        "{rel} 파일은 {size}바이트인데 내보내기에는 {declared}바이트로 적혀 있습니다",
+    ),
+    (
+        r"File not included\. Change data exporting settings to download\.",
+        "파일이 내보내기에 포함되지 않았습니다. 내보내기 설정에서 미디어 다운로드를 켜세요",
+    ),
+    (r"media not included in the export", "미디어가 내보내기에 포함되지 않았습니다"),
+    (r"empty or invalid media path", "미디어 경로가 비어 있거나 올바르지 않습니다"),
+    (rf"absolute media path refused: (?P<rel>{_QUOTED})", "절대 경로는 받지 않습니다: {rel}"),
+    (
+        rf"media path escapes the export folder: (?P<rel>{_QUOTED})",
+        "미디어 경로가 내보내기 폴더 밖을 가리킵니다: {rel}",
+    ),
+    (
+        rf"media path is a broken symbolic link: (?P<rel>{_QUOTED})",
+        "미디어 경로가 끊어진 심볼릭 링크입니다: {rel}",
+    ),
+    (r"media file missing from the export: (?P<rel>.+)", "내보내기에 미디어 파일이 없습니다: {rel}"),
+    (
+        rf"media path cannot be resolved: (?P<rel>{_QUOTED}) \((?P<detail>.+)\)",
+        "미디어 경로를 확인할 수 없습니다: {rel} ({detail})",
+    ),
+    (
+        rf"media path leads outside the export folder \(symbolic link\?\): (?P<rel>{_QUOTED})",
+        "미디어 경로가 내보내기 폴더 밖으로 이어집니다(심볼릭 링크?): {rel}",
+    ),
+    (
+        rf"media path is not a regular file: (?P<rel>{_QUOTED})",
+        "미디어 경로가 일반 파일이 아닙니다: {rel}",
+    ),
+    (
+        rf"media path cannot be read: (?P<rel>{_QUOTED}) \((?P<detail>.+)\)",
+        "미디어 경로를 읽을 수 없습니다: {rel} ({detail})",
     ),
     # -- jikimi.cases: review and case pages --
     (
