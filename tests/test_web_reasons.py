@@ -480,6 +480,7 @@ def test_pages_show_lower_layer_errors_in_korean_and_english(tmp_path: Path) -> 
     page = c.post("/people/4242/withdraw", data={"csrf_token": csrf})
     assert page.status_code == 404 and "등록된 사람 4242번이 없습니다" in page.text
     assert "no person with id" not in page.text
+    assert 'class="hint"' in page.text and "jikimi person list" in page.text  # what to do next, too
     c.get("/lang/en?next=/")
     page = c.post("/people/4242/withdraw", data={"csrf_token": csrf})
     assert "no person with id 4242" in page.text

@@ -51,12 +51,19 @@ def _wants_json(request: Request) -> bool:
     return path.startswith(API_PREFIXES) or "application/json" in request.headers.get("accept", "")
 
 
-def _error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
-    """An HTML error page; ``message`` is one of ours (``N_``) or a lower layer's English reason."""
+def _error_page(
+    request: Request, status: int, title: str, message: str, hint: str | None = None
+) -> HTMLResponse:
+    """An HTML error page; ``message`` is one of ours (``N_``) or a lower layer's English reason, ``hint``
+    what to do next (translated the same way)."""
     t = tr(request)
     principal = getattr(request.state, "principal", None)
-    text = translate_reason(t(message), language(request))
-    return render(request, "error.html", principal, status=status, title=t(title), message=text)
+    lang = language(request)
+    text = translate_reason(t(message), lang)
+    next_step = translate_reason(t(hint), lang) if hint else None
+    return render(
+        request, "error.html", principal, status=status, title=t(title), message=text, hint=next_step
+    )
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -117,7 +124,7 @@ def _install_handlers(app: FastAPI) -> None:
         status = 404 if isinstance(exc, NotFoundError) else 422 if isinstance(exc, ValidationError) else 400
         if _wants_json(request):
             return JSONResponse({"detail": exc.reason, "hint": exc.hint}, status_code=status)
-        return _error_page(request, status, N_("Something went wrong"), exc.reason)
+        return _error_page(request, status, N_("Something went wrong"), exc.reason, exc.hint)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
