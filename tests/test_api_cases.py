@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image, ImageFilter
 
 from api_harness import bearer, make_harness
@@ -114,3 +115,27 @@ def test_scan_review_reveal_export(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert page.status_code == 200 and 'class="thumb blurred"' in page.text
     assert "reveal=true" not in page.text.split("data-reveal-src")[0]
     assert c.get("/review", headers=cw).status_code == 200
+
+
+def test_scans_page_lists_the_runs_on_record_after_a_restart(tmp_path: Path) -> None:
+    """Live progress belongs to the server process; the history of runs (web and command line) comes from the
+    database, so a restarted server still shows them."""
+    from api_harness import login
+    from jikimi.api import ApiSettings, create_app
+    from jikimi.cases.runner import run_scan
+
+    folder = tmp_path / "cli-scan"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.jpg").write_bytes(_image(i))
+    h = make_harness(f"sqlite:///{tmp_path / 'runs.db'}")
+    h.add_user("worker", "case_worker")
+    report = run_scan(h.store, [folder], workers=0, signals=["md5", "sha256", "pdq"], actor="cli:officer")
+    restarted = create_app(h.store, ApiSettings())  # a new server process: no scans in memory
+    with TestClient(restarted, base_url="https://testserver", follow_redirects=False) as c:
+        login(c, "worker")
+        page = c.get("/scans")
+    assert page.status_code == 200
+    row = page.text.split("<tbody>")[2].split("</tbody>")[0]
+    assert f"<td>{report.run_id}</td>" in row and "cli:officer" in row and "완료" in row
+    assert "<td>3</td>" in row  # items

@@ -51,6 +51,7 @@ SHOWN_VALUES = [
     N_("running"),
     N_("done"),
     N_("failed"),
+    N_("completed"),  # scan runs in the database
 ]
 
 

@@ -251,9 +251,12 @@ def get_scan(request: Request, job_id: str, _: Reader) -> ScanJobOut:
 
 
 @router.get("/scans", include_in_schema=False)
-def scans_page(request: Request, principal: Reader) -> Response:
+def scans_page(request: Request, s: DB, principal: Reader) -> Response:
     jobs = sorted(_jobs(request).values(), key=lambda j: j.created_at, reverse=True)
-    return render(request, "scans.html", principal, jobs=jobs)
+    # Live progress is kept by this server process; the runs themselves (web and command line) are in the
+    # database, so the history survives a restart.
+    runs = list(s.scalars(select(ScanRun).order_by(ScanRun.id.desc()).limit(20)))
+    return render(request, "scans.html", principal, jobs=jobs, runs=runs)
 
 
 @router.post("/scans", include_in_schema=False)
