@@ -1,8 +1,8 @@
 """End-to-end scan throughput on LFW: items/s with 1 and 2 workers, local process pool and Ray.
 
 Each configuration runs ``jikimi.cases.runner.run_scan`` (decode once, every registered signal, bank and
-face matching, writes to a fresh SQLite store) over the same images, after the executor's workers have
-loaded their models (start-up is reported separately). Figures:
+face matching against one enrolled person, writes to a fresh SQLite store) over the same images, after the
+executor's workers have loaded their models (start-up is reported separately). Figures:
 
 - items/s end to end;
 - pipeline overhead = (wall time x workers) / (sum of the analysers' own time, decode included, measured
@@ -29,7 +29,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 from jikimi.cases.runner import run_scan
 from jikimi.config import SHARED_DIR
 from jikimi.scan.executors import make_executor
-from jikimi.store import open_store
+from jikimi.store import Store, open_store, people
 
 
 def subset(lfw: Path, limit: int | None, into: Path) -> int:
@@ -43,9 +43,22 @@ def subset(lfw: Path, limit: int | None, into: Path) -> int:
     return len(files)
 
 
-def run(kind: str, workers: int, images: Path, home: Path, signals: list[str] | None) -> dict[str, float]:
+def enrol_someone(store: Store) -> None:
+    """One consenting person (from the portraits, not in the scanned LFW subset): with somebody to look for,
+    every face is embedded and searched, as in a support centre's scans (with nobody enrolled the scan finds
+    faces but computes no embeddings)."""
+    photos = sorted((SHARED_DIR / "faces" / "portraits" / "obama").glob("*.jpg"))[:3]
+    with store.session() as s:
+        people.enroll(s, "Bench person", photos, consent_by="benchmark (public-figure photos)")
+
+
+def run(
+    kind: str, workers: int, images: Path, home: Path, signals: list[str] | None, enrol: bool
+) -> dict[str, float]:
     os.environ["JIKIMI_HOME"] = str(home)
     store = open_store(f"sqlite:///{home / 'bench.db'}")
+    if enrol:
+        enrol_someone(store)
     t0 = time.perf_counter()
     ex = make_executor(kind, workers, signal_names=signals)
     ex.warm_up()
@@ -74,6 +87,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=400)
     ap.add_argument("--executors", default="local,ray")
     ap.add_argument("--signals", default=None, help="comma-separated (default: every registered signal)")
+    ap.add_argument("--nobody-enrolled", action="store_true", help="scan without anybody to search for")
     args = ap.parse_args()
     lfw = SHARED_DIR / "faces" / "lfw"
     if not lfw.is_dir():
@@ -83,7 +97,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="jikimi-bench-scan-"))
     try:
         n = subset(lfw, None if args.all else args.limit, tmp / "images")
-        print(f"{n} LFW images, signals: {signals or 'all registered'}, cores: {os.cpu_count()}")
+        who = "nobody enrolled" if args.nobody_enrolled else "1 person enrolled"
+        print(f"{n} LFW images, signals: {signals or 'all registered'}, {who}, cores: {os.cpu_count()}")
         print(
             f"{'executor':<8} {'workers':>7} {'start s':>8} {'wall s':>8} {'items/s':>8} "
             f"{'overhead':>9} {'errors':>6} {'load avg':>8}"
@@ -91,7 +106,8 @@ def main() -> int:
         results: dict[tuple[str, int], dict[str, float]] = {}
         for kind in args.executors.split(","):
             for workers in (1, 2):
-                r = run(kind, workers, tmp / "images", tmp / f"home-{kind}-{workers}", signals)
+                home = tmp / f"home-{kind}-{workers}"
+                r = run(kind, workers, tmp / "images", home, signals, not args.nobody_enrolled)
                 results[(kind, workers)] = r
                 print(
                     f"{kind:<8} {workers:>7} {r['startup_s']:>8.1f} {r['wall_s']:>8.1f} "

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from jikimi.cases.runner import run_scan
@@ -54,4 +56,44 @@ def test_enrolled_face_is_a_finding_in_the_persons_case(shared: Path, tmp_path: 
         people.withdraw(s, pid, actor="test")
     again = run_scan(store, [scan_dir], workers=0, signals=SIGNALS, bank_matcher=None, resume=False)
     assert again.findings == []
+    store.dispose()
+
+
+def test_faces_are_embedded_only_when_someone_can_be_found(shared: Path) -> None:
+    """With nobody enrolled a scan still finds and counts faces but computes no embedding (no biometric
+    template of anyone is made for nothing); with a gallery the workers embed every face."""
+    from jikimi.scan.decide import decide
+    from jikimi.scan.pipeline import Analyser, Task
+
+    photo = shared / "faces" / "lfw" / "Tony_Blair" / "Tony_Blair_0001.jpg"
+    analyser = Analyser(SIGNALS, warm=False)
+    plain = analyser.analyse(Task(0, "k", photo.name, path=str(photo), embed_faces=False))
+    embedded = analyser.analyse(Task(1, "k", photo.name, path=str(photo)))
+    faces, with_emb = plain.signals["face"]["faces"], embedded.signals["face"]["faces"]
+    assert len(faces) == len(with_emb) >= 1
+    assert [f["box"] for f in faces] == [f["box"] for f in with_emb]
+    assert all("embedding" not in f for f in faces)
+    assert all(len(f["embedding"]) == 128 for f in with_emb)
+    assert decide(plain).scores["faces"] == decide(embedded).scores["faces"] == len(faces)
+
+
+def test_a_scan_without_enrolled_people_embeds_nothing(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jikimi.scan import pipeline
+
+    seen: list[bool] = []
+    real = pipeline.item_task
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(bool(kwargs.get("embed_faces", True)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "item_task", spy)
+    scan_dir = tmp_path / "downloads"
+    scan_dir.mkdir()
+    shutil.copy(shared / "faces" / "lfw" / "Tony_Blair" / "Tony_Blair_0001.jpg", scan_dir / "a.jpg")
+    store = open_store()
+    report = run_scan(store, [scan_dir], workers=0, signals=SIGNALS, bank_matcher=None)
+    assert report.items == 1 and seen == [False]
     store.dispose()

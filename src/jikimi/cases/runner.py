@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -409,7 +409,10 @@ def run_scan(
                 except JikimiError as exc:
                     report.errors.append(ScanError(label, f"source stopped: {exc}"))
 
-        stream: Iterable[tuple[Item, Analysis]] = analyse_items(items(), ex)
+        # Embeddings only when someone enrolled (with consent) can be found: otherwise they are neither
+        # needed nor computed (faster, and no biometric template of anyone is made for nothing).
+        embed = faces is not None and (not isinstance(faces, Sized) or len(faces) > 0)
+        stream: Iterable[tuple[Item, Analysis]] = analyse_items(items(), ex, embed_faces=embed)
         if progress is not None:
             stream = progress(stream, count_items(sources, done))
         last = time.monotonic()

@@ -117,6 +117,13 @@ def face_embeddings(signals: Mapping[str, Any]) -> list[list[float]]:
     return out
 
 
+def face_count(signals: Mapping[str, Any]) -> int:
+    """How many faces the ``face`` analyser found (with or without embeddings)."""
+    value = signals.get("face")
+    faces = value.get("faces", []) if isinstance(value, Mapping) else value
+    return len(faces) if isinstance(faces, Sequence) else 0
+
+
 @dataclass(frozen=True)
 class PersonMatch:
     person_id: int
@@ -180,7 +187,7 @@ def decide(
         "nudity": nudity_score(sig),
         "synthetic": synthetic_score(sig),
         "faceswap": faceswap_score(sig),
-        "faces": float(len(face_embeddings(sig))),
+        "faces": float(face_count(sig)),
     }
     if not analysis.ok:
         return Decision(False, scores=scores)

@@ -35,6 +35,8 @@ class Task:
     data: bytes | None = None
     expected_size: int | None = None
     max_bytes: int = DEFAULT_LIMITS.max_item_bytes
+    #: Compute face embeddings (only when someone enrolled can be searched for; never kept otherwise).
+    embed_faces: bool = True
 
 
 @dataclass
@@ -99,6 +101,8 @@ class Analyser:
         names = list(signal_names) if signal_names is not None else registry.names()
         self.signals = [_instance(n) for n in names]
         self.names = names
+        # The same faces without embeddings, for scans in which nobody enrolled is searched for.
+        self._detect_only = [registry.get(s.name) if s.name == "face" else s for s in self.signals]
         if warm:
             self._warm()
         import os
@@ -159,7 +163,7 @@ class Analyser:
         except JikimiError as exc:
             out.status, out.reason = "failed", str(exc)
             return out
-        for s in self.signals:
+        for s in self.signals if task.embed_faces else self._detect_only:
             if not s.applies_to(m):
                 continue
             ts = time.perf_counter()
@@ -173,31 +177,41 @@ class Analyser:
         return out
 
 
-def item_task(index: int, item: Item, *, reads_paths: bool = True) -> Task | Analysis:
+def item_task(
+    index: int, item: Item, *, reads_paths: bool = True, embed_faces: bool = True
+) -> Task | Analysis:
     """The task for one source item, or the final ``Analysis`` of an item that never reaches a worker."""
     if item.status != "media":
         status: Status = "unresolved" if item.status == "unresolved" else "failed"
         return Analysis(index=index, key=item.key, status=status, reason=item.reason or item.status)
     if item.path is not None and reads_paths:
-        return Task(index, item.key, item.name, path=str(item.path), expected_size=item.size)
+        return Task(
+            index,
+            item.key,
+            item.name,
+            path=str(item.path),
+            expected_size=item.size,
+            embed_faces=embed_faces,
+        )
     try:
         data = item.read()
     except JikimiError as exc:
         return Analysis(index=index, key=item.key, status="failed", reason=str(exc))
-    return Task(index, item.key, item.name, data=data)
+    return Task(index, item.key, item.name, data=data, embed_faces=embed_faces)
 
 
 def analyse_items(
-    items: Iterable[Item], executor: Any, *, window: int | None = None
+    items: Iterable[Item], executor: Any, *, window: int | None = None, embed_faces: bool = True
 ) -> Iterator[tuple[Item, Analysis]]:
     """Analyse ``items`` on ``executor`` (see ``jikimi.scan.executors``), yielding ``(item, analysis)`` as
-    each finishes (not in input order). At most ``window`` tasks are in flight, so memory stays bounded."""
+    each finishes (not in input order). At most ``window`` tasks are in flight, so memory stays bounded.
+    ``embed_faces=False`` finds faces without computing embeddings (nobody enrolled is searched for)."""
     pending: dict[int, Item] = {}
     reads_paths = bool(getattr(executor, "reads_paths", True))
 
     def tasks() -> Iterator[Task]:
         for i, item in enumerate(items):
-            t = item_task(i, item, reads_paths=reads_paths)
+            t = item_task(i, item, reads_paths=reads_paths, embed_faces=embed_faces)
             if isinstance(t, Analysis):
                 direct.append((item, t))
                 continue

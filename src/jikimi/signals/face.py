@@ -34,6 +34,8 @@ dlib's ResNet descriptor of the aligned face and of its mirror image, each scale
 scaled to unit length again (measured on LFW: TAR at FAR 0.1% 95.1% against 91.2% for the plain descriptor;
 see docs/accuracy.md)."""
 
+_NO_EMBEDDING = np.zeros(0, dtype=np.float32)
+
 DEFAULT_MAX_SIDE = 1600
 """Larger images (longest side, pixels) are scaled down before detection; boxes are in original pixels."""
 
@@ -211,12 +213,14 @@ def detect_faces(
     max_side: int = DEFAULT_MAX_SIDE,
     frame_index: int = 0,
     timestamp: float = 0.0,
+    embed: bool = True,
 ) -> list[Face]:
     """Every face in ``rgb`` (H x W x 3 uint8), left to right, each with landmarks and a 128-d embedding.
 
     ``upsample`` enlarges the image that many times (x2 each) before detection so small faces are found
     (0 = none; 1 finds faces from ~40 px, 2 from ~20 px). The embedding is ``mirror_embedding`` of the face's
-    and its mirror image's descriptors (one batched dlib call; twice the cost of one descriptor).
+    and its mirror image's descriptors (one batched dlib call; twice the cost of one descriptor). With
+    ``embed=False`` no descriptor is computed (``embedding`` is empty): for when nobody is searched for.
     """
     if upsample < 0 or upsample > 3:
         raise FaceError(f"upsample must be between 0 and 3, got {upsample}")
@@ -231,11 +235,14 @@ def detect_faces(
     shapes = dlib.full_object_detections()
     for rect, _ in found:
         shapes.append(models.shape(work, rect))
-    chips = list(dlib.get_face_chips(work, shapes, size=150, padding=0.25))
-    flips = [np.ascontiguousarray(c[:, ::-1]) for c in chips]
-    descriptors = models.resnet.compute_face_descriptor(chips + flips)
-    described = [np.asarray(v, dtype=np.float32) for v in descriptors]
-    plain, mirrored = described[: len(chips)], described[len(chips) :]
+    plain: list[np.ndarray | None] = [None] * len(found)
+    mirrored: list[np.ndarray | None] = [None] * len(found)
+    if embed:
+        chips = list(dlib.get_face_chips(work, shapes, size=150, padding=0.25))
+        flips = [np.ascontiguousarray(c[:, ::-1]) for c in chips]
+        descriptors = models.resnet.compute_face_descriptor(chips + flips)
+        described = [np.asarray(v, dtype=np.float32) for v in descriptors]
+        plain, mirrored = list(described[: len(chips)]), list(described[len(chips) :])
     h, w = img.shape[:2]
     faces: list[Face] = []
     for (rect, conf), shape, pl, mir in zip(found, shapes, plain, mirrored, strict=True):
@@ -251,7 +258,7 @@ def detect_faces(
                 box=box,
                 confidence=conf,
                 landmarks=pts,
-                embedding=mirror_embedding(pl, mir),
+                embedding=mirror_embedding(pl, mir) if pl is not None and mir is not None else _NO_EMBEDDING,
                 detector=detector,
                 frame_index=frame_index,
                 timestamp=timestamp,
@@ -290,6 +297,7 @@ def faces_in_media(
     upsample: int = 1,
     max_side: int = DEFAULT_MAX_SIDE,
     max_frames: int = 600,
+    embed: bool = True,
 ) -> list[Face]:
     """Faces in an image (turned upright by its EXIF orientation) or in a video's frames sampled every
     ``every_seconds`` (as vPDQ samples them), at most ``max_frames`` frames."""
@@ -297,6 +305,7 @@ def faces_in_media(
         "detector": detector,
         "upsample": upsample,
         "max_side": max_side,
+        "embed": embed,
     }
     if getattr(media, "kind", None) == IMAGE and hasattr(media, "upright"):
         return detect_faces(np.asarray(media.upright()), **opts)
@@ -339,13 +348,14 @@ class FaceSignal(Signal):
         self.embeddings = embeddings
 
     def faces(self, media: Media) -> list[Face]:
-        """The faces with their embeddings (for matching in memory)."""
+        """The faces, with their embeddings when the signal was made with ``embeddings=True``."""
         return faces_in_media(
             media,
             every_seconds=self.every_seconds,
             detector=self.detector,
             upsample=self.upsample,
             max_frames=self.max_frames,
+            embed=self.embeddings,
         )
 
     def extract(self, media: Media) -> JSON:
