@@ -82,3 +82,13 @@ def test_takedown_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     res = run(app, ["takedown", "draft", "42", "--platform", "telgram"])
     assert res.exit_code == 1 and "no items" in res.stderr  # nothing left to draft
+
+
+def test_takedown_replies_command(tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    (tmp_path / "digest.eml").write_bytes(b"From: news@example.org\nSubject: Weekly digest\n\nhello\n")
+    res = run(app, ["takedown", "replies", str(tmp_path / "digest.eml"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["outcome"] == "unmatched"
+    res = run(app, ["takedown", "replies", str(tmp_path / "digest.eml"), str(tmp_path / "missing.eml")])
+    assert res.exit_code == 1 and "no such file or folder" in res.stdout

@@ -290,3 +290,83 @@ def test_smtp_settings_from_environment(monkeypatch: pytest.MonkeyPatch, jikimi_
     monkeypatch.setenv("JIKIMI_SMTP_STARTTLS", "maybe")
     with pytest.raises(ConfigError, match="true or false"):
         load_smtp()
+
+
+def _reply(to_notice: email.message.EmailMessage, *, body: str, **headers: str) -> bytes:
+    """A platform's reply as a mail client writes it (In-Reply-To / References unless overridden)."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    msg = EmailMessage()
+    msg["From"] = "abuse@platform.test"
+    msg["To"] = "takedown@centre.example"
+    msg["Subject"] = headers.pop("Subject", f"Re: {to_notice['Subject']}")
+    msg["Message-ID"] = make_msgid(domain="platform.test")
+    for name in ("In-Reply-To", "References"):
+        value = headers.pop(name, str(to_notice["Message-ID"]))
+        if value:
+            msg[name] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def test_platform_replies_mark_the_notice_acknowledged(
+    store: Store, smtp_server: Any, tmp_path: Path
+) -> None:
+    """Replies read from a Maildir, an mbox and .eml files: matched by Message-ID or by the quoted reference;
+    each recorded once in the audit chain; unrelated and broken mail reported, the rest goes on."""
+    import mailbox
+
+    from jikimi.takedown.replies import apply_replies, read_mail
+
+    inbox, smtp = smtp_server
+    sent: dict[str, email.message.EmailMessage] = {}
+    ids: dict[str, int] = {}
+    with store.session() as s:
+        for case, url in (("c7", "https://t.me/room/70"), ("c8", "https://x.com/u/status/80")):
+            _add(s, case, url)
+            (notice,) = service.draft_case(s, case, actor="officer").notices
+            service.approve(s, notice.id, actor="officer")
+            service.set_recipient(s, notice.id, "abuse@platform.test", actor="officer")
+            assert service.send(s, notice.id, actor="officer", smtp=smtp).ok
+            msg = email.message_from_bytes(inbox.messages[-1][2], policy=policy.default)
+            assert isinstance(msg, email.message.EmailMessage)
+            sent[case], ids[case] = msg, notice.id
+        ref8 = service.reference(service.get_notice(s, ids["c8"]))
+
+    maildir = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    maildir.add(_reply(sent["c7"], body="We received your report and are looking into it."))
+    maildir.add(b"this is not an e-mail at all")
+    # a ticket system that drops the threading headers but quotes the reference in the subject
+    no_thread = {"In-Reply-To": "", "References": ""}
+    quoted = _reply(sent["c8"], body="Ticket opened.", Subject=f"[Ticket 5521] {ref8}", **no_thread)
+    (tmp_path / "quoted.eml").write_bytes(quoted)
+    box = mailbox.mbox(str(tmp_path / "more.mbox"))
+    elsewhere = {"In-Reply-To": "<x@y>", "References": ""}
+    box.add(_reply(sent["c7"], body="news", Subject="Weekly digest", **elsewhere))
+    box.add(_reply(sent["c7"], body="The content has been removed."))  # a follow-up on the same notice
+    box.flush()
+    box.close()
+
+    paths = [tmp_path / "Maildir", tmp_path / "quoted.eml", tmp_path / "more.mbox", tmp_path / "missing"]
+    with store.session() as s:
+        results = apply_replies(s, read_mail(paths), actor="cli:officer")
+    assert sorted((r.outcome, r.notice_id or 0) for r in results) == sorted(
+        [
+            ("acknowledged", ids["c7"]),
+            ("unmatched", 0),  # the Maildir entry that is no e-mail
+            ("acknowledged", ids["c8"]),  # by the reference in the subject
+            ("unmatched", 0),  # the digest
+            ("already", ids["c7"]),  # the follow-up: recorded, nothing left to move (removal: a person)
+            ("error", 0),  # the missing path
+        ]
+    )
+    with store.session() as s:
+        for case in ("c7", "c8"):
+            notice = service.get_notice(s, ids[case])
+            assert [it.state for it in notice.items] == ["acknowledged"]
+        assert len(_audit(s, "takedown.reply")) == 3 and audit.verify(s).ok
+    with store.session() as s:  # reading the same mail again changes nothing and records nothing
+        again = apply_replies(s, read_mail(paths[:2]), actor="cli:officer")
+        assert sorted(r.outcome for r in again) == ["already", "already", "unmatched"]
+        assert len(_audit(s, "takedown.reply")) == 3

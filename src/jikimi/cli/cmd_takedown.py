@@ -480,6 +480,32 @@ def recheck_cmd(
         raise typer.Exit(1)
 
 
+@takedown_app.command("replies")
+def replies_cmd(
+    paths: list[Path] = typer.Argument(..., help="Reply e-mails: .eml files, mbox files or Maildir folders."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Read platforms' replies: a reply to a sent notice marks its items acknowledged (audited).
+
+    Matched by the notice's Message-ID (In-Reply-To / References) or the reference JKM-<case>-<notice>.
+    Whether the content was removed or refused stays for a person to record (`takedown mark`).
+    """
+    from jikimi.store.audit import default_actor
+    from jikimi.takedown.replies import apply_replies, read_mail
+
+    with _store().session() as s:
+        results = apply_replies(s, read_mail(paths), actor=default_actor())
+    for r in results:
+        if as_json:
+            emit_json({**r.__dict__, "items": list(r.items)})
+            continue
+        where = f"notice {r.notice_id}" if r.notice_id is not None else "no notice of ours"
+        colour = {"acknowledged": "green", "error": "red"}.get(r.outcome, "yellow")
+        console.print(f"{r.source}: [{colour}]{r.outcome}[/] ({where}) {r.detail}", highlight=False)
+    if any(r.outcome == "error" for r in results):
+        raise typer.Exit(1)
+
+
 @takedown_app.command("alerts")
 def alerts_cmd(case: str = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
     """Open re-upload alerts (content of a case seen again)."""

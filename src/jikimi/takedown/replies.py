@@ -1,0 +1,196 @@
+"""Platforms' answers by e-mail: a reply to a sent notice marks its items ``acknowledged``.
+
+A reply is matched to its notice by the notice's Message-ID in ``In-Reply-To`` / ``References`` (what mail
+clients and ticket systems write) or, failing that, by the notice reference ``JKM-<case>-<notice>`` quoted in
+the subject or the text (every notice asks for it). Only the items still ``sent`` move; whether the content
+is removed or refused is for a person to read and record (``takedown mark``), or for the scheduled re-check to
+find. Each reply is recorded in the audit chain (its Message-ID, sender, subject and SHA-256), once.
+
+Replies come from ``.eml`` files, Maildir folders or mbox files (``read_mail``): what a mail client exports or
+a mail server delivers. A file that is not mail is reported, and the others go on.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import json
+import mailbox
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jikimi.errors import ValidationError
+from jikimi.store import audit
+from jikimi.store.schema.evidence import AuditEntry
+from jikimi.store.schema.takedown import TakedownNotice
+from jikimi.takedown import service
+
+REFERENCE = re.compile(r"\bJKM-(?P<case>[A-Za-z0-9_.:-]+?)-(?P<notice>\d+)\b")
+MAX_MAIL_BYTES = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One message read from a file, folder or mailbox (``source`` says where), or why it could not be."""
+
+    source: str
+    raw: bytes | None = None
+    error: str | None = None
+
+    def message(self) -> EmailMessage:
+        assert self.raw is not None
+        msg = email.message_from_bytes(self.raw, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass(frozen=True)
+class ReplyOutcome:
+    """What one message did: ``acknowledged`` (items moved), ``already`` (seen before or nothing left to
+    move), ``unmatched`` (no notice of ours) or ``error`` (not readable as mail)."""
+
+    source: str
+    outcome: str
+    notice_id: int | None = None
+    items: tuple[int, ...] = ()
+    detail: str = ""
+
+
+def _read_file(path: Path) -> Iterator[Mail]:
+    size = path.stat().st_size
+    if size > MAX_MAIL_BYTES:
+        yield Mail(str(path), error=f"{path.name} is {size} bytes, over the {MAX_MAIL_BYTES}-byte limit")
+        return
+    data = path.read_bytes()
+    if data.startswith(b"From "):  # an mbox file: several messages
+        box = mailbox.mbox(str(path), create=False)
+        try:
+            for key, msg in box.iteritems():
+                yield Mail(f"{path}#{key}", raw=msg.as_bytes())
+        finally:
+            box.close()
+        return
+    yield Mail(str(path), raw=data)
+
+
+def read_mail(paths: Iterable[Path]) -> Iterator[Mail]:
+    """Every message in ``paths``: ``.eml`` files, mbox files and Maildir folders (``cur`` and ``new``)."""
+    for path in paths:
+        try:
+            if path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir():
+                box = mailbox.Maildir(str(path), factory=None, create=False)
+                for key in sorted(box.iterkeys()):
+                    yield Mail(f"{path}#{key}", raw=box.get_bytes(key))
+            elif path.is_dir():
+                yield from read_mail(sorted(p for p in path.iterdir() if p.is_file()))
+            elif path.is_file():
+                yield from _read_file(path)
+            else:
+                yield Mail(str(path), error="no such file or folder")
+        except (OSError, mailbox.Error, ValueError) as exc:
+            yield Mail(str(path), error=f"cannot read mail: {exc}")
+
+
+def _message_ids(value: str | None) -> list[str]:
+    return re.findall(r"<[^<>\s]+>", value or "")
+
+
+def _text(msg: EmailMessage) -> str:
+    parts: list[str] = []
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and not part.is_attachment():
+            try:
+                parts.append(str(part.get_content()))
+            except (LookupError, ValueError):
+                continue
+    return "\n".join(parts)[:200_000]
+
+
+def find_notice(session: Session, msg: EmailMessage) -> TakedownNotice | None:
+    """The sent notice this message answers, by Message-ID first, then by the quoted reference."""
+    ids = _message_ids(str(msg.get("In-Reply-To") or "")) + _message_ids(str(msg.get("References") or ""))
+    if ids:
+        found = session.execute(
+            select(TakedownNotice).where(TakedownNotice.message_id.in_(ids)).order_by(TakedownNotice.id)
+        ).scalar()
+        if found is not None:
+            return found
+    for text in (str(msg.get("Subject") or ""), _text(msg)):
+        for m in REFERENCE.finditer(text):
+            notice = session.get(TakedownNotice, int(m.group("notice")))
+            if notice is not None and service.reference(notice) == m.group(0):
+                return notice
+    return None
+
+
+def _seen(session: Session, notice_id: int, digest: str) -> bool:
+    """Whether this exact message was recorded for the notice before (its SHA-256 in the audit entry)."""
+    rows = session.execute(
+        select(AuditEntry.details_json).where(
+            AuditEntry.action == "takedown.reply",
+            AuditEntry.subject == f"takedown_notice:{notice_id}",
+            AuditEntry.details_json.contains(digest),
+        )
+    ).scalars()
+    return any(json.loads(r or "{}").get("sha256") == digest for r in rows)
+
+
+def apply_reply(session: Session, mail: Mail, *, actor: str) -> ReplyOutcome:
+    """Match one message to its notice and mark the notice's sent items acknowledged (audited once)."""
+    if mail.raw is None:
+        return ReplyOutcome(mail.source, "error", detail=mail.error or "unreadable")
+    msg = mail.message()
+    notice = find_notice(session, msg)
+    if notice is None:
+        return ReplyOutcome(mail.source, "unmatched", detail=str(msg.get("Subject") or ""))
+    digest = hashlib.sha256(mail.raw).hexdigest()
+    if _seen(session, notice.id, digest):
+        return ReplyOutcome(mail.source, "already", notice.id, detail="this reply was read before")
+    sender, subject = str(msg.get("From") or ""), str(msg.get("Subject") or "")
+    audit.append(
+        session,
+        actor=actor,
+        action="takedown.reply",
+        subject=f"takedown_notice:{notice.id}",
+        details={
+            "message_id": str(msg.get("Message-ID") or ""),
+            "from": sender,
+            "subject": subject[:300],
+            "sha256": digest,
+        },
+    )
+    if not any(it.state == "sent" for it in notice.items):
+        return ReplyOutcome(mail.source, "already", notice.id, detail="no item is waiting for an answer")
+    try:
+        moved = service.mark(
+            session,
+            notice.id,
+            "acknowledged",
+            actor=actor,
+            note=f"reply from {sender}: {subject}"[:500],
+        )
+    except ValidationError as exc:
+        return ReplyOutcome(mail.source, "already", notice.id, detail=exc.reason)
+    return ReplyOutcome(mail.source, "acknowledged", notice.id, tuple(it.id for it in moved), subject)
+
+
+def apply_replies(session: Session, mails: Iterable[Mail], *, actor: str) -> list[ReplyOutcome]:
+    """``apply_reply`` for each message, each in a savepoint (one bad message never undoes the others)."""
+    out = []
+    for mail in mails:
+        try:
+            with session.begin_nested():
+                out.append(apply_reply(session, mail, actor=actor))
+        except Exception as exc:  # a hostile message fails alone, with the reason
+            out.append(ReplyOutcome(mail.source, "error", detail=f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+__all__ = ["Mail", "ReplyOutcome", "apply_replies", "apply_reply", "find_notice", "read_mail"]
