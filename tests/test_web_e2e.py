@@ -100,7 +100,8 @@ def test_case_worker_journey(tmp_path: Path, shared: Path, monkeypatch: pytest.M
         assert page.locator("[data-scan-status]").get_attribute("data-scan-status") == "done", page.locator(
             "[data-scan-status]"
         ).inner_text()
-        assert "1" in page.locator("#scan-done").inner_text()
+        done = page.locator("#scan-done").inner_text()
+        assert done.startswith("완료. 2 개 항목 검사, 1 건 발견"), done  # 2 files scanned, 1 in the bank
 
         # Review: blurred by default; "v" reveals one (audited), "g" greyscale, "c" confirms.
         page.goto(f"{base}/review")

@@ -439,6 +439,7 @@ def test_scan_status_shows_reasons_in_the_page_language() -> None:
     assert "00001-x.jpg: 이미지나 동영상 파일이 아닙니다(텍스트 파일로 보입니다)" in ko
     en = _render("scan_status.html", "en", job=done)
     assert "00001-x.jpg: not an image or video (looks like text)" in en
+    assert "Done. 2 items scanned, 0 findings, 1 failed." in en  # the count, not dict.items
     failed = SimpleNamespace(id="j2", status="failed", error="source stopped: no file uploaded")
     assert "자료 읽기가 중단되었습니다: 올린 파일이 없습니다" in _render("scan_status.html", "ko", job=failed)
 
