@@ -55,6 +55,20 @@ SHOWN_VALUES = [
 ]
 
 
+# Words the system itself stores and shows (scores, source kinds, the unidentified case's title).
+VALUE_LABELS = {
+    "faces": N_("faces"),
+    "nudity": N_("nudity"),
+    "synthetic": N_("synthetic"),
+    "faceswap": N_("face swap"),
+    "face_distance": N_("face distance"),
+    "file": N_("file"),
+    "zip": N_("zip archive"),
+    "telegram": N_("Telegram"),
+    "url": N_("web address"),
+    "Unidentified": N_("Unidentified"),
+}
+
 REASON_LABELS = {
     "bank_match": N_("Matches a hash bank"),
     "enrolled_face": N_("Shows an enrolled person's face"),
@@ -120,6 +134,7 @@ def render(
             Perm=Perm,
             role_label=role_label,
             reason_labels=REASON_LABELS,
+            label_of=lambda value: t(VALUE_LABELS[value]) if value in VALUE_LABELS else value,
             **ctx,
         )
     )
