@@ -156,6 +156,7 @@ def test_case_worker_journey(tmp_path: Path, shared: Path, monkeypatch: pytest.M
         assert page.locator("#notice-status").inner_text() == "작성됨"
         note = page.inner_text("dl")  # the drafting notes, one per line, in Korean
         assert "'사용 전 확인' 표시" in note and "verify before use" not in note, note
+        assert page.locator("dl dd").first.inner_text() == "X (Twitter)"  # the directory's name, not "x"
         shot(page, "13-notice-drafted")
         page.click("#approve")
         page.wait_for_selector("#notice-status:has-text('승인됨')")

@@ -67,7 +67,28 @@ VALUE_LABELS = {
     "telegram": N_("Telegram"),
     "url": N_("web address"),
     "Unidentified": N_("Unidentified"),
+    # takedown directory names that are descriptions rather than proper names
+    "Hosting provider (generic)": N_("Hosting provider (generic)"),
+    "Google Search (de-indexing)": N_("Google Search (de-indexing)"),
+    "Image board": N_("Image board"),
+    "Korea Communications Standards Commission (KCSC, 방송통신심의위원회)": N_(
+        "Korea Communications Standards Commission (KCSC)"
+    ),
 }
+
+
+def _shown(t: Any, value: str) -> str:
+    """A stored system word in the page language (``t`` translates); other values as they are."""
+    return str(t(VALUE_LABELS[value])) if value in VALUE_LABELS else value
+
+
+def platform_name(key: str) -> str:
+    """The takedown directory's name of a platform key (the key itself when unknown)."""
+    from jikimi.takedown.directory import load_directory
+
+    platform = load_directory().get(key)
+    return platform.name if platform is not None else key
+
 
 REASON_LABELS = {
     "bank_match": N_("Matches a hash bank"),
@@ -134,7 +155,8 @@ def render(
             Perm=Perm,
             role_label=role_label,
             reason_labels=REASON_LABELS,
-            label_of=lambda value: t(VALUE_LABELS[value]) if value in VALUE_LABELS else value,
+            label_of=lambda value: _shown(t, value),
+            platform_of=lambda key: _shown(t, platform_name(key)),
             **ctx,
         )
     )
