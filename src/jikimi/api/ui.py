@@ -67,6 +67,7 @@ VALUE_LABELS = {
     "telegram": N_("Telegram"),
     "url": N_("web address"),
     "Unidentified": N_("Unidentified"),
+    "face-search": N_("face search"),  # the default consent scope
     # takedown directory names that are descriptions rather than proper names
     "Hosting provider (generic)": N_("Hosting provider (generic)"),
     "Google Search (de-indexing)": N_("Google Search (de-indexing)"),
