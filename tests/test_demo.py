@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jikimi.cli import app
+from jikimi.store.schema.takedown import TakedownItem
 
 
 def test_demo_runs_the_whole_loop(jikimi_home: Path, shared: Path) -> None:
@@ -19,6 +20,7 @@ def test_demo_runs_the_whole_loop(jikimi_home: Path, shared: Path) -> None:
     assert "enrolled_face: 1" in out
     assert "truncated JPEG" in out  # the broken file failed alone; the scan went on
     assert "drafted notice" in out
+    assert "reply marked it acknowledged" in " ".join(out.split())  # the platform's e-mail reply was read
     assert "re-upload alert" in out  # the taken-down item, posted again, is caught by a later scan
     assert "audit chain: intact" in out
     assert (jikimi_home / "jikimi.db").exists()
@@ -31,6 +33,9 @@ def test_demo_runs_the_whole_loop(jikimi_home: Path, shared: Path) -> None:
     store = open_store()
     with store.session() as s:
         assert authenticate(s, DEMO_USER, DEMO_PASSWORD).role == "admin"
+        (item,) = s.query(TakedownItem).filter(TakedownItem.state == "removed").all()
+        states = [e.to_state for e in item.events]
+        assert states == ["found", "drafted", "approved", "sent", "acknowledged", "removed"], states
     store.dispose()
 
 

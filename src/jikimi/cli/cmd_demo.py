@@ -154,11 +154,13 @@ def demo(
 
 
 def _takedown_loop(store: Store, notice_id: int, root: Path) -> None:
-    """Approve and send the notice (to a local demo outbox over SMTP), record the removal, then show that a
-    later scan of a re-upload raises an alert on the original case."""
+    """Approve and send the notice (to a local demo outbox over SMTP), read the platform's reply (the notice
+    becomes acknowledged), record the removal, then show that a later scan of a re-upload raises an alert on
+    the original case."""
     from jikimi.cases.runner import run_scan
-    from jikimi.cli.demo import demo_outbox, make_reupload
+    from jikimi.cli.demo import demo_outbox, make_reupload, platform_reply
     from jikimi.takedown import reupload
+    from jikimi.takedown.replies import apply_replies, read_mail
     from jikimi.takedown.service import approve, mark, send
     from jikimi.takedown.settings import SmtpSettings
 
@@ -171,9 +173,14 @@ def _takedown_loop(store: Store, notice_id: int, root: Path) -> None:
     if not sent.ok:
         console.print(f"   [red]sending failed:[/] {sent.error}")
         return
+    reply = platform_reply(root, outbox[-1]) if outbox else None
+    with store.session() as s:
+        answered = apply_replies(s, read_mail([reply]), actor="demo-officer") if reply else []
+    acknowledged = any(r.outcome == "acknowledged" for r in answered)
     console.print(
         f"5. an officer approved notice {notice_id}; sent as e-mail {sent.message_id} "
-        f"(demo outbox: {len(outbox)} message); the platform's removal is recorded"
+        f"(demo outbox: {len(outbox)} message); the platform's reply "
+        f"{'marked it acknowledged' if acknowledged else 'was not matched'}; its removal is recorded"
     )
     with store.session() as s:
         mark(s, notice_id, "removed", actor="demo-officer", note="platform confirmed removal (demo)")

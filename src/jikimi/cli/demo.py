@@ -214,6 +214,27 @@ def make_reupload(root: Path) -> Path:
     return export
 
 
+def platform_reply(root: Path, sent: bytes) -> Path:
+    """The platform's answer to the sent notice, as its ticket system would write it (an ``.eml`` file)."""
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    notice = message_from_bytes(sent, policy=policy.default)
+    reply = EmailMessage()
+    reply["From"] = "abuse@platform.example"
+    reply["To"] = str(notice["From"] or "")
+    reply["Subject"] = f"Re: {notice['Subject']}"
+    reply["Message-ID"] = make_msgid(domain="platform.example")
+    reply["In-Reply-To"] = str(notice["Message-ID"] or "")
+    reply["References"] = str(notice["Message-ID"] or "")
+    reply.set_content("Thank you. We have received your report and are reviewing the content.\n")
+    path = root / "replies" / "reply-1.eml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(reply.as_bytes())
+    return path
+
+
 @contextmanager
 def demo_outbox() -> Iterator[tuple[int, list[bytes]]]:
     """A local SMTP server on 127.0.0.1 that keeps the messages it receives (the demo's outbox)."""
