@@ -92,3 +92,6 @@ def test_takedown_replies_command(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["outcome"] == "unmatched"
     res = run(app, ["takedown", "replies", str(tmp_path / "digest.eml"), str(tmp_path / "missing.eml")])
     assert res.exit_code == 1 and "no such file or folder" in res.stdout
+    assert run(app, ["takedown", "replies"]).exit_code == 2  # nothing to read
+    res = run(app, ["takedown", "replies", "--imap"])
+    assert res.exit_code == 1 and "JIKIMI_IMAP_URL is not set" in res.stderr

@@ -370,3 +370,103 @@ def test_platform_replies_mark_the_notice_acknowledged(
         again = apply_replies(s, read_mail(paths[:2]), actor="cli:officer")
         assert sorted(r.outcome for r in again) == ["already", "already", "unmatched"]
         assert len(_audit(s, "takedown.reply")) == 3
+
+
+@pytest.fixture
+def imap_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real IMAP server (pymap, in-memory mailboxes) on loopback with STARTTLS; user centre / s3cret."""
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "imap-tls"
+    folder.mkdir()
+    cert, key = self_signed(folder, "127.0.0.1")
+    port = _free_port()
+    pymap = Path(sys.executable).with_name("pymap")
+    args = [str(pymap), "--host", "127.0.0.1", "--port", str(port), "--cert", str(cert), "--key", str(key)]
+    proc = subprocess.Popen(
+        [*args, "dict", "--demo-data", "--demo-user", "centre", "--demo-password", "s3cret"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("the IMAP test server (pymap) did not start")
+                time.sleep(0.1)
+        yield port, cert
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _deliver(port: int, cafile: Path, raw: bytes) -> None:
+    """Put a message into the centre's INBOX the way a mail server delivers it (IMAP APPEND)."""
+    import imaplib
+
+    client = imaplib.IMAP4("127.0.0.1", port)
+    client.starttls(ssl.create_default_context(cafile=str(cafile)))
+    client.login("centre", "s3cret")
+    assert client.append("INBOX", None, None, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))[0] == "OK"
+    client.logout()
+
+
+def test_the_takedown_job_reads_replies_from_the_mailbox(
+    store: Store, smtp_server: Any, imap_server: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With JIKIMI_IMAP_URL set, every pass of the takedown job (the hourly job of `jikimi serve`) reads the
+    new messages of the mailbox over IMAP with STARTTLS, read-only, each message once."""
+    from jikimi.takedown.scheduler import run_job
+
+    inbox, smtp = smtp_server
+    port, cafile = imap_server
+    sent: dict[str, email.message.EmailMessage] = {}
+    ids: dict[str, int] = {}
+    with store.session() as s:
+        for case, url in (("c5", "https://t.me/room/50"), ("c6", "https://t.me/room/60")):
+            _add(s, case, url)
+            (notice,) = service.draft_case(s, case, actor="officer").notices
+            service.approve(s, notice.id, actor="officer")
+            service.set_recipient(s, notice.id, "abuse@platform.test", actor="officer")
+            assert service.send(s, notice.id, actor="officer", smtp=smtp).ok
+            msg = email.message_from_bytes(inbox.messages[-1][2], policy=policy.default)
+            assert isinstance(msg, email.message.EmailMessage)
+            sent[case], ids[case] = msg, notice.id
+    monkeypatch.setenv("JIKIMI_IMAP_URL", f"imap://centre@127.0.0.1:{port}/INBOX")
+    monkeypatch.setenv("JIKIMI_IMAP_PASSWORD", "s3cret")
+    monkeypatch.setenv("JIKIMI_IMAP_CAFILE", str(cafile))
+
+    def states(case: str) -> list[str]:
+        with store.session() as s:
+            return [it.state for it in service.get_notice(s, ids[case]).items]
+
+    _deliver(port, cafile, _reply(sent["c5"], body="Received, we are looking into it."))
+    first = run_job(store, fetch=_no_fetch, actor="system:scheduler")
+    assert [(r.outcome, r.notice_id) for r in first.replies if r.outcome != "unmatched"] == [
+        ("acknowledged", ids["c5"])
+    ]
+    assert states("c5") == ["acknowledged"] and states("c6") == ["sent"]
+    _deliver(port, cafile, _reply(sent["c6"], body="Ticket 8841 opened."))
+    second = run_job(store, fetch=_no_fetch, actor="system:scheduler")
+    assert [(r.outcome, r.notice_id) for r in second.replies] == [("acknowledged", ids["c6"])]  # only the new
+    assert states("c6") == ["acknowledged"]
+    assert run_job(store, fetch=_no_fetch).replies == []  # nothing new
+
+    monkeypatch.setenv("JIKIMI_IMAP_PASSWORD", "wrong")  # a broken mailbox is a note, not a failed pass
+    failed = run_job(store, fetch=_no_fetch)
+    assert failed.replies == []
+    assert any("replies not read: cannot read the mailbox" in n for n in failed.notes), failed.notes
+
+
+def _no_fetch(url: str) -> Any:
+    """The re-check's fetcher for this test: the items' t.me URLs are not fetched (no network here); the
+    re-check records an error and retries later, as it does for an unreachable site."""
+    from jikimi.takedown.recheck import Fetched
+
+    return Fetched(None, None, [], None, None, "not fetched in this test")

@@ -467,6 +467,11 @@ def recheck_cmd(
             emit_json({"drafted": nid, "case": case, "platform": platform})
         else:
             console.print(f"drafted notice {nid} for case {case} to {platform} (newly confirmed findings)")
+    for reply in result.replies:
+        if as_json:
+            emit_json({"reply": reply.source, "outcome": reply.outcome, "notice": reply.notice_id})
+        elif reply.outcome == "acknowledged":
+            console.print(f"reply {reply.source}: notice {reply.notice_id} acknowledged")
     for aid, case, url, how in result.alerts:
         if as_json:
             emit_json({"alert": aid, "case": case, "url": url, "matched_by": how})
@@ -482,19 +487,36 @@ def recheck_cmd(
 
 @takedown_app.command("replies")
 def replies_cmd(
-    paths: list[Path] = typer.Argument(..., help="Reply e-mails: .eml files, mbox files or Maildir folders."),
+    paths: list[Path] = typer.Argument(None, help="Reply e-mails: .eml files, mbox files, Maildir folders."),
+    imap: bool = typer.Option(
+        False, "--imap", help="Read the new messages of the mailbox in JIKIMI_IMAP_URL (read-only)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Read platforms' replies: a reply to a sent notice marks its items acknowledged (audited).
 
     Matched by the notice's Message-ID (In-Reply-To / References) or the reference JKM-<case>-<notice>.
     Whether the content was removed or refused stays for a person to record (`takedown mark`).
+    With JIKIMI_IMAP_URL set, `jikimi serve` reads the mailbox on its own with the hourly takedown job.
     """
-    from jikimi.store.audit import default_actor
-    from jikimi.takedown.replies import apply_replies, read_mail
+    from itertools import chain
 
-    with _store().session() as s:
-        results = apply_replies(s, read_mail(paths), actor=default_actor())
+    from jikimi.store.audit import default_actor
+    from jikimi.takedown.replies import apply_replies, load_imap, read_imap, read_mail
+
+    if not paths and not imap:
+        raise fail("give reply files or folders, or --imap", "e.g. jikimi takedown replies ~/Maildir", code=2)
+    try:
+        settings = load_imap() if imap else None
+        if imap and settings is None:
+            raise fail(
+                "JIKIMI_IMAP_URL is not set", "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX"
+            )
+        with _store().session() as s:
+            mails = chain(read_mail(paths or []), read_imap(s, settings) if settings else [])
+            results = apply_replies(s, mails, actor=default_actor())
+    except JikimiError as exc:
+        raise fail_on(exc) from exc
     for r in results:
         if as_json:
             emit_json({**r.__dict__, "items": list(r.items)})

@@ -7,29 +7,36 @@ is removed or refused is for a person to read and record (``takedown mark``), or
 find. Each reply is recorded in the audit chain (its Message-ID, sender, subject and SHA-256), once.
 
 Replies come from ``.eml`` files, Maildir folders or mbox files (``read_mail``): what a mail client exports or
-a mail server delivers. A file that is not mail is reported, and the others go on.
+a mail server delivers; or straight from the centre's mailbox over IMAP (``read_imap``, configured by
+``JIKIMI_IMAP_URL`` = ``imaps://user@host[:port]/MAILBOX`` or ``imap://...`` with STARTTLS, the password in
+``JIKIMI_IMAP_PASSWORD``): only messages not read before (a UID cursor per mailbox), never marked or moved.
+A file or message that is not mail is reported, and the others go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email
 import hashlib
 import json
 import mailbox
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jikimi.errors import ValidationError
+from jikimi.errors import ConfigError, ValidationError
 from jikimi.store import audit
+from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.evidence import AuditEntry
-from jikimi.store.schema.takedown import TakedownNotice
+from jikimi.store.schema.takedown import TakedownCursor, TakedownNotice
 from jikimi.takedown import service
 
 REFERENCE = re.compile(r"\bJKM-(?P<case>[A-Za-z0-9_.:-]+?)-(?P<notice>\d+)\b")
@@ -96,6 +103,119 @@ def read_mail(paths: Iterable[Path]) -> Iterator[Mail]:
                 yield Mail(str(path), error="no such file or folder")
         except (OSError, mailbox.Error, ValueError) as exc:
             yield Mail(str(path), error=f"cannot read mail: {exc}")
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    """Where the centre's replies arrive (``JIKIMI_IMAP_URL``, ``JIKIMI_IMAP_PASSWORD``,
+    ``JIKIMI_IMAP_CAFILE``)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    mailbox: str = "INBOX"
+    implicit_tls: bool = True  # imaps:// (port 993); imap:// always upgrades with STARTTLS
+    cafile: str | None = None
+    timeout: float = 30.0
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{'imaps' if self.implicit_tls else 'imap'}://{self.user}@{self.host}:{self.port}/{self.mailbox}"
+        )
+
+
+def load_imap(env: Mapping[str, str] | None = None) -> ImapSettings | None:
+    """The IMAP settings from the environment, or ``None`` when ``JIKIMI_IMAP_URL`` is not set."""
+    env = os.environ if env is None else env
+    url = (env.get("JIKIMI_IMAP_URL") or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise ConfigError(
+            f"JIKIMI_IMAP_URL must look like imaps://user@host/INBOX, got {url!r}",
+            "imaps:// for TLS from the start (port 993), imap:// for STARTTLS (port 143)",
+        )
+    password = env.get("JIKIMI_IMAP_PASSWORD") or unquote(parts.password or "")
+    if not password:
+        raise ConfigError(
+            "JIKIMI_IMAP_PASSWORD is not set", "give the mailbox password in JIKIMI_IMAP_PASSWORD"
+        )
+    implicit = parts.scheme == "imaps"
+    return ImapSettings(
+        host=parts.hostname,
+        port=parts.port or (993 if implicit else 143),
+        user=unquote(parts.username),
+        password=password,
+        mailbox=unquote(parts.path.strip("/")) or "INBOX",
+        implicit_tls=implicit,
+        cafile=env.get("JIKIMI_IMAP_CAFILE") or None,
+    )
+
+
+def _cursor_name(settings: ImapSettings, uidvalidity: str) -> str:
+    digest = hashlib.sha256(f"{settings.label}|{uidvalidity}".encode()).hexdigest()[:24]
+    return f"replies.imap:{digest}"
+
+
+def read_imap(session: Session, settings: ImapSettings, *, limit: int = 500) -> Iterator[Mail]:
+    """The messages that arrived in the mailbox since the last call (read-only; the cursor moves as each
+    message is handed over). Connection and login failures raise ``ConfigError`` with what to check."""
+    import imaplib
+    import ssl
+
+    context = (
+        ssl.create_default_context(cafile=settings.cafile)
+        if settings.cafile
+        else ssl.create_default_context()
+    )
+    try:
+        if settings.implicit_tls:
+            client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
+                settings.host, settings.port, ssl_context=context, timeout=settings.timeout
+            )
+        else:
+            client = imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
+            client.starttls(context)
+        client.login(settings.user, settings.password)
+        status, _ = client.select(_quoted(settings.mailbox), readonly=True)
+        if status != "OK":
+            raise ConfigError(f"no mailbox {settings.mailbox!r} on {settings.host}", "check JIKIMI_IMAP_URL")
+    except (OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
+        raise ConfigError(
+            f"cannot read the mailbox {settings.label}: {exc}",
+            "check JIKIMI_IMAP_URL, JIKIMI_IMAP_PASSWORD and that the server is reachable",
+        ) from exc
+    try:
+        uidvalidity = str((client.response("UIDVALIDITY")[1] or [b"0"])[0], "ascii", "replace")
+        name = _cursor_name(settings, uidvalidity)
+        cursor = session.get(TakedownCursor, name)
+        if cursor is None:
+            cursor = TakedownCursor(name=name, value=0)
+            session.add(cursor)
+            session.flush()
+        status, data = client.uid("SEARCH", f"UID {int(cursor.value) + 1}:*")
+        uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > int(cursor.value))[:limit]
+        for uid in uids:
+            status, parts = client.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            raw = next((p[1] for p in parts or [] if isinstance(p, tuple) and len(p) == 2), None)
+            if status != "OK" or not isinstance(raw, bytes):
+                yield Mail(f"{settings.label}#{uid}", error=f"the server did not return message {uid}")
+            elif len(raw) > MAX_MAIL_BYTES:
+                yield Mail(f"{settings.label}#{uid}", error=f"message {uid} is over {MAX_MAIL_BYTES} bytes")
+            else:
+                yield Mail(f"{settings.label}#{uid}", raw=raw)
+            cursor.value = uid
+            cursor.updated_at = utcnow()
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+
+
+def _quoted(mailbox: str) -> str:
+    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _message_ids(value: str | None) -> list[str]:
@@ -193,4 +313,14 @@ def apply_replies(session: Session, mails: Iterable[Mail], *, actor: str) -> lis
     return out
 
 
-__all__ = ["Mail", "ReplyOutcome", "apply_replies", "apply_reply", "find_notice", "read_mail"]
+__all__ = [
+    "ImapSettings",
+    "Mail",
+    "ReplyOutcome",
+    "apply_replies",
+    "apply_reply",
+    "find_notice",
+    "load_imap",
+    "read_imap",
+    "read_mail",
+]

@@ -1,5 +1,5 @@
-"""The takedown job and its schedule: draft newly confirmed findings, re-check due URLs, raise re-upload
-alerts.
+"""The takedown job and its schedule: draft newly confirmed findings, read platforms' replies (when a mailbox
+is configured), re-check due URLs, raise re-upload alerts.
 
 ``run_job(store)`` does one pass (what ``jikimi takedown recheck`` runs from cron). ``RecheckScheduler`` runs
 it every ``interval`` in a background thread of ``jikimi serve``. Several servers over one database share a
@@ -22,6 +22,7 @@ from jikimi.store.db import Store
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.takedown import TakedownCursor
 from jikimi.takedown.recheck import CheckOutcome, Fetcher, recheck_due
+from jikimi.takedown.replies import ReplyOutcome
 
 log = logging.getLogger(__name__)
 LEASE = "recheck.lease"
@@ -34,6 +35,7 @@ class JobResult:
     drafted: list[tuple[int, str, str]] = field(default_factory=list)  # (notice id, case, platform)
     checks: list[CheckOutcome] = field(default_factory=list)
     alerts: list[tuple[int, str, str | None, str]] = field(default_factory=list)  # (id, case, url, how)
+    replies: list[ReplyOutcome] = field(default_factory=list)  # platforms' e-mail replies read
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -57,12 +59,30 @@ def run_job(
         drafted, notes = sync_confirmed(s, actor=actor)
         out.drafted = [(int(n.id), str(n.case_id), str(n.platform)) for n in drafted]
         out.notes.extend(notes)
+    out.replies = _read_mailbox(store, actor, out.notes)
     out.checks = recheck_due(store, fetch=fetch, all_open=all_open, actor=actor, on_result=on_result)
     with store.session() as s:
         found = scan_new_sightings(s, actor=actor)
         out.alerts = [(int(a.id), str(a.case_id), a.new_url, str(a.matched_by)) for a in found.alerts]
         out.notes.extend(found.notes)
     return out
+
+
+def _read_mailbox(store: Store, actor: str, notes: list[str]) -> list[ReplyOutcome]:
+    """Platforms' replies from the mailbox in ``JIKIMI_IMAP_URL`` (nothing when it is not set); a mailbox
+    that cannot be read is a note, not a failure of the pass."""
+    from jikimi.errors import JikimiError
+    from jikimi.takedown.replies import apply_replies, load_imap, read_imap
+
+    try:
+        settings = load_imap()
+        if settings is None:
+            return []
+        with store.session() as s:
+            return apply_replies(s, read_imap(s, settings), actor=actor)
+    except JikimiError as exc:
+        notes.append(f"replies not read: {exc.reason}" + (f" ({exc.hint})" if exc.hint else ""))
+        return []
 
 
 def claim(store: Store, every_seconds: float, *, now: float | None = None) -> bool:

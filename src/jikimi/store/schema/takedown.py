@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jikimi.store.schema.base import Base, UTCDateTime, utcnow
@@ -154,5 +154,5 @@ class TakedownCursor(Base):
     __tablename__ = "takedown_cursors"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)  # also IMAP UIDs (unsigned 32-bit)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 10:32:50.927925
+Create Date: 2026-11-21 12:40:40.531440
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def upgrade() -> None:
     op.create_table(
         "takedown_cursors",
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("value", sa.Integer(), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", jikimi.store.schema.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_takedown_cursors")),
     )
