@@ -292,6 +292,27 @@ def test_smtp_settings_from_environment(monkeypatch: pytest.MonkeyPatch, jikimi_
         load_smtp()
 
 
+def _send_notices(
+    store: Store, smtp_server: tuple[_Inbox, SmtpSettings], urls: dict[str, str]
+) -> tuple[dict[str, email.message.EmailMessage], dict[str, int]]:
+    """One notice per case (its URL), drafted, approved and really sent through the test SMTP server; the
+    e-mails as received and the notice ids, by case."""
+    inbox, smtp = smtp_server
+    sent: dict[str, email.message.EmailMessage] = {}
+    ids: dict[str, int] = {}
+    with store.session() as s:
+        for case, url in urls.items():
+            _add(s, case, url)
+            (notice,) = service.draft_case(s, case, actor="officer").notices
+            service.approve(s, notice.id, actor="officer")
+            service.set_recipient(s, notice.id, "abuse@platform.test", actor="officer")
+            assert service.send(s, notice.id, actor="officer", smtp=smtp).ok
+            msg = email.message_from_bytes(inbox.messages[-1][2], policy=policy.default)
+            assert isinstance(msg, email.message.EmailMessage)
+            sent[case], ids[case] = msg, notice.id
+    return sent, ids
+
+
 def _reply(to_notice: email.message.EmailMessage, *, body: str, **headers: str) -> bytes:
     """A platform's reply as a mail client writes it (In-Reply-To / References unless overridden)."""
     from email.message import EmailMessage
@@ -319,19 +340,10 @@ def test_platform_replies_mark_the_notice_acknowledged(
 
     from jikimi.takedown.replies import apply_replies, read_mail
 
-    inbox, smtp = smtp_server
-    sent: dict[str, email.message.EmailMessage] = {}
-    ids: dict[str, int] = {}
+    sent, ids = _send_notices(
+        store, smtp_server, {"c7": "https://t.me/room/70", "c8": "https://x.com/u/status/80"}
+    )
     with store.session() as s:
-        for case, url in (("c7", "https://t.me/room/70"), ("c8", "https://x.com/u/status/80")):
-            _add(s, case, url)
-            (notice,) = service.draft_case(s, case, actor="officer").notices
-            service.approve(s, notice.id, actor="officer")
-            service.set_recipient(s, notice.id, "abuse@platform.test", actor="officer")
-            assert service.send(s, notice.id, actor="officer", smtp=smtp).ok
-            msg = email.message_from_bytes(inbox.messages[-1][2], policy=policy.default)
-            assert isinstance(msg, email.message.EmailMessage)
-            sent[case], ids[case] = msg, notice.id
         ref8 = service.reference(service.get_notice(s, ids["c8"]))
 
     maildir = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
@@ -424,20 +436,10 @@ def test_the_takedown_job_reads_replies_from_the_mailbox(
     new messages of the mailbox over IMAP with STARTTLS, read-only, each message once."""
     from jikimi.takedown.scheduler import run_job
 
-    inbox, smtp = smtp_server
     port, cafile = imap_server
-    sent: dict[str, email.message.EmailMessage] = {}
-    ids: dict[str, int] = {}
-    with store.session() as s:
-        for case, url in (("c5", "https://t.me/room/50"), ("c6", "https://t.me/room/60")):
-            _add(s, case, url)
-            (notice,) = service.draft_case(s, case, actor="officer").notices
-            service.approve(s, notice.id, actor="officer")
-            service.set_recipient(s, notice.id, "abuse@platform.test", actor="officer")
-            assert service.send(s, notice.id, actor="officer", smtp=smtp).ok
-            msg = email.message_from_bytes(inbox.messages[-1][2], policy=policy.default)
-            assert isinstance(msg, email.message.EmailMessage)
-            sent[case], ids[case] = msg, notice.id
+    sent, ids = _send_notices(
+        store, smtp_server, {"c5": "https://t.me/room/50", "c6": "https://t.me/room/60"}
+    )
     monkeypatch.setenv("JIKIMI_IMAP_URL", f"imap://centre@127.0.0.1:{port}/INBOX")
     monkeypatch.setenv("JIKIMI_IMAP_PASSWORD", "s3cret")
     monkeypatch.setenv("JIKIMI_IMAP_CAFILE", str(cafile))
