@@ -15,8 +15,13 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def split_list(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")`` (comma-separated settings)."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
 def _env_list(name: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
+    return split_list(os.environ.get(name, ""))
 
 
 def _env_float(name: str, default: float) -> float:
@@ -47,12 +52,12 @@ class ApiSettings:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     # Show /api/docs (a server-rendered list of the operations) and /api/v1/openapi.json.
     docs: bool = True
-    # The takedown job (draft confirmed findings, re-check reported URLs, re-upload alerts) runs in the
-    # server every this many minutes (JIKIMI_RECHECK_MINUTES; 0 = off, e.g. when cron runs
-    # `jikimi takedown recheck` instead).
     # Reverse proxies whose X-Forwarded-For / -Proto are believed (JIKIMI_TRUSTED_PROXIES, comma-separated
     # addresses or networks); empty: the client address is the connecting address.
     trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _env_list("JIKIMI_TRUSTED_PROXIES"))
+    # The takedown job (draft confirmed findings, re-check reported URLs, re-upload alerts) runs in the
+    # server every this many minutes (JIKIMI_RECHECK_MINUTES; 0 = off, e.g. when cron runs
+    # `jikimi takedown recheck` instead).
     recheck_minutes: float = field(default_factory=lambda: _env_float("JIKIMI_RECHECK_MINUTES", 60.0))
 
 

@@ -33,13 +33,13 @@ def register(app: typer.Typer) -> None:
         """Start the web app and the REST API (docs at /docs, schema at /api/v1/openapi.json)."""
         from jikimi.api import ApiSettings
         from jikimi.api import serve as run
+        from jikimi.api.settings import split_list
         from jikimi.cli.common import err_console, fail_on
         from jikimi.errors import JikimiError
 
         settings = ApiSettings(secure_cookies=not insecure_cookies, scan_workers=scan_workers)
         if trusted_proxies is not None:
-            proxies = tuple(p.strip() for p in trusted_proxies.split(",") if p.strip())
-            settings = dataclasses.replace(settings, trusted_proxies=proxies)
+            settings = dataclasses.replace(settings, trusted_proxies=split_list(trusted_proxies))
         err_console.print(f"Jikimi on http://{host}:{port}/  (API reference: /docs)")
         try:
             run(host, port, database_url=database_url, settings=settings)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from jikimi.config import get_settings
@@ -221,14 +221,13 @@ def _counts(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int,
     faces: dict[int, int] = {}
     photos: dict[int, int] = {}
     outdated: dict[int, int] = {}
-    queries = (
-        (select(PersonFace.person_id, func.count()).where(PersonFace.model == MODEL_NAME), faces),
-        (select(PersonPhoto.person_id, func.count()), photos),
-        (select(PersonFace.person_id, func.count()).where(PersonFace.model != MODEL_NAME), outdated),
-    )
-    for q, into in queries:
-        table = PersonPhoto if into is photos else PersonFace
-        for pid, n in session.execute(q.where(table.person_id.in_(out)).group_by(table.person_id)):
+    for table, condition, into in (
+        (PersonFace, PersonFace.model == MODEL_NAME, faces),
+        (PersonPhoto, true(), photos),
+        (PersonFace, PersonFace.model != MODEL_NAME, outdated),
+    ):
+        q = select(table.person_id, func.count()).where(condition, table.person_id.in_(out))
+        for pid, n in session.execute(q.group_by(table.person_id)):
             into[int(pid)] = int(n)
     return {i: (faces.get(i, 0), photos.get(i, 0), outdated.get(i, 0)) for i in out}
 
