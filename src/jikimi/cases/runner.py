@@ -9,6 +9,7 @@ the next run redoes. One bad item fails with its reason and never stops the batc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections import Counter
@@ -415,22 +416,29 @@ def run_scan(
         stream: Iterable[tuple[Item, Analysis]] = analyse_items(items(), ex, embed_faces=embed)
         if progress is not None:
             stream = progress(stream, count_items(sources, done))
-        last = time.monotonic()
-        for item, analysis in stream:
-            report.items += 1
-            report.analyser_seconds += analysis.analyser_seconds
-            decision: Decision | None = None
-            if analysis.ok:
-                report.media_items += 1
-                decision = decide(analysis, bank_matcher=banks, gallery=faces, thresholds=thresholds)
-            elif analysis.status == "unresolved":
-                report.unresolved += 1
-            else:
-                report.errors.append(ScanError(item.sighting.location, analysis.reason or "failed"))
-            writer.add(_Pending(item, analysis, decision))
-            if len(writer.batch) >= batch_size or time.monotonic() - last >= batch_seconds:
+        try:
+            last = time.monotonic()
+            for item, analysis in stream:
+                report.items += 1
+                report.analyser_seconds += analysis.analyser_seconds
+                decision: Decision | None = None
+                if analysis.ok:
+                    report.media_items += 1
+                    decision = decide(analysis, bank_matcher=banks, gallery=faces, thresholds=thresholds)
+                elif analysis.status == "unresolved":
+                    report.unresolved += 1
+                else:
+                    report.errors.append(ScanError(item.sighting.location, analysis.reason or "failed"))
+                writer.add(_Pending(item, analysis, decision))
+                if len(writer.batch) >= batch_size or time.monotonic() - last >= batch_seconds:
+                    writer.flush()
+                    last = time.monotonic()
+        except BaseException:
+            # The executor gave up (a Ray cluster that lost its nodes...) or the run was interrupted: keep
+            # what was analysed, so running the same command again redoes only the rest.
+            with contextlib.suppress(Exception):
                 writer.flush()
-                last = time.monotonic()
+            raise
         writer.flush()
         if on_finding is not None:
             with store.session() as s:

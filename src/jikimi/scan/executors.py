@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
-from collections import deque
+import socket
+import time
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from jikimi.errors import ConfigError
@@ -202,21 +205,58 @@ class _RayAnalyser:
     def analyse(self, task: Task) -> Analysis:
         return self.analyser.analyse(task)
 
-    def ready(self) -> str:
-        return self.analyser.worker
+    def ready(self) -> tuple[str, str]:
+        """``host:pid`` of the worker and the id of the Ray node it runs on."""
+        import ray
+
+        return self.analyser.worker, ray.get_runtime_context().get_node_id()
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One actor: starting (``ready`` is the pending answer of its ``ready()`` call) or working."""
+
+    actor: Any
+    ready: Any | None
+    worker: str = ""
+    node: str = ""
+    running: int = 0
+    alone: bool = False  # running one suspect item, nothing else
+    verdict: Literal["", "node", "worker"] = ""  # why it failed: its node was lost, or its worker died
+
+
+@dataclass(eq=False)
+class _Job:
+    task: Task
+    suspect: bool = False  # in flight when its worker died: run alone to find the culprit
+    node_losses: int = 0
 
 
 class RayExecutor:
     """``workers`` Ray actors. Without ``address`` a local Ray is started (and shut down by ``close``); with
-    ``address`` the job joins that cluster and items travel as bytes (workers may be on other machines)."""
+    ``address`` the job joins that cluster (``jikimi.scan.raycluster`` checks the address, token and TLS
+    first), ``workers`` defaults to the cluster's CPUs and items travel as bytes (workers may be on other
+    machines: they need neither the scanned folder nor the database).
+
+    Failures: a worker process that dies while its node lives is a worker crash, handled as the local pool
+    does (its items are retried alone; one that kills its worker alone fails with ``CRASH_REASON``). A lost
+    node (its raylet gone: Ray reports ``ActorUnavailableError``, ``ActorDiedError``, ``NodeDiedError``,
+    ``ObjectLostError``...) blames no item: its items run again elsewhere and the actor is replaced (it
+    starts when the cluster has a free CPU). Whether the node lives is asked of the GCS and of the node's
+    raylet itself (the GCS notices a dead node only after its health checks time out). An item whose node
+    is lost ``MAX_NODE_LOSSES`` times, or no worker for ``stall_seconds``, stops the scan with an error; the
+    same command resumes it."""
 
     name = "ray"
+    MAX_NODE_LOSSES = 3
 
     def __init__(
         self,
         workers: int | None = None,
         signal_names: Sequence[str] | None = None,
         address: str | None = None,
+        *,
+        stall_seconds: float = 300.0,
     ) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
@@ -224,9 +264,15 @@ class RayExecutor:
         except ImportError as exc:  # pragma: no cover - ray is a pinned dependency
             raise ConfigError("Ray is not installed", "pip install ray, or use --executor local") from exc
         self._ray = ray
-        self.workers = workers or default_workers()
+        address = address or os.environ.get("RAY_ADDRESS") or None
         self.signal_names = list(signal_names) if signal_names is not None else None
         self.reads_paths = address is None
+        self.stall_seconds = stall_seconds
+        #: Items analysed per Ray node id (which nodes did the work).
+        self.done_by_node: Counter[str] = Counter()
+        #: Items run again because their node was lost, and workers replaced.
+        self.node_losses = 0
+        self.worker_crashes = 0
         self._owns_ray = False
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {
@@ -236,62 +282,211 @@ class RayExecutor:
                 "configure_logging": False,
             }
             if address:
-                kwargs["address"] = address
+                from jikimi.scan.raycluster import check_cluster
+
+                kwargs["address"], auth = check_cluster(address)
             else:
-                kwargs["num_cpus"] = self.workers
+                kwargs["num_cpus"] = workers or default_workers()
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # Ray raises many kinds; all mean "no cluster here"
+                where = f" at {address}" if address else ""
                 raise ConfigError(
-                    f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}",
+                    f"cannot start or reach Ray{where}: {exc}"
+                    + (f" (joined {auth.describe()})" if address else ""),
                     "check --ray-address (ray start --head prints it), or use --executor local",
                 ) from exc
             self._owns_ray = True
-        self._actor_cls = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(_RayAnalyser)
-        self._actors = [self._new_actor() for _ in range(self.workers)]
+        if workers:
+            self.workers = workers
+        elif address:
+            self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        else:
+            self.workers = default_workers()
+        self._actor_cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_RayAnalyser)
+        self._slots = [self._new_slot() for _ in range(self.workers)]
+        self._failed_starts = 0
+
+    def _new_slot(self) -> _Slot:
+        actor: Any = self._actor_cls.remote(self.signal_names)
+        return _Slot(actor, actor.ready.remote())
 
     def warm_up(self) -> list[str]:
         """Wait until every actor has loaded its signals; returns their ``host:pid``."""
-        return sorted(self._ray.get([a.ready.remote() for a in self._actors]))
+        deadline = time.monotonic() + self.stall_seconds
+        while any(s.ready is not None for s in self._slots):
+            pending = [s.ready for s in self._slots if s.ready is not None]
+            left = deadline - time.monotonic()
+            done, _ = self._ray.wait(pending, num_returns=len(pending), timeout=max(0.0, left))
+            for ref in done:
+                self._started(next(s for s in self._slots if s.ready is ref))
+            if not done and left <= 0:
+                started = sum(1 for s in self._slots if s.ready is None)
+                raise ConfigError(
+                    f"only {started} of {self.workers} Ray workers started in {self.stall_seconds:.0f} s",
+                    "the cluster has fewer free CPUs than --workers: add nodes or ask for fewer workers",
+                )
+        return sorted(s.worker for s in self._slots)
 
-    def _new_actor(self) -> Any:
-        return self._actor_cls.remote(self.signal_names)
+    def _started(self, slot: _Slot) -> None:
+        """``slot``'s ready() answered: it works, or it could not start (replaced, or the scan stops)."""
+        ray = self._ray
+        ref, slot.ready = slot.ready, None
+        try:
+            slot.worker, slot.node = ray.get(ref)
+            self._failed_starts = 0
+        except ray.exceptions.RayActorError as exc:
+            if exc.actor_init_failed:  # the worker cannot load jikimi or its models: no retry will help
+                raise ConfigError(
+                    f"a Ray worker could not load the analysers: {str(exc).strip().splitlines()[-1][:300]}",
+                    "install the same jikimi version (and its models) on every Ray node",
+                ) from exc
+            self._replace(slot)
+            self._failed_starts += 1
+            if self._failed_starts > 10 * self.workers:
+                raise ConfigError(
+                    f"Ray workers keep dying as they start: {str(exc).strip().splitlines()[0][:300]}",
+                    "check the worker nodes (`ray status`, their logs); the scan resumes when run again",
+                ) from exc
+
+    def _replace(self, slot: _Slot) -> None:
+        with contextlib.suppress(Exception):  # already gone
+            self._ray.kill(slot.actor, no_restart=True)
+        if slot in self._slots:
+            self._slots[self._slots.index(slot)] = self._new_slot()
+
+    def _node_alive(self, node: str) -> bool:
+        """Whether the GCS lists ``node`` as alive and its raylet still accepts connections."""
+        try:
+            nodes = self._ray.nodes()
+        except Exception:  # the GCS itself is unreachable: nothing there can be trusted
+            return False
+        for n in nodes:
+            if n.get("NodeID") == node:
+                if not n.get("Alive"):
+                    return False
+                try:
+                    with socket.create_connection((n["NodeManagerAddress"], n["NodeManagerPort"]), timeout=3):
+                        return True
+                except OSError:
+                    return False
+        return False
+
+    def _failed(self, slot: _Slot, job: _Job, exc: Exception) -> Analysis | None:
+        """A system failure of ``job`` on ``slot``: queue it again, or (it killed its worker alone, its node
+        alive) its final failed ``Analysis``."""
+        if not slot.verdict:
+            slot.verdict = "worker" if self._node_alive(slot.node) else "node"
+            self._replace(slot)
+            if slot.verdict == "node":
+                self.node_losses += 1
+            else:
+                self.worker_crashes += 1
+        if slot.verdict == "node":
+            job.node_losses += 1
+            if job.node_losses >= self.MAX_NODE_LOSSES:
+                raise ConfigError(
+                    f"Ray lost the node analysing {job.task.name} {job.node_losses} times "
+                    f"({type(exc).__name__})",
+                    "the cluster is unstable: check the worker nodes (`ray status`); run the same command "
+                    "again and the scan resumes where it stopped",
+                ) from exc
+            return None
+        if slot.alone:
+            t = job.task
+            return Analysis(index=t.index, key=t.key, status="failed", reason=CRASH_REASON)
+        job.suspect = True
+        return None
 
     def map_unordered(self, tasks: Iterable[Task], window: int | None = None) -> Iterator[Analysis]:
         ray = self._ray
+        system_errors = (
+            ray.exceptions.RayActorError,
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.ObjectLostError,
+            ray.exceptions.LocalRayletDiedError,
+            ray.exceptions.RaySystemError,
+        )
         per_actor = max(1, (window or self.workers * 2) // self.workers)
-        load = [0] * len(self._actors)
-        refs: dict[Any, tuple[int, Task]] = {}
         source = iter(tasks)
+        again: deque[_Job] = deque()  # their node was lost: run them again as usual
+        suspects: deque[_Job] = deque()  # their worker died: run each alone
+        refs: dict[Any, tuple[_Slot, _Job]] = {}
         exhausted = False
+
+        def next_job() -> _Job | None:
+            nonlocal exhausted
+            if again:
+                return again.popleft()
+            if exhausted:
+                return None
+            try:
+                return _Job(next(source))
+            except StopIteration:
+                exhausted = True
+                return None
+
+        def submit(slot: _Slot, job: _Job) -> None:
+            refs[slot.actor.analyse.remote(job.task)] = (slot, job)
+            slot.running += 1
+
         while True:
-            while not exhausted:
-                slot = min(range(len(load)), key=load.__getitem__)
-                if load[slot] >= per_actor:
+            working = [s for s in self._slots if s.ready is None and not s.alone]
+            for slot in working:
+                if suspects and slot.running == 0:
+                    slot.alone = True
+                    submit(slot, suspects.popleft())
+            while True:
+                free = [s for s in working if not s.alone and s.running < per_actor]
+                if not free:
                     break
-                try:
-                    t = next(source)
-                except StopIteration:
-                    exhausted = True
+                job = next_job()
+                if job is None:
                     break
-                refs[self._actors[slot].analyse.remote(t)] = (slot, t)
-                load[slot] += 1
-            if not refs:
+                submit(min(free, key=lambda s: s.running), job)
+            if not refs and exhausted and not again and not suspects:
                 return
-            ready, _ = ray.wait(list(refs), num_returns=1)
+            starting = {s.ready: s for s in self._slots if s.ready is not None}
+            waiting = [*refs, *starting]
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=None if refs else self.stall_seconds)
+            if not ready:
+                raise ConfigError(
+                    f"no Ray worker could start in {self.stall_seconds:.0f} s (the cluster lost its nodes?)",
+                    "add worker nodes (ray start --address=...) or check `ray status`; run the same command "
+                    "again and the scan resumes where it stopped",
+                )
             for ref in ready:
-                slot, t = refs.pop(ref)
-                load[slot] -= 1
+                if ref in starting:
+                    self._started(starting[ref])
+                    continue
+                slot, job = refs.pop(ref)
+                slot.running -= 1
                 try:
-                    yield ray.get(ref)
-                except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError):
-                    yield Analysis(index=t.index, key=t.key, status="failed", reason=CRASH_REASON)
+                    result: Analysis = ray.get(ref)
+                except system_errors as exc:
+                    final = self._failed(slot, job, exc)
+                    if final is not None:
+                        yield final
+                    elif job.suspect:
+                        suspects.append(job)
+                    else:
+                        again.append(job)
+                except ray.exceptions.RayTaskError as exc:  # not a crash: an error the analyser let through
+                    t = job.task
+                    reason = f"analysis error: {str(exc).strip().splitlines()[-1][:300]}"
+                    yield Analysis(index=t.index, key=t.key, status="failed", reason=reason)
+                else:
+                    self.done_by_node[slot.node] += 1
+                    yield result
+                if slot.running == 0:
+                    slot.alone = False
 
     def close(self) -> None:
-        for a in self._actors:
+        for s in self._slots:
             with contextlib.suppress(Exception):  # already gone
-                self._ray.kill(a)
-        self._actors = []
+                self._ray.kill(s.actor, no_restart=True)
+        self._slots = []
         if self._owns_ray and self._ray.is_initialized():
             self._ray.shutdown()
             self._owns_ray = False

@@ -1,0 +1,329 @@
+"""A real Ray cluster on loopback: a head and a second node started with ``ray start`` (separate processes,
+token authentication on, 1 CPU each). Joining without the token or with a wrong one fails at once and says
+what to set; a scan spreads over both nodes; the driver killed with SIGKILL resumes; the second node's raylet
+killed with SIGKILL mid-scan loses no item and blames no file. Every process started here is stopped by
+PID."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+import jikimi
+from jikimi.cases.runner import run_scan
+from jikimi.errors import ConfigError
+from jikimi.scan.executors import RayExecutor
+from jikimi.scan.raycluster import check_cluster
+from jikimi.store import audit, banks, open_store
+from jikimi.store.schema.evidence import VaultObject
+from jikimi.store.schema.scans import Finding, MediaRecord, ScanItem, ScanRun, SightingRecord
+
+pytestmark = pytest.mark.slow
+
+RAY = str(Path(sys.executable).with_name("ray"))
+SIGNALS = ["md5", "sha256", "pdq"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Cluster:
+    """A head and a worker node, each a ``ray start --block`` process in its own session."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="jkr-", dir="/tmp"))  # short: Ray's socket paths must fit
+        self.token = self.dir / "token"
+        self.token.write_text(secrets.token_hex(32))
+        self.port = _free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(self.token),
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # The workers import this jikimi.
+            "PYTHONPATH": f"{Path(jikimi.__file__).parents[1]}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _start(self, name: str, args: list[str]) -> None:
+        log = (self.dir / f"{name}.log").open("wb")
+        cmd = [RAY, "start", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+        cmd += [f"--dashboard-agent-listen-port={_free_port()}", "--block", *args]
+        proc = subprocess.Popen(
+            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs[name] = proc
+        deadline = time.monotonic() + 90
+        while b"Ray runtime started" not in (self.dir / f"{name}.log").read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ray start ({name}) failed:\n{(self.dir / f'{name}.log').read_text()}")
+            time.sleep(0.2)
+
+    def start(self) -> None:
+        self._start(
+            "head",
+            [
+                "--head",
+                f"--port={self.port}",
+                f"--temp-dir={self.dir}",
+                "--include-dashboard=false",
+                f"--ray-client-server-port={_free_port()}",
+            ],
+        )
+        self.start_worker()
+
+    def start_worker(self) -> None:
+        self._start("worker", [f"--address={self.address}", f"--temp-dir={self.dir / 'w'}"])
+
+    def worker_alive(self) -> bool:
+        return "worker" in self.procs and self.procs["worker"].poll() is None and self.worker_raylet() > 0
+
+    def worker_raylet(self) -> int:
+        """PID of the second node's raylet (its command line names the node's own temp dir)."""
+        mark = f"{self.dir / 'w'}/"
+        for p in os.listdir("/proc"):
+            if p.isdigit() and "raylet/raylet " in (c := _cmdline(int(p))) and mark in c:
+                return int(p)
+        return 0
+
+    def stop(self) -> None:
+        for name in ("worker", "head"):
+            proc = self.procs.get(name)
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)  # ray start --block stops its node's processes
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(30)
+            for pid in _session(proc.pid):  # anything of that node still running
+                os.kill(pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of session ``sid`` (the ``ray start`` process started in a new session, and its node)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and os.getsid(int(p)) == sid:
+                pids.append(int(p))
+        except OSError:  # gone meanwhile
+            continue
+    return pids
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    c = Cluster()
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def token_env(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process joins as an operator would: Ray's own variables, nothing else."""
+    for k in [k for k in os.environ if k.startswith("RAY_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(cluster.token))
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    return {k: v for k, v in os.environ.items()}
+
+
+def _images(root: Path, n: int, side: int = 40) -> list[Path]:
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(11)
+    out = []
+    for i in range(n):
+        arr = rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
+        arr[: 4 + i % 30, :, i % 3] = 0
+        Image.fromarray(arr).save(out_path := root / f"f{i:04d}.png", compress_level=1)
+        out.append(out_path)
+    return out
+
+
+def _count(engine: sa.Engine, table: type) -> int:
+    with engine.connect() as c:
+        return int(c.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+
+
+def test_joining_says_what_is_missing(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for k in [k for k in os.environ if k.startswith("RAY_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ray/auth_token
+    with pytest.raises(ConfigError) as no_token:
+        check_cluster(cluster.address)
+    assert "requires token authentication" in no_token.value.reason
+    assert "RAY_AUTH_MODE=token" in (no_token.value.hint or "")
+    assert "ray get-auth-token" in (no_token.value.hint or "")
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    with pytest.raises(ConfigError) as mode_only:
+        check_cluster(cluster.address)
+    assert "no Ray token was found" in mode_only.value.reason
+
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-cluster-token")
+    with pytest.raises(ConfigError) as wrong:
+        check_cluster(cluster.address)
+    assert "rejected the token from RAY_AUTH_TOKEN" in wrong.value.reason
+
+    monkeypatch.delenv("RAY_AUTH_TOKEN")
+    monkeypatch.delenv("RAY_AUTH_MODE")
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text(cluster.token.read_text())
+    # The default token file is enough (token mode turns on by itself), with the address as printed.
+    assert check_cluster(f"'{cluster.address}'")[1].token_source == str(tmp_path / ".ray" / "auth_token")
+
+    with pytest.raises(ConfigError) as nobody:
+        check_cluster(f"127.0.0.1:{_free_port()}")
+    assert "nothing answers at" in nobody.value.reason and "ray start --head" in (nobody.value.hint or "")
+    with pytest.raises(ConfigError) as client:
+        check_cluster("ray://127.0.0.1:10001")
+    assert "Ray Client address" in client.value.reason
+    monkeypatch.setenv("RAY_USE_TLS", "1")
+    with pytest.raises(ConfigError) as tls:
+        check_cluster(cluster.address)
+    assert "RAY_TLS_SERVER_CERT is not set" in tls.value.reason
+
+
+def test_the_cli_without_the_token_says_what_to_set(cluster: Cluster, tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    _images(root, 2)
+    env = {k: v for k, v in cluster.env.items() if not k.startswith("RAY_AUTH")}
+    env["HOME"] = str(tmp_path)
+    env["JIKIMI_HOME"] = str(tmp_path / "home")
+    cmd = [str(Path(sys.executable).with_name("jikimi")), "scan", str(root), "--executor", "ray"]
+    out = subprocess.run([*cmd, "--ray-address", cluster.address], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "requires token authentication" in out.stderr + out.stdout
+    assert "RAY_AUTH_MODE=token" in out.stderr + out.stdout
+
+
+N_RESUME = 1000
+IN_BANK = 10
+
+
+def _bank(store: Any, files: list[Path]) -> None:
+    with store.session() as s:
+        banks.create_bank(s, "known")
+        for i in range(IN_BANK):
+            banks.add_entry(s, "known", banks.entry_from_file(files[i * (len(files) // IN_BANK)]))
+
+
+def test_driver_killed_then_rerun_resumes_on_the_cluster(
+    cluster: Cluster, postgres_url: str, tmp_path: Path, jikimi_home: Path
+) -> None:
+    if not cluster.worker_alive():
+        cluster.start_worker()
+    root = tmp_path / "collected"
+    files = _images(root, N_RESUME)
+    store = open_store(postgres_url)
+    _bank(store, files)
+    env = {**cluster.env, "JIKIMI_HOME": str(jikimi_home), "JIKIMI_DATABASE_URL": postgres_url}
+    cmd = [str(Path(sys.executable).with_name("jikimi")), "scan", str(root), "--executor", "ray"]
+    cmd += ["--ray-address", cluster.address, "--signals", ",".join(SIGNALS), "--batch-size", "20"]
+    cmd += ["--quiet", "--no-faces"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    done_at_kill = 0
+    while time.monotonic() < deadline:
+        done_at_kill = _count(store.engine, ScanItem)
+        if done_at_kill >= 100 or proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the scan ended before it could be killed: {proc.communicate()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 0 < done_at_kill < N_RESUME // 2, done_at_kill
+
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr + second.stdout
+    assert "(resumed)" in second.stdout
+    with store.session() as s:
+        run = s.execute(sa.select(ScanRun)).scalar_one()
+        assert run.status == "completed" and run.attempts == 2
+        assert audit.verify(s).ok
+    for table in (ScanItem, MediaRecord, SightingRecord):
+        assert _count(store.engine, table) == N_RESUME, table
+    assert _count(store.engine, Finding) == IN_BANK
+    assert _count(store.engine, VaultObject) == IN_BANK
+    store.dispose()
+
+
+N_LOSS = 300
+
+
+def test_a_node_killed_mid_scan_loses_no_item_and_blames_no_file(
+    cluster: Cluster, token_env: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    if not cluster.worker_alive():
+        cluster.start_worker()
+    root = tmp_path / "collected"
+    files = _images(root, N_LOSS, side=256)
+    store = open_store(postgres_url)
+    _bank(store, files)
+    raylet = cluster.worker_raylet()
+    assert raylet
+    killed_at: list[int] = []
+
+    def kill_second_node(stream: Iterable[Any], total: int | None) -> Iterator[Any]:
+        for n, pair in enumerate(stream):
+            if n == 60:  # mid-scan, with items in flight on both nodes
+                os.kill(raylet, signal.SIGKILL)
+                killed_at.append(n)
+            yield pair
+
+    with RayExecutor(signal_names=SIGNALS, address=cluster.address) as ex:
+        assert ex.workers == 2  # the cluster's CPUs
+        nodes = {n["NodeID"] for n in ex._ray.nodes() if n["Alive"]}
+        report = run_scan(
+            store, [root], executor=ex, signals=SIGNALS, gallery=None, progress=kill_second_node
+        )
+        assert len(ex.done_by_node) == 2 and set(ex.done_by_node) <= nodes  # both nodes did work
+        assert all(v > 0 for v in ex.done_by_node.values())
+        assert sum(ex.done_by_node.values()) == N_LOSS  # each item analysed once in the results
+        assert ex.node_losses >= 1 and ex.worker_crashes == 0, (ex.node_losses, ex.worker_crashes)
+    assert killed_at == [60]
+    assert report.items == N_LOSS and report.media_items == N_LOSS
+    assert report.errors == []  # nothing blamed on a file
+    with store.session() as s:
+        run = s.execute(sa.select(ScanRun)).scalar_one()
+        assert run.status == "completed" and run.attempts == 1
+        assert audit.verify(s).ok
+        assert s.execute(sa.select(sa.func.count()).where(ScanItem.status != "done")).scalar() == 0
+    for table in (ScanItem, MediaRecord, SightingRecord):
+        assert _count(store.engine, table) == N_LOSS, table
+    assert _count(store.engine, Finding) == IN_BANK
+    store.dispose()
