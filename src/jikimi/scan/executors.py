@@ -328,6 +328,10 @@ class RayExecutor:
                 )
         return sorted(s.worker for s in self._slots)
 
+    def placement(self) -> list[tuple[str, str]]:
+        """``(host:pid, Ray node id)`` of each started worker."""
+        return [(s.worker, s.node) for s in self._slots if s.ready is None]
+
     def _started(self, slot: _Slot) -> None:
         """``slot``'s ready() answered: it works, or it could not start (replaced, or the scan stops)."""
         ray = self._ray
