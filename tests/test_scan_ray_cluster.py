@@ -6,15 +6,10 @@ PID."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,10 +20,10 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-import jikimi
 from jikimi.cases.runner import run_scan
 from jikimi.errors import ConfigError
 from jikimi.scan.executors import RayExecutor
+from jikimi.scan.localcluster import LocalCluster, free_port
 from jikimi.scan.raycluster import check_cluster
 from jikimi.store import audit, banks, open_store
 from jikimi.store.schema.evidence import VaultObject
@@ -36,122 +31,17 @@ from jikimi.store.schema.scans import Finding, MediaRecord, ScanItem, ScanRun, S
 
 pytestmark = pytest.mark.slow
 
-RAY = str(Path(sys.executable).with_name("ray"))
 SIGNALS = ["md5", "sha256", "pdq"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-class Cluster:
-    """A head and a worker node, each a ``ray start --block`` process in its own session."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="jkr-", dir="/tmp"))  # short: Ray's socket paths must fit
-        self.token = self.dir / "token"
-        self.token.write_text(secrets.token_hex(32))
-        self.port = _free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
-            "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN_PATH": str(self.token),
-            "RAY_USAGE_STATS_ENABLED": "0",
-            # The workers import this jikimi.
-            "PYTHONPATH": f"{Path(jikimi.__file__).parents[1]}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-        }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def _start(self, name: str, args: list[str]) -> None:
-        log = (self.dir / f"{name}.log").open("wb")
-        cmd = [RAY, "start", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-        cmd += [f"--dashboard-agent-listen-port={_free_port()}", "--block", *args]
-        proc = subprocess.Popen(
-            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.procs[name] = proc
-        deadline = time.monotonic() + 90
-        while b"Ray runtime started" not in (self.dir / f"{name}.log").read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ray start ({name}) failed:\n{(self.dir / f'{name}.log').read_text()}")
-            time.sleep(0.2)
-
-    def start(self) -> None:
-        self._start(
-            "head",
-            [
-                "--head",
-                f"--port={self.port}",
-                f"--temp-dir={self.dir}",
-                "--include-dashboard=false",
-                f"--ray-client-server-port={_free_port()}",
-            ],
-        )
-        self.start_worker()
-
-    def start_worker(self) -> None:
-        self._start("worker", [f"--address={self.address}", f"--temp-dir={self.dir / 'w'}"])
-
-    def worker_alive(self) -> bool:
-        return "worker" in self.procs and self.procs["worker"].poll() is None and self.worker_raylet() > 0
-
-    def worker_raylet(self) -> int:
-        """PID of the second node's raylet (its command line names the node's own temp dir)."""
-        mark = f"{self.dir / 'w'}/"
-        for p in os.listdir("/proc"):
-            if p.isdigit() and "raylet/raylet " in (c := _cmdline(int(p))) and mark in c:
-                return int(p)
-        return 0
-
-    def stop(self) -> None:
-        for name in ("worker", "head"):
-            proc = self.procs.get(name)
-            if proc is None:
-                continue
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)  # ray start --block stops its node's processes
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(8)
-            for pid in _session(proc.pid):  # anything of that node still running
-                os.kill(pid, signal.SIGKILL)
-            proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _session(sid: int) -> list[int]:
-    """The processes of session ``sid`` (the ``ray start`` process started in a new session, and its node)."""
-    pids = []
-    for p in os.listdir("/proc"):
-        try:
-            if p.isdigit() and os.getsid(int(p)) == sid:
-                pids.append(int(p))
-        except OSError:  # gone meanwhile
-            continue
-    return pids
-
-
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    c = Cluster()
-    try:
-        c.start()
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster(nodes=2, cpus=1) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture
-def token_env(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def token_env(cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """This process joins as an operator would: Ray's own variables, nothing else."""
     for k in [k for k in os.environ if k.startswith("RAY_")]:
         monkeypatch.delenv(k)
@@ -178,7 +68,7 @@ def _count(engine: sa.Engine, table: type) -> int:
 
 
 def test_joining_says_what_is_missing(
-    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for k in [k for k in os.environ if k.startswith("RAY_")]:
         monkeypatch.delenv(k)
@@ -207,7 +97,7 @@ def test_joining_says_what_is_missing(
     assert check_cluster(f"'{cluster.address}'")[1].token_source == str(tmp_path / ".ray" / "auth_token")
 
     with pytest.raises(ConfigError) as nobody:
-        check_cluster(f"127.0.0.1:{_free_port()}")
+        check_cluster(f"127.0.0.1:{free_port()}")
     assert "nothing answers at" in nobody.value.reason and "ray start --head" in (nobody.value.hint or "")
     with pytest.raises(ConfigError) as client:
         check_cluster("ray://127.0.0.1:10001")
@@ -218,7 +108,7 @@ def test_joining_says_what_is_missing(
     assert "RAY_TLS_SERVER_CERT is not set" in tls.value.reason
 
 
-def test_the_cli_without_the_token_says_what_to_set(cluster: Cluster, tmp_path: Path) -> None:
+def test_the_cli_without_the_token_says_what_to_set(cluster: LocalCluster, tmp_path: Path) -> None:
     root = tmp_path / "in"
     _images(root, 2)
     env = {k: v for k, v in cluster.env.items() if not k.startswith("RAY_AUTH")}
@@ -243,10 +133,10 @@ def _bank(store: Any, files: list[Path]) -> None:
 
 
 def test_driver_killed_then_rerun_resumes_on_the_cluster(
-    cluster: Cluster, postgres_url: str, tmp_path: Path, jikimi_home: Path
+    cluster: LocalCluster, postgres_url: str, tmp_path: Path, jikimi_home: Path
 ) -> None:
-    if not cluster.worker_alive():
-        cluster.start_worker()
+    if not cluster.node_running(1):
+        cluster.start_node(1)
     root = tmp_path / "collected"
     files = _images(root, N_RESUME)
     store = open_store(postgres_url)
@@ -286,15 +176,15 @@ N_LOSS = 200
 
 
 def test_a_worker_and_a_node_killed_mid_scan_lose_no_item_and_blame_no_file(
-    cluster: Cluster, token_env: dict[str, str], postgres_url: str, tmp_path: Path
+    cluster: LocalCluster, token_env: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
-    if not cluster.worker_alive():
-        cluster.start_worker()
+    if not cluster.node_running(1):
+        cluster.start_node(1)
     root = tmp_path / "collected"
     files = _images(root, N_LOSS, side=256)
     store = open_store(postgres_url)
     _bank(store, files)
-    raylet = cluster.worker_raylet()
+    raylet = cluster.raylet_pid(1)
     assert raylet
     killed_at: list[int] = []
 
