@@ -23,7 +23,7 @@ from PIL import Image
 from jikimi.cases.runner import run_scan
 from jikimi.errors import ConfigError
 from jikimi.scan.executors import RayExecutor
-from jikimi.scan.localcluster import LocalCluster, free_port
+from jikimi.scan.localcluster import LocalCluster
 from jikimi.scan.raycluster import check_cluster
 from jikimi.store import audit, banks, open_store
 from jikimi.store.schema.evidence import VaultObject
@@ -80,10 +80,6 @@ def test_joining_says_what_is_missing(
     assert "ray get-auth-token" in (no_token.value.hint or "")
 
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
-    with pytest.raises(ConfigError) as mode_only:
-        check_cluster(cluster.address)
-    assert "no Ray token was found" in mode_only.value.reason
-
     monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-cluster-token")
     with pytest.raises(ConfigError) as wrong:
         check_cluster(cluster.address)
@@ -95,17 +91,6 @@ def test_joining_says_what_is_missing(
     (tmp_path / ".ray" / "auth_token").write_text(cluster.token.read_text())
     # The default token file is enough (token mode turns on by itself), with the address as printed.
     assert check_cluster(f"'{cluster.address}'")[1].token_source == str(tmp_path / ".ray" / "auth_token")
-
-    with pytest.raises(ConfigError) as nobody:
-        check_cluster(f"127.0.0.1:{free_port()}")
-    assert "nothing answers at" in nobody.value.reason and "ray start --head" in (nobody.value.hint or "")
-    with pytest.raises(ConfigError) as client:
-        check_cluster("ray://127.0.0.1:10001")
-    assert "Ray Client address" in client.value.reason
-    monkeypatch.setenv("RAY_USE_TLS", "1")
-    with pytest.raises(ConfigError) as tls:
-        check_cluster(cluster.address)
-    assert "RAY_TLS_SERVER_CERT is not set" in tls.value.reason
 
 
 def test_the_cli_without_the_token_says_what_to_set(cluster: LocalCluster, tmp_path: Path) -> None:

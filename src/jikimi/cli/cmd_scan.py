@@ -16,10 +16,15 @@ def scan(
         show_default=False,
     ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON finding per line (new findings)."),
-    workers: int = typer.Option(None, "--workers", min=0, help="Worker processes (default: all cores)."),
+    workers: int = typer.Option(
+        None, "--workers", min=0, help="Worker processes (default: all cores; on a Ray cluster, its CPUs)."
+    ),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
     ray_address: str = typer.Option(
-        None, "--ray-address", help="Join this Ray cluster (with --executor ray)."
+        None,
+        "--ray-address",
+        help="Join this Ray cluster (with --executor ray): the address `ray start --head` prints, default "
+        "RAY_ADDRESS; the token comes from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token.",
     ),
     signals: str = typer.Option(
         None,
