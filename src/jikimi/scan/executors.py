@@ -315,11 +315,11 @@ class RayExecutor:
         """Wait until every actor has loaded its signals; returns their ``host:pid``."""
         deadline = time.monotonic() + self.stall_seconds
         while any(s.ready is not None for s in self._slots):
-            pending = [s.ready for s in self._slots if s.ready is not None]
+            starting = {s.ready: s for s in self._slots if s.ready is not None}
             left = deadline - time.monotonic()
-            done, _ = self._ray.wait(pending, num_returns=len(pending), timeout=max(0.0, left))
+            done, _ = self._ray.wait(list(starting), num_returns=len(starting), timeout=max(0.0, left))
             for ref in done:
-                self._started(next(s for s in self._slots if s.ready is ref))
+                self._started(starting[ref])
             if not done and left <= 0:
                 started = sum(1 for s in self._slots if s.ready is None)
                 raise ConfigError(
@@ -339,8 +339,9 @@ class RayExecutor:
         try:
             slot.worker, slot.node = ray.get(ref)
             self._failed_starts = 0
-        except ray.exceptions.RayActorError as exc:
-            if exc.actor_init_failed:  # the worker cannot load jikimi or its models: no retry will help
+        except ray.exceptions.RayError as exc:
+            if isinstance(exc, ray.exceptions.RayActorError) and exc.actor_init_failed:
+                # The worker cannot load jikimi or its models: no retry will help.
                 raise ConfigError(
                     f"a Ray worker could not load the analysers: {str(exc).strip().splitlines()[-1][:300]}",
                     "install the same jikimi version (and its models) on every Ray node",
