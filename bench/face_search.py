@@ -1,4 +1,5 @@
-"""Face search against 100,000 enrolled faces: Jikimi's gallery (HNSW) vs an exact faiss flat index.
+"""Face search against 100,000 enrolled faces (50,000 people, one template each): Jikimi's gallery (HNSW over
+the templates) vs an exact faiss flat index over the same templates.
 
 Enrols 50,000 synthetic consenting people with 2 faces each into a temporary SQLite store (the benchmark
 never uses real faces), builds the gallery the only public way (``jikimi.store.people.gallery``), then times
@@ -92,8 +93,8 @@ def main() -> None:
         f"from the cache {t_cached:.2f} s"
     )
 
-    flat = faiss.IndexFlatL2(128)
-    flat.add(faces)
+    flat = faiss.IndexFlatL2(128)  # exact baseline over the same person templates the gallery searches
+    flat.add(g._templates.astype(np.float32))
     nq = args.queries
     who = rng.integers(0, n_people, nq)
     genuine = (centres[who] + rng.normal(size=(nq, 128)) * 0.022).astype(np.float32)
@@ -108,7 +109,7 @@ def main() -> None:
             out.append(time.perf_counter() - t)
         return out
 
-    index = g._index
+    index = g._tpl_index
     for q in probes[:20]:  # warm up
         index.search(q[None], 16)
         flat.search(q[None], 16)
@@ -125,19 +126,23 @@ def main() -> None:
         f"full search {np.mean(t_flat) / np.mean(t_search):.1f}x"
     )
 
-    thr = g.calibration.person_threshold(2)
-    d_flat, i_flat = flat.search(genuine, 1)
-    exact_found = float(np.mean((i_flat[:, 0] // 2 == who) & (np.sqrt(d_flat[:, 0]) <= thr)))
-    false = float(np.mean([bool(h) for h in g.search_many(strangers, k=1, verify=False)]))
+    unit = genuine / np.linalg.norm(genuine, axis=1, keepdims=True)
+    d_flat, i_flat = flat.search(unit.astype(np.float32), 1)
+    thr = float(
+        np.sqrt(np.percentile(d_flat[:, 0], 95))
+    )  # synthetic vectors: a distance limit, not the calibration
+    exact_found = float(np.mean((g._tpl_pids[i_flat[:, 0]] == who + 1) & (np.sqrt(d_flat[:, 0]) <= thr)))
+    false = float(np.mean([bool(h) for h in g.search_many(strangers, k=1, verify=False, threshold=thr)]))
     print(
-        f"enrolled probes found by exact search within the 2-photo threshold {thr:.3f}: {exact_found:.2%}; "
+        f"enrolled probes found by exact search within distance {thr:.3f} of their template: "
+        f"{exact_found:.2%}; "
         f"strangers matched by the gallery: {false:.2%}"
     )
     print("| HNSW efSearch | recall of the enrolled person vs exact | mean ms | p50 ms | p95 ms |")
     print("|---|---|---|---|---|")
     for ef in (64, 128, 256, 512):
         index.hnsw.efSearch = ef
-        hits = g.search_many(genuine, k=1, verify=False)
+        hits = g.search_many(genuine, k=1, verify=False, threshold=thr)
         found = float(
             np.mean([bool(h) and h[0].person_id == int(w) + 1 for h, w in zip(hits, who, strict=True)])
         )

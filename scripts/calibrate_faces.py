@@ -1,323 +1,417 @@
-"""Calibrate the face matcher on LFW: TAR at FAR 1% / 0.1%, the default threshold and the score mapping.
+"""Calibrate face matching on the people Jikimi serves, and report accuracy per population.
 
-Step 1 (slow, once): detect and embed every photo of ``../shared/faces/lfw`` with the product's own pipeline
-(``jikimi.signals.face.detect_faces``: HOG, upsample 1, 5-point alignment, dlib ResNet descriptors of the face
-and of its mirror image), cached outside the repository (``$JIKIMI_BENCH_CACHE`` or
-``/tmp/jikimi-bench-cache``); two processes. Photos where HOG finds no face are retried with the MMOD CNN
-detector (reported separately).
-Step 2 (seconds): all same-person pairs and all different-person pairs -> ROC, thresholds, logistic score,
-for the product's embedding (``mirror_embedding``) and, for comparison, dlib's plain descriptor; a check with
-the threshold chosen on one half of the people and measured on the other half.
+Populations (kept apart in every figure; never LFW alone):
 
-    nice -n 10 .venv/bin/python scripts/calibrate_faces.py           # report only
-    nice -n 10 .venv/bin/python scripts/calibrate_faces.py --write   # and write face_calibration.json
+* ``kpop``: the 15 K-pop women of ``../shared/faces/east-asian`` (young Korean women: the victims we serve),
+* ``other_ea``: the other East Asian people there (Korean, Japanese, Chinese public figures),
+* ``lfw_ea``: LFW's East Asian people (``LFW_EAST_ASIAN``),
+* ``lfw_other``: the rest of LFW (at most 4 photos per person).
+
+Step 1 (slow, once per model): detect and embed every photo with the product's own pipeline
+(``jikimi.signals.face.detect_faces``, HOG then the CNN detector when HOG finds nothing, the face nearest the
+centre), cached outside the repository (``$JIKIMI_BENCH_CACHE`` or ``/tmp/jikimi-bench-cache``).
+
+Step 2 (a minute): cross-validation by person. For each population, its people are split into folds; for each
+fold, the cohort (``jikimi.index.faces.Cohort``) is fitted on every photo of every population except that
+fold's people, each fold person gets a template from ``k`` random photos (1, 3, 5; three draws), and is
+compared with her other photos (genuine) and with every photo of the fold's other people (impostors).
+
+Step 3: the operating point for each ``k``: the similarity and normalised-score limits that find the most
+photos (K-pop first) while, on every East Asian population, at most ``--target-far`` of impostor comparisons
+pass. ``--write`` writes ``face_calibration.json`` and the cohort (fitted on all photos) for the model.
+
+    nice -n 10 .venv/bin/python scripts/calibrate_faces.py            # report only
+    nice -n 10 .venv/bin/python scripts/calibrate_faces.py --write    # and write the calibration
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from jikimi.config import SHARED_DIR
-from jikimi.signals.face import MODEL_NAME, detect_faces, mirror_embedding
+from jikimi.index.faces import CALIBRATION_FILE, Cohort, normalised_scores
+from jikimi.signals.face import EMBEDDING_DIM, MODEL_NAME, detect_faces
 
-SHARED = SHARED_DIR
 CACHE_DIR = Path(os.environ.get("JIKIMI_BENCH_CACHE") or "/tmp/jikimi-bench-cache")
-CACHE = CACHE_DIR / "lfw_faces_v3.npz"
-OUT_JSON = Path(__file__).resolve().parents[1] / "src" / "jikimi" / "index" / "face_calibration.json"
+CACHE_VERSION = "v5"
+LFW_EAST_ASIAN = (
+    "Ai_Sugiyama",
+    "Annette_Lu",
+    "Antony_Leung",
+    "Candie_Kung",
+    "Chen_Shui-bian",
+    "Choi_Sung-hong",
+    "Edward_Lu",
+    "Fujio_Cho",
+    "Hee-Won_Han",
+    "Heizo_Takenaka",
+    "Hitomi_Soga",
+    "Hu_Jintao",
+    "Jackie_Chan",
+    "Jeong_Se-hyun",
+    "Jiang_Zemin",
+    "Jong_Wook_Lee",
+    "Junichiro_Koizumi",
+    "Kim_Dae-jung",
+    "Kim_Jong-Il",
+    "Kim_Ryong-sung",
+    "Kim_Yong-il",
+    "Kwon_Yang-sook",
+    "Lee_Hoi-chang",
+    "Lee_Soo-hyuck",
+    "Li_Peng",
+    "Li_Zhaoxing",
+    "Lucy_Liu",
+    "Michael_Chang",
+    "Michelle_Kwan",
+    "Michelle_Yeoh",
+    "Nan_Wang",
+    "Naoto_Kan",
+    "Prince_Naruhito",
+    "Roh_Moo-hyun",
+    "Sachiko_Yamada",
+    "Tang_Jiaxuan",
+    "Toshihiko_Fukui",
+    "Tung_Chee-hwa",
+    "Wang_Yingfan",
+    "Wen_Jiabao",
+    "Wu_Yi",
+    "Yao_Ming",
+    "Yoko_Ono",
+    "Yoriko_Kawaguchi",
+    "Yu_Shyi-kun",
+    "Zhang_Ziyi",
+    "Zhu_Rongji",
+)
+"""LFW's East Asian people (Chinese, Japanese, Korean, Taiwanese; chosen by name and photo)."""
+LFW_OTHER_PER_PERSON = 4
+POPULATIONS = ("kpop", "other_ea", "lfw_ea", "lfw_other")
+EAST_ASIAN = ("kpop", "other_ea", "lfw_ea")
+PHOTOS = (1, 3, 5)
+CLUSTERS = 8
+TARGET_FAR = 0.0005
+DRAWS = 3
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
-def _embed_one(path: str) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(plain, mirrored, found, faces) for one photo: the face nearest the centre is the labelled person."""
+def _embed_one(path: Path) -> tuple[np.ndarray, int]:
+    """(embedding, detector: 1 HOG, 2 CNN, 0 none) of the face nearest the photo's centre."""
     rgb = np.asarray(Image.open(path).convert("RGB"))
     cx, cy = rgb.shape[1] / 2, rgb.shape[0] / 2
-    faces = detect_faces(rgb, detector="hog", upsample=1)
-    kind = 1
-    if not faces:
-        faces = detect_faces(rgb, detector="cnn", upsample=1)
-        kind = 2
-    if not faces:
-        return np.zeros(128, np.float32), np.zeros(128, np.float32), 0, 0
-    f = min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
-    assert f.plain is not None and f.mirrored is not None
-    return f.plain, f.mirrored, kind, len(faces)
+    for kind, det in ((1, "hog"), (2, "cnn")):
+        faces = detect_faces(rgb, detector=det, upsample=1)  # type: ignore[arg-type]
+        if faces:
+            f = min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
+            return f.embedding, kind
+    return np.zeros(EMBEDDING_DIM, np.float32), 0
 
 
-def embed_lfw(lfw: Path, cache: Path, workers: int = 2) -> dict[str, np.ndarray]:
-    """Detect + embed every LFW photo in ``workers`` processes.
-
-    Progress is saved every 500 photos in ``cache`` + ``.partial.npz``, so an interrupted run resumes.
-    """
-    from concurrent.futures import ProcessPoolExecutor
-
-    files = sorted(p for p in lfw.glob("*/*.jpg"))
-    if not files:
-        raise SystemExit(f"no LFW photos under {lfw} (set JIKIMI_SHARED or --lfw)")
-    identities = sorted({p.parent.name for p in files})
-    ident_idx = {n: i for i, n in enumerate(identities)}
-    n = len(files)
-    partial = cache.with_suffix(".partial.npz")
-    data: dict[str, np.ndarray] = {
-        "files": np.array([str(p.relative_to(lfw)) for p in files]),
-        "identity": np.array([ident_idx[p.parent.name] for p in files], np.int32),
-        "plain": np.zeros((n, 128), np.float32),
-        "mirrored": np.zeros((n, 128), np.float32),
-        "found": np.zeros(n, np.int8),  # 0 no face, 1 HOG, 2 CNN fallback
-        "nfaces": np.zeros(n, np.int16),
-        "done": np.zeros(n, bool),
+def population_files(shared: Path) -> dict[str, list[Path]]:
+    faces = shared / "faces"
+    ea = sorted(p for p in (faces / "east-asian").glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    lfw = faces / "lfw"
+    others = sorted(d for d in lfw.iterdir() if d.is_dir() and d.name not in LFW_EAST_ASIAN)
+    return {
+        "kpop": [p for p in ea if p.parent.name.startswith("kpop_")],
+        "other_ea": [p for p in ea if not p.parent.name.startswith("kpop_")],
+        "lfw_ea": sorted(p for n in LFW_EAST_ASIAN for p in (lfw / n).glob("*.jpg")),
+        "lfw_other": [p for d in others for p in sorted(d.glob("*.jpg"))[:LFW_OTHER_PER_PERSON]],
     }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    if partial.exists():
-        old = dict(np.load(partial))
-        if list(old["files"]) == list(data["files"]):
-            data = old
-    t0 = time.time()
-    todo = [i for i in range(n) if not data["done"][i]]
-    with ProcessPoolExecutor(workers) as pool:
-        results = pool.map(_embed_one, [str(lfw / str(data["files"][i])) for i in todo], chunksize=16)
-        for k, (i, (plain, mirrored, kind, count)) in enumerate(zip(todo, results, strict=True)):
-            data["plain"][i], data["mirrored"][i] = plain, mirrored
-            data["found"][i], data["nfaces"][i] = kind, count
-            data["done"][i] = True
-            if (k + 1) % 500 == 0 or k + 1 == len(todo):
-                np.savez(partial, **data)  # type: ignore[arg-type]
-                rate = (k + 1) / (time.time() - t0)
-                print(
-                    f"  {n - len(todo) + k + 1}/{n} photos, {rate:.2f}/s, "
-                    f"ETA {(len(todo) - k) / rate / 60:.0f} min",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    np.savez_compressed(cache, **data)  # type: ignore[arg-type]
-    partial.unlink(missing_ok=True)
-    print(f"cached {n} photos in {cache} ({time.time() - t0:.0f} s)", file=sys.stderr)
-    return data
 
 
-def product_embeddings(data: dict[str, np.ndarray]) -> np.ndarray:
-    """What ``detect_faces`` returns as ``Face.embedding`` for each cached photo."""
-    return np.stack([mirror_embedding(p, m) for p, m in zip(data["plain"], data["mirrored"], strict=True)])
+@dataclass
+class Population:
+    name: str
+    vectors: np.ndarray  # unit embeddings of photos with a face
+    people: np.ndarray  # person label per vector
+    photos: int  # photos in the set
+    found: int  # photos with a face
 
 
-def held_out_check(emb: np.ndarray, ident: np.ndarray, far: float = 0.001, seed: int = 0) -> str:
-    """Threshold at ``far`` chosen on a random half of the people, TAR and FAR measured on the other half."""
-    people = np.unique(ident)
+def embed_population(name: str, files: Sequence[Path], shared: Path) -> Population:
+    """Embed (or read from the cache) one population; progress on stderr, resumable per population."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache = CACHE_DIR / f"faces_{name}_{MODEL_NAME.replace('/', '_')}_{CACHE_VERSION}.npz"
+    rel = np.array([str(p.relative_to(shared / "faces")) for p in files])
+    if cache.exists():
+        data = dict(np.load(cache))
+        if list(data["files"]) != list(rel):
+            data = {}
+    else:
+        data = {}
+    if not data:
+        emb = np.zeros((len(files), EMBEDDING_DIM), np.float32)
+        kind = np.zeros(len(files), np.int8)
+        t0 = time.time()
+        for i, p in enumerate(files):
+            try:
+                emb[i], kind[i] = _embed_one(p)
+            except (OSError, ValueError) as exc:
+                print(f"  {p}: {exc}", file=sys.stderr)
+            if i % 100 == 0:
+                print(f"  {name}: {i}/{len(files)} photos, {time.time() - t0:.0f} s", file=sys.stderr)
+        data = {"files": rel, "emb": emb, "found": kind}
+        np.savez(cache, **data)
+    ok = data["found"] > 0
+    people = np.array([Path(f).parent.name for f in data["files"]])
+    return Population(name, _unit(data["emb"][ok]), people[ok], len(ok), int(ok.sum()))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float64)
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+@dataclass
+class Scores:
+    """Genuine and impostor (similarity, z) of one population with k enrolment photos."""
+
+    gen_sim: np.ndarray
+    gen_z: np.ndarray
+    imp_sim: np.ndarray
+    imp_z: np.ndarray
+
+
+def cross_validate(pops: dict[str, Population], k: int, clusters: int, seed: int = 0) -> dict[str, Scores]:
     rng = np.random.default_rng(seed)
-    half = set(rng.permutation(people)[: len(people) // 2].tolist())
-    a = np.array([int(i) in half for i in ident])
-    gen_a, imp_a = pair_distances(emb[a], ident[a])
-    _, thr = tar_at_far(gen_a, imp_a, far)
-    gen_b, imp_b = pair_distances(emb[~a], ident[~a])
-    return (
-        f"held out: threshold {thr:.4f} from {int(a.sum())} photos of {len(half)} people; on the other "
-        f"{int((~a).sum())} photos of {len(people) - len(half)} people: TAR {(gen_b <= thr).mean():.2%} "
-        f"at FAR {(imp_b <= thr).mean():.3%}"
-    )
+    all_vecs = np.vstack([p.vectors for p in pops.values()])
+    all_keys = np.concatenate([np.char.add(f"{n}:", p.people) for n, p in pops.items()])
+    out: dict[str, Scores] = {}
+    for name, pop in pops.items():
+        people = np.array(sorted(set(pop.people)))
+        folds = np.array_split(rng.permutation(people), 5 if len(people) > 20 else 3)
+        parts: list[tuple[np.ndarray, ...]] = []
+        for fold in folds:
+            test = np.isin(pop.people, fold)
+            cohort = Cohort.fit(all_vecs[~np.isin(all_keys, np.char.add(f"{name}:", fold))], clusters)
+            x, who = pop.vectors[test], pop.people[test]
+            tpl, tpl_who, probes_of = [], [], []
+            for _ in range(DRAWS):
+                for q in fold:
+                    idx = np.flatnonzero(who == q)
+                    if len(idx) < k + 1:
+                        continue
+                    pick = rng.choice(idx, k, replace=False)
+                    tpl.append(_unit(x[pick].mean(0)))
+                    tpl_who.append(q)
+                    probes_of.append(np.setdiff1d(idx, pick))
+            if not tpl:
+                continue
+            t = np.array(tpl)
+            sim = x @ t.T
+            z = normalised_scores(sim, cohort.stats(x), cohort.stats(t))
+            for j, q in enumerate(tpl_who):
+                imp = who != q
+                parts.append((sim[probes_of[j], j], z[probes_of[j], j], sim[imp, j], z[imp, j]))
+        if parts:  # a population with no one having k + 1 photos is left out for this k
+            out[name] = Scores(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+    return out
 
 
-def pair_distances(emb: np.ndarray, ident: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distances of all same-person pairs and of all different-person pairs (i < j)."""
-    sq = (emb.astype(np.float64) ** 2).sum(1)
-    gen: list[np.ndarray] = []
-    imp: list[np.ndarray] = []
-    for start in range(0, len(emb), 1024):
-        stop = min(len(emb), start + 1024)
-        d2 = (
-            sq[start:stop, None]
-            + sq[None, :]
-            - 2.0 * emb[start:stop].astype(np.float64) @ emb.T.astype(np.float64)
-        )
-        d = np.sqrt(np.maximum(d2, 0.0)).astype(np.float32)
-        rows = np.arange(start, stop)[:, None]
-        upper = np.arange(len(emb))[None, :] > rows
-        same = ident[start:stop, None] == ident[None, :]
-        gen.append(d[upper & same])
-        imp.append(d[upper & ~same])
-    return np.concatenate(gen), np.concatenate(imp)
+def tar_at_far(gen: np.ndarray, imp: np.ndarray, far: float) -> float:
+    return float((gen > np.quantile(imp, 1 - far)).mean())
 
 
-def tar_at_far(gen: np.ndarray, imp: np.ndarray, far: float) -> tuple[float, float]:
-    thr = float(np.quantile(imp, far))
-    return float((gen <= thr).mean()), thr
+def eer(gen: np.ndarray, imp: np.ndarray) -> float:
+    ts = np.quantile(np.concatenate([gen, imp]), np.linspace(0, 1, 1001))
+    fr = np.array([(gen < t).mean() for t in ts])
+    fa = np.array([(imp >= t).mean() for t in ts])
+    i = int(np.argmin(np.abs(fr - fa)))
+    return float((fr[i] + fa[i]) / 2)
 
 
-def fit_logistic(gen: np.ndarray, imp: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """P(same | d) = 1 / (1 + exp(a * (d - b))) with equal class weights (IRLS on the distances)."""
-    rng = np.random.default_rng(seed)
-    imp_s = rng.choice(imp, size=min(len(imp), 400_000), replace=False)
-    x = np.concatenate([gen, imp_s]).astype(np.float64)
-    y = np.concatenate([np.ones(len(gen)), np.zeros(len(imp_s))])
-    w = np.where(y == 1, 0.5 / len(gen), 0.5 / len(imp_s))
-    beta = np.array([0.0, 0.0])  # logit = beta0 + beta1 * x
-    X = np.stack([np.ones_like(x), x], 1)
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(X @ beta)))
-        g = X.T @ (w * (y - p))
-        H = (X * (w * p * (1 - p))[:, None]).T @ X
-        step = np.linalg.solve(H, g)
-        beta += step
-        if np.abs(step).max() < 1e-9:
+@dataclass(frozen=True)
+class Rule:
+    """Accept when (similarity >= sim and z >= z) or (similarity >= alt_sim and z >= alt_z)."""
+
+    sim: float
+    z: float
+    alt_sim: float
+    alt_z: float
+
+    def accepts(self, sim: np.ndarray, z: np.ndarray) -> np.ndarray:
+        out: np.ndarray = ((sim >= self.sim) & (z >= self.z)) | ((sim >= self.alt_sim) & (z >= self.alt_z))
+        return out
+
+
+def _far(scores: dict[str, Scores], rule: Rule) -> float:
+    return max(float(rule.accepts(s.imp_sim, s.imp_z).mean()) for s in scores.values())
+
+
+def _value(scores: dict[str, Scores], rule: Rule) -> float:
+    tars = {n: float(rule.accepts(s.gen_sim, s.gen_z).mean()) for n, s in scores.items()}
+    return 3 * tars.get("kpop", 0.0) + sum(tars.values())
+
+
+def choose_point(scores: dict[str, Scores], target: float) -> Rule:
+    """The rule finding the most genuine photos (K-pop counted four times, every other population once) such
+    that on every population at most ``target`` of impostor comparisons pass. First one rectangle (similarity
+    and z limits), then a second one: a lower similarity accepted when z stands out further from the cohort
+    (what keeps faces of well-separated populations findable while the first limits guard look-alikes)."""
+    sims = np.round(np.arange(0.90, 0.995, 0.0025), 4)
+    zs = np.round(np.arange(0.0, 9.0, 0.05), 2)
+    best: tuple[float, Rule] | None = None
+    for c in sims:
+        for zt in zs:
+            rule = Rule(float(c), float(zt), float(c), float(zt))
+            if _far(scores, rule) > target:
+                continue
+            if best is None or _value(scores, rule) > best[0]:
+                best = (_value(scores, rule), rule)
+            break  # a higher z at this similarity only loses matches
+    if best is None:
+        raise SystemExit("no operating point meets the target false-accept rate")
+    first = best[1]
+    for c in sims[sims < first.sim]:
+        for zt in zs[zs >= first.z]:
+            rule = Rule(first.sim, first.z, float(c), float(zt))
+            if _far(scores, rule) > target:
+                continue
+            if _value(scores, rule) > best[0]:
+                best = (_value(scores, rule), rule)
             break
-    a = -beta[1]
-    b = -beta[0] / beta[1]
+    return best[1]
+
+
+def far_table(scores: dict[str, Scores], rule: Rule) -> list[list[float]]:
+    """(z, the highest share over the populations of impostor comparisons accepted with at least this z)."""
+    rows = []
+    for z in np.round(np.arange(min(rule.z, rule.alt_z) - 0.5, max(rule.z, rule.alt_z) + 4.01, 0.1), 2):
+        f = max(float((rule.accepts(s.imp_sim, s.imp_z) & (s.imp_z >= z)).mean()) for s in scores.values())
+        rows.append([float(z), f])
+    return rows
+
+
+def fit_logistic(gen: np.ndarray, imp: np.ndarray) -> tuple[float, float]:
+    """P(same | z) = 1 / (1 + exp(-a (z - b))), equal priors (classes weighted equally); Newton steps."""
+    x = np.concatenate([gen, imp])
+    y = np.concatenate([np.ones(len(gen)), np.zeros(len(imp))])
+    w = np.concatenate([np.full(len(gen), 0.5 / len(gen)), np.full(len(imp), 0.5 / len(imp))])
+    a, b = 1.0, float(np.median(x))
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(a * (x - b), -50, 50)))
+        g = np.array([np.sum(w * (p - y) * (x - b)), np.sum(w * (p - y) * -a)])
+        r = w * p * (1 - p)
+        h = np.array(
+            [
+                [np.sum(r * (x - b) ** 2), np.sum(r * (x - b) * -a)],
+                [np.sum(r * (x - b) * -a), np.sum(r * a * a)],
+            ]
+        )
+        try:
+            step = np.linalg.solve(h + 1e-9 * np.eye(2), g)
+        except np.linalg.LinAlgError:
+            break
+        a, b = a - step[0], b - step[1]
     return float(a), float(b)
 
 
-def gallery_protocol(emb: np.ndarray, ident: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Enrol the first k photos of people with > k photos; probe with all other photos; a probe's distance to
-    a person is its distance to the nearest enrolled photo (what ``FaceGallery.search`` does).
-
-    Returns the genuine and impostor (probe, person) distances and the number of people enrolled."""
-    people = np.unique(ident)
-    enrolled = [int(p) for p in people if (ident == p).sum() > k]
-    gal_idx = {p: np.flatnonzero(ident == p)[:k] for p in enrolled}
-    gal = np.concatenate([gal_idx[p] for p in enrolled])
-    owner = np.concatenate([[p] * k for p in enrolled])
-    gal_set = set(gal.tolist())
-    probes = np.array([i for i in range(len(emb)) if i not in gal_set])
-    pe, ge = emb[probes].astype(np.float64), emb[gal].astype(np.float64)
-    d = np.sqrt(np.maximum((pe**2).sum(1)[:, None] + (ge**2).sum(1)[None, :] - 2 * pe @ ge.T, 0))
-    per_person = np.stack([d[:, owner == p].min(1) for p in enrolled], 1)
-    same = ident[probes][:, None] == np.array(enrolled)[None, :]
-    return per_person[same], per_person[~same], len(enrolled)
-
-
-GRID = np.round(np.arange(0.20, 0.80001, 0.01), 2)
-
-
-def far_table(imp: np.ndarray) -> list[list[float]]:
-    srt = np.sort(imp)
-    return [[float(g), float(np.searchsorted(srt, g, side="right") / len(srt))] for g in GRID]
-
-
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lfw", type=Path, default=SHARED / "faces" / "lfw")
-    ap.add_argument("--cache", type=Path, default=CACHE)
-    ap.add_argument("--write", action="store_true", help=f"write the calibration to {OUT_JSON}")
-    ap.add_argument("--partial", action="store_true", help="report on the photos embedded so far")
-    args = ap.parse_args()
-
-    partial = args.cache.with_suffix(".partial.npz")
-    if args.cache.exists():
-        data = dict(np.load(args.cache))
-    elif args.partial and partial.exists():
-        data = dict(np.load(partial))
-        keep = data["done"]
-        data = {k: (v[keep] if len(v) == len(keep) else v) for k, v in data.items()}
-        print(f"PARTIAL: {int(keep.sum())} photos embedded so far", file=sys.stderr)
-    else:
-        print(f"embedding {args.lfw} (once; cached in {args.cache})", file=sys.stderr)
-        data = embed_lfw(args.lfw, args.cache)
-
-    found = data["found"]
-    ident_all = data["identity"]
-    emb_all = product_embeddings(data)
-    n = len(found)
-    print(f"LFW subset: {n} photos, {len(np.unique(ident_all))} people")
-    print(
-        f"face found by HOG (upsample 1): {(found == 1).sum()} ({(found == 1).mean():.2%}); "
-        f"by the CNN fallback: {(found == 2).sum()}; no face: {(found == 0).sum()}"
-    )
-    hog = found == 1
-    print()
-    print(
-        "| faces | photos | genuine pairs | impostor pairs | TAR @ FAR 1% | TAR @ FAR 0.1% "
-        "| TAR @ FAR 0.01% | TAR @ FAR 0.001% | threshold @ FAR 0.1% | EER |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    rows = (
-        ("HOG (default)", hog, emb_all),
-        ("HOG + CNN fallback", found > 0, emb_all),
-        ("HOG, dlib's plain descriptor (before)", hog, data["plain"]),
-    )
-    for subset_name, mask, vectors in rows:
-        gen, imp = pair_distances(vectors[mask], ident_all[mask])
-        tars = [tar_at_far(gen, imp, far)[0] for far in (0.01, 0.001, 0.0001, 0.00001)]
-        _, thr01 = tar_at_far(gen, imp, 0.001)
-        grid = np.linspace(0.2, 0.9, 701)
-        frr = np.array([(gen > g).mean() for g in grid])
-        far_ = np.searchsorted(np.sort(imp), grid, side="right") / len(imp)
-        eer_i = int(np.argmin(np.abs(frr - far_)))
-        eer = (frr[eer_i] + far_[eer_i]) / 2
-        print(
-            f"| {subset_name} | {mask.sum()} | {len(gen):,} | {len(imp):,} | "
-            + " | ".join(f"{t:.2%}" for t in tars)
-            + f" | {thr01:.3f} | {eer:.2%} |"
-        )
-
-    emb = emb_all[hog]
-    ident = ident_all[hog]
-    gen, imp = pair_distances(emb, ident)
-    # Counting photos where no face was found as rejected genuine pairs (end-to-end TAR).
-    gen_all_pairs = sum(int(c) * (int(c) - 1) // 2 for c in np.bincount(ident_all))
-    _, thr1 = tar_at_far(gen, imp, 0.01)
-    _, thr01 = tar_at_far(gen, imp, 0.001)
-    _, thr001 = tar_at_far(gen, imp, 0.0001)
-    _, thr0001 = tar_at_far(gen, imp, 0.00001)
-    e2e = float((gen <= thr01).sum()) / gen_all_pairs
-    print(held_out_check(emb, ident))
-    print(
-        f"\nend to end (HOG; pairs with a missed face count as rejections): "
-        f"TAR @ FAR 0.1% = {e2e:.2%} of {gen_all_pairs:,} genuine pairs"
-    )
-    by_photos: dict[str, dict[str, object]] = {}
-    print(
-        "\n| photos enrolled per person | people | genuine | impostor | TAR @ FAR 1% | TAR @ FAR 0.1% "
-        "| TAR @ FAR 0.01% | threshold @ FAR 0.1% | at the pair threshold: TAR / FAR |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for k in (1, 2, 3, 5):
-        g_gen, g_imp, g_n = gallery_protocol(emb, ident, k)
-        t1, _ = tar_at_far(g_gen, g_imp, 0.01)
-        t01, g_thr = tar_at_far(g_gen, g_imp, 0.001)
-        t001, _ = tar_at_far(g_gen, g_imp, 0.0001)
-        print(
-            f"| {k} | {g_n} | {len(g_gen):,} | {len(g_imp):,} | {t1:.2%} | {t01:.2%} | {t001:.2%} "
-            f"| {g_thr:.3f} | {(g_gen <= thr01).mean():.2%} / {(g_imp <= thr01).mean():.3%} |"
-        )
-        by_photos[str(k)] = {
-            "threshold": round(g_thr, 4),
-            "tar": round(t01, 4),
-            "far_table": far_table(g_imp),
-        }
-
-    a, b = fit_logistic(gen, imp)
-    print(f"\nlogistic score: P(same) = 1 / (1 + exp({a:.3f} * (d - {b:.4f})))  (equal priors)")
-    print(f"thresholds: FAR 1% {thr1:.4f}, 0.1% {thr01:.4f}, 0.01% {thr001:.4f}, 0.001% {thr0001:.4f}")
-    tar_table = [[float(g), round(float((gen <= g).mean()), 5)] for g in GRID]
-    calib = {
-        "model": MODEL_NAME,
-        "embedding": "mirror-l2",
-        "detector": "hog",
-        "upsample": 1,
-        "data": f"LFW subset ../shared/faces/lfw: {int(hog.sum())} photos with a HOG face, "
-        f"{len(np.unique(ident))} people, {len(gen)} genuine and {len(imp)} impostor pairs",
-        "threshold_far_1e-2": round(thr1, 4),
-        "threshold_far_1e-3": round(thr01, 4),
-        "threshold_far_1e-4": round(thr001, 4),
-        "threshold_far_1e-5": round(thr0001, 4),
-        "default_threshold": round(thr01, 4),
-        "logistic_a": round(a, 4),
-        "logistic_b": round(b, 4),
-        "far_table": far_table(imp),
-        "tar_table": tar_table,
-        "by_photos": by_photos,
-        "script": "scripts/calibrate_faces.py --write",
+    ap.add_argument("--shared", type=Path, default=SHARED_DIR)
+    ap.add_argument("--clusters", type=int, default=CLUSTERS, help="cohort clusters (default %(default)s)")
+    ap.add_argument("--target-far", type=float, default=TARGET_FAR)
+    ap.add_argument("--write", action="store_true", help=f"write {CALIBRATION_FILE.name} and its cohort")
+    ap.add_argument("--out", type=Path, default=CALIBRATION_FILE, help="calibration file to write")
+    args = ap.parse_args(argv)
+    files = population_files(args.shared)
+    pops = {n: embed_population(n, f, args.shared) for n, f in files.items()}
+    for p in pops.values():
+        print(f"{p.name}: {p.photos} photos, {p.found} with a face, {len(set(p.people))} people")
+    report: dict[str, dict[str, object]] = {
+        n: {"photos": p.found, "people": len(set(p.people))} for n, p in pops.items()
     }
+    points: dict[str, dict[str, object]] = {}
+    for k in PHOTOS:
+        scores = cross_validate(pops, k, args.clusters)
+        if k == 1:
+            print("\npairs (1 photo against 1 photo), cross-validated by person:")
+            for n, s in scores.items():
+                row = {
+                    "tar_far_1e-3_similarity": tar_at_far(s.gen_sim, s.imp_sim, 1e-3),
+                    "tar_far_1e-2_similarity": tar_at_far(s.gen_sim, s.imp_sim, 1e-2),
+                    "eer_similarity": eer(s.gen_sim, s.imp_sim),
+                    "tar_far_1e-3_z": tar_at_far(s.gen_z, s.imp_z, 1e-3),
+                    "tar_far_1e-2_z": tar_at_far(s.gen_z, s.imp_z, 1e-2),
+                    "eer_z": eer(s.gen_z, s.imp_z),
+                    "genuine": len(s.gen_sim),
+                    "impostor": len(s.imp_sim),
+                }
+                report[n]["pairs"] = row
+                print(
+                    f"  {n:9s} "
+                    + " ".join(f"{a}={b:.4f}" if isinstance(b, float) else f"{a}={b}" for a, b in row.items())
+                )
+            a, b = fit_logistic(
+                np.concatenate([scores[n].gen_z for n in EAST_ASIAN]),
+                np.concatenate([scores[n].imp_z for n in EAST_ASIAN]),
+            )
+        rule = choose_point(scores, args.target_far)
+        at = {
+            n: {
+                "tar": float(rule.accepts(s.gen_sim, s.gen_z).mean()),
+                "far": float(rule.accepts(s.imp_sim, s.imp_z).mean()),
+                "impostor": len(s.imp_sim),
+            }
+            for n, s in scores.items()
+        }
+        for n in scores:
+            report[n].setdefault("shipped", {})[str(k)] = at[n]  # type: ignore[index]
+        points[str(k)] = {
+            "similarity": rule.sim,
+            "z": rule.z,
+            "alt_similarity": rule.alt_sim,
+            "alt_z": rule.alt_z,
+            "far": max(v["far"] for v in at.values()),
+            "tar": at["kpop"]["tar"],
+            "far_table": far_table(scores, rule),
+        }
+        print(
+            f"\n{k} enrolment photo(s): (similarity >= {rule.sim:.4f} and z >= {rule.z:.2f}) "
+            f"or (similarity >= {rule.alt_sim:.4f} and z >= {rule.alt_z:.2f})"
+        )
+        for n, v in at.items():
+            print(
+                f"  {n:9s} her other photos found {v['tar']:.1%}, "
+                f"other people's faces matched {v['far']:.3%} of {v['impostor']}"
+            )
     if args.write:
-        if args.partial and not args.cache.exists():
-            raise SystemExit("refusing to write a calibration from a partial run")
-        OUT_JSON.write_text(json.dumps(calib, indent=1) + "\n")
-        print(f"wrote {OUT_JSON}")
+        everything = np.vstack([p.vectors for p in pops.values()])
+        cohort = Cohort.fit(everything, args.clusters)
+        cohort_file = args.out.with_name(args.out.stem + "_cohort.npz")
+        np.savez_compressed(
+            cohort_file,
+            means=cohort.means.astype(np.float32),
+            covariances=cohort.covariances.astype(np.float32),
+        )
+        out = {
+            "model": MODEL_NAME,
+            "scoring": "template-snorm-min",
+            "cohort": cohort_file.name,
+            "cohort_sha256": hashlib.sha256(cohort_file.read_bytes()).hexdigest(),
+            "clusters": int(cohort.means.shape[0]),
+            "target_far": args.target_far,
+            "data": {n: report[n]["photos"] for n in pops},
+            "logistic_a": a,
+            "logistic_b": b,
+            "by_photos": points,
+            "populations": report,
+        }
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+        print(f"\nwrote {args.out} and {cohort_file}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -19,23 +19,48 @@ from jikimi.store.schema.people import Consent, Person, PersonFace
 
 
 def test_calibration_is_shipped_and_sane() -> None:
+    """The shipped operating points keep other East Asian people's faces out at the target rate, measured on
+    every East Asian population separately (K-pop women, other East Asians, LFW's East Asians)."""
     cal = calibration()
     assert cal.model == MODEL_NAME
-    assert 0.3 < cal.default_threshold < 0.7
-    assert cal.far(cal.default_threshold) <= 0.0011
-    for k in (1, 2, 3, 5):
-        assert cal.far(cal.person_threshold(k), k) <= 0.0011
-    assert cal.score(0.2) > 0.9 > 0.1 > cal.score(0.9)
-    assert cal.threshold_for(0.01) >= cal.threshold_for(0.001)
+    assert [p.photos for p in cal.points] == [1, 3, 5]
+    assert 0 < cal.target_far <= 0.001
+    assert cal.cohort.dim == 128 and cal.cohort.means.shape[0] >= 1
+    for p in cal.points:
+        assert 0.8 < p.similarity < 1.0 and p.far <= cal.target_far and 0.0 < p.tar <= 1.0
+        assert cal.point(p.photos) == p
+    assert cal.point(0) == cal.point(1) == cal.point(2) and cal.point(4) == cal.point(3)
+    assert cal.point(50) == cal.point(5)
+    pops = cal.populations
+    assert {"kpop", "other_ea", "lfw_ea", "lfw_other"} <= set(pops)
+    for name in ("kpop", "other_ea", "lfw_ea"):
+        for k in ("1", "3", "5"):
+            assert pops[name]["shipped"][k]["far"] <= cal.target_far
+    assert cal.score(5.0) > 0.9 > 0.1 > cal.score(-2.0)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.floats(0.0, 1.5), st.floats(0.0, 1.5))
-def test_score_and_far_are_monotonic(a: float, b: float) -> None:
+@given(st.floats(-5.0, 10.0), st.floats(-5.0, 10.0), st.sampled_from([1, 3, 5]))
+def test_score_and_far_are_monotonic(a: float, b: float, photos: int) -> None:
     cal = calibration()
     lo, hi = min(a, b), max(a, b)
-    assert 0.0 <= cal.score(hi) <= cal.score(lo) <= 1.0
-    assert 0.0 <= cal.far(lo) <= cal.far(hi) <= 1.0
+    assert 0.0 <= cal.score(lo) <= cal.score(hi) <= 1.0
+    assert 0.0 <= cal.far(hi, photos) <= cal.far(lo, photos) <= 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 4), st.integers(0, 10_000))
+def test_template_is_the_unit_mean_of_her_photos(n_people: int, photos: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    vecs = rng.normal(size=(n_people * photos, 128))
+    owners = np.repeat(np.arange(10, 10 + n_people), photos)
+    pids, tpl, counts = face_index.templates(vecs, owners)
+    assert list(pids) == list(range(10, 10 + n_people)) and set(counts.tolist()) == {photos}
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    for j in range(n_people):
+        mean = unit[owners == pids[j]].mean(0)
+        assert np.allclose(tpl[j], mean / np.linalg.norm(mean), atol=1e-9)
+        assert abs(np.linalg.norm(tpl[j]) - 1.0) < 1e-9
 
 
 def test_no_open_face_search() -> None:
@@ -121,17 +146,15 @@ def test_large_gallery_is_cached_privately_and_dropped_on_withdrawal(
     store.dispose()
 
 
-def test_threshold_depends_on_enrolled_photos(tmp_path: Path) -> None:
-    """The nearest of k enrolled photos counts, so people with more photos get the stricter k-photo limit."""
+def test_gallery_applies_the_calibrated_rule_per_number_of_photos(tmp_path: Path) -> None:
+    """A person with 3 photos is one template (their mean); a face is a candidate exactly when the rule
+    for her number of photos accepts its similarity and normalised score, recomputed here independently."""
     cal = calibration()
-    t1, t3 = cal.person_threshold(1), cal.person_threshold(3)
-    assert cal.person_threshold(4) == cal.person_threshold(5) and cal.person_threshold(0) == t1
-    assert t3 < t1
     url = f"sqlite:///{tmp_path / 'k.db'}"
     store = open_store(url)
     rng = np.random.default_rng(11)
-    base = (rng.normal(size=(4, 128)) * 0.12).astype(np.float32)
-    base[1:] = base[1:] + 3.0  # person 2's photos far from person 1's
+    base = rng.normal(size=(4, 128))
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
     with store.session() as s:
         s.execute(insert(Person), [{"id": 1, "name": "one photo"}, {"id": 2, "name": "three photos"}])
         s.execute(
@@ -141,18 +164,48 @@ def test_threshold_depends_on_enrolled_photos(tmp_path: Path) -> None:
         s.execute(
             insert(PersonFace),
             [
-                {"person_id": 1 if i == 0 else 2, "embedding": base[i].tobytes(), "model": MODEL_NAME}
+                {
+                    "person_id": 1 if i == 0 else 2,
+                    "embedding": base[i].astype(np.float32).tobytes(),
+                    "model": MODEL_NAME,
+                }
                 for i in range(4)
             ],
         )
     g = people.gallery(store)
-    direction = rng.normal(size=128).astype(np.float32)
-    direction /= np.linalg.norm(direction)
-    d = (t1 + t3) / 2  # inside the 1-photo threshold, outside the 3-photo one
-    hit1 = g.search(base[0] + d * direction)
-    hit2 = g.search(base[1] + d * direction)
-    assert [m.person_id for m in hit1] == [1] and abs(hit1[0].distance - d) < 1e-3
-    assert hit2 == []
-    assert [m.person_id for m in g.search(base[1] + d * direction, threshold=t1)] == [2]  # explicit override
-    assert hit1[0].far == pytest.approx(cal.far(hit1[0].distance, 1)) and 0 < hit1[0].far < 0.001
+    assert g.people == 2 and g.photos(1) == 1 and g.photos(2) == 3
+    t2 = base[1:].mean(0)
+    t2 /= np.linalg.norm(t2)
+    templates = {1: base[0], 2: t2}
+    accepted = rejected = 0
+    for pid, t in templates.items():
+        u = rng.normal(size=128)
+        u -= (u @ t) * t
+        u /= np.linalg.norm(u)
+        for sim in np.linspace(0.85, 0.999, 31) + 0.0003:  # off the tabulated limits (float32 probes)
+            probe = sim * t + np.sqrt(max(0.0, 1 - sim * sim)) * u
+            z = face_index.normalised_scores(
+                np.array([[probe @ t]]), cal.cohort.stats(probe[None]), cal.cohort.stats(t[None])
+            )[0, 0]
+            expect = cal.point(g.photos(pid)).accepts(float(probe @ t), float(z))
+            hits = [m for m in g.search(probe.astype(np.float32), k=5) if m.person_id == pid]
+            assert bool(hits) == expect, (pid, sim, z)
+            if hits:
+                accepted += 1
+                m = hits[0]
+                assert m.similarity == pytest.approx(sim, abs=1e-4) and m.z == pytest.approx(z, abs=1e-4)
+                assert m.photos == g.photos(pid) and m.far == pytest.approx(cal.far(z, m.photos))
+                assert m.distance == pytest.approx(np.sqrt(2 - 2 * sim), abs=1e-3)
+            else:
+                rejected += 1
+    assert accepted and rejected  # both sides of the rule were exercised
+    # her enrolled photo most like the probe is named, for the reviewer to compare
+    near = g.search((t2 + 0.3 * base[2]).astype(np.float32), threshold=0.5)
+    assert near and near[0].person_id == 2 and near[0].face_id == 3
+    # the expert override is a plain distance to the template
+    far_probe = (0.8 * base[0] + 0.6 * rng.normal(size=128) / np.sqrt(128)).astype(np.float32)
+    assert g.search(far_probe) == []
+    d = float(np.linalg.norm(far_probe / np.linalg.norm(far_probe) - base[0]))
+    assert [m.person_id for m in g.search(far_probe, threshold=d + 0.01)] == [1]
+    assert g.search(far_probe, threshold=d - 0.01) == []
     store.dispose()

@@ -51,15 +51,22 @@ def test_one_face_with_landmarks_and_embedding(portraits: Path) -> None:
 
 
 def test_same_person_closer_than_another(portraits: Path) -> None:
-    from jikimi.index.faces import calibration
+    from jikimi.index.faces import calibration, normalised_scores
 
     o1 = detect_faces(_small(portraits / "obama" / "obama.jpg"))[0]
     o2 = detect_faces(_small(portraits / "obama" / "obama2.jpg"))[0]
     b = detect_faces(_small(portraits / "biden" / "biden.jpg"))[0]
     assert o1.mirrored is not None and o1.plain is not None and o1.mirrored.shape == (128,)
     np.testing.assert_allclose(o1.embedding, mirror_embedding(o1.plain, o1.mirrored))
-    threshold = calibration().default_threshold
-    assert face_distance(o1.embedding, o2.embedding) < threshold < face_distance(o1.embedding, b.embedding)
+    cal = calibration()
+    assert face_distance(o1.embedding, o2.embedding) < face_distance(o1.embedding, b.embedding)
+
+    def accepted(x: np.ndarray, y: np.ndarray) -> bool:
+        sim = float(np.dot(x, y))
+        z = normalised_scores(np.array([[sim]]), cal.cohort.stats(x[None]), cal.cohort.stats(y[None]))[0, 0]
+        return cal.point(1).accepts(sim, float(z))
+
+    assert accepted(o1.embedding, o2.embedding) and not accepted(o1.embedding, b.embedding)
 
 
 @given(

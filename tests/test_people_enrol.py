@@ -97,7 +97,7 @@ def test_enrolled_person_matches_and_others_do_not(
     hits = people.search_faces(store, [probes["obama2"], probes["biden2"], probes["rose"]], face_gallery=g)
     assert [m.person_id for m in hits[0]] == [p.id]
     m = hits[0][0]
-    assert m.name == "Obama" and 0 < m.distance < g.calibration.default_threshold
+    assert m.name == "Obama" and 0 < m.distance < 0.5 and g.calibration.point(1).accepts(m.similarity, m.z)
     assert 0.5 < m.score <= 1.0 and 0.0 <= m.far < 0.001
     assert hits[1] == [] and hits[2] == []
     with store.session() as s:

@@ -469,6 +469,11 @@ def test_pages_show_lower_layer_errors_in_korean_and_english(tmp_path: Path) -> 
     assert page.status_code == 422
     assert "아무도 등록하지 못했습니다" in page.text
     assert "사진 1: 이미지나 동영상 파일이 아닙니다(텍스트 파일로 보입니다)" in page.text
+    # the enrolment page says what recall to expect for young Korean women, from the shipped calibration
+    from jikimi.index.faces import calibration
+
+    cal = calibration()
+    assert "젊은 한국 여성의 경우 예상되는 결과" in page.text and f"약 {cal.tar(3) * 100:.0f}%" in page.text
     assert "not an image or video" not in page.text and "nobody enrolled" not in page.text
     c.get("/lang/en?next=/people")
     page = c.post("/people", data=enrol, files=photos)

@@ -108,17 +108,20 @@ def enroll(
 
 
 def _photo_tip(faces: int) -> None:
-    """Say how much more often the person is found with more enrolled photos (LFW calibration)."""
+    """Say plainly what recall to expect for young Korean women, and what raises it (shipped calibration)."""
     from jikimi.cli.common import err_console
     from jikimi.index.faces import calibration
 
-    by = {pc.photos: pc.tar for pc in calibration().by_photos}
-    now, better = by.get(min(faces, 5)), by.get(3)
-    if faces < 3 and now and better and better > now:
-        err_console.print(
-            f"[yellow]tip:[/] with {faces} photo(s) about {now:.0%} of other photos of her are found (LFW, "
-            f"at 0.1% false matches); with 3 different photos about {better:.0%}. See docs/accuracy.md."
-        )
+    cal = calibration()
+    err_console.print(
+        f"[yellow]what to expect:[/] for young Korean women, with {faces} photo(s) about "
+        f"{cal.tar(faces):.0%} "
+        f"of her other photos are found (with 3 different photos about {cal.tar(3):.0%}, with 5 about "
+        f"{cal.tar(5):.0%}); at most {cal.target_far:.2%} of other women's faces are taken for her, "
+        "and every "
+        "match is a candidate to check. More photos from different days, angles and lighting raise it; "
+        "`jikimi person sources add` finds edited copies of her own photos. See docs/accuracy.md."
+    )
 
 
 @person_app.command("consent")
@@ -247,7 +250,10 @@ def show(
 def search(
     photo: Path = typer.Argument(..., help="A photo to look for enrolled people in."),
     threshold: float = typer.Option(
-        None, "--threshold", help="Max distance (default: calibrated, FAR 0.1%)."
+        None,
+        "--threshold",
+        help="Expert: a max distance to her template, replacing the calibrated rule (default: calibrated on "
+        "East Asian faces).",
     ),
     detector: str = typer.Option("hog", "--detector", help="hog or cnn."),
     upsample: int = typer.Option(1, "--upsample", min=0, max=3),
@@ -282,7 +288,8 @@ def search(
     console.print(f"{photo}: {len(found)} face(s)")
     for n, (f, ms) in enumerate(found, 1):
         who = ", ".join(
-            f"[bold]{m.name}[/] (person {m.person_id}, distance {m.distance:.3f}, score {m.score:.2f})"
+            f"[bold]{m.name}[/] (person {m.person_id}, candidate: similarity {m.similarity:.3f}, "
+            f"normalised score {m.z:.2f}, false-match rate {m.far:.3%}, nearest enrolled photo {m.face_id})"
             for m in ms
         )
         console.print(f"  face {n} at {f.box.as_list()}: {who or 'no enrolled person'}")

@@ -1,19 +1,32 @@
-"""The face gallery: a faiss index over the embeddings of enrolled, consenting people, with calibrated scores.
+"""The face gallery: enrolled, consenting people's faces, searchable by face, with scores calibrated on the
+people we serve (young Korean women and other East Asian faces, as well as LFW).
 
 There is no open face search. A :class:`FaceGallery` can only be built by ``jikimi.store.people.gallery()``
 from people with a valid consent record; every search re-checks, at query time, that each matched person is
 still enrolled with unexpired consent (so a withdrawal or an expiry stops matching at once, even mid-scan).
 
-Distances are Euclidean between dlib 128-d embeddings. The default threshold and the score mapping come from
-``face_calibration.json``, written by ``scripts/calibrate_faces.py --write`` on the LFW subset (see
-``docs/accuracy.md``).
+Scoring (``scripts/calibrate_faces.py`` fits it; figures in ``docs/accuracy.md``):
+
+* each person is represented by a **template**, the unit-length mean of her enrolled photos' embeddings (more,
+  and more varied, photos make a better template);
+* the raw score is the cosine similarity of a face with a template;
+* the **normalised score** ``z`` compares that similarity with how similar the face and the template are to
+  faces of people who are not her: a *cohort* described only by aggregate statistics (means and covariances of
+  a few clusters of East Asian and other faces, no individual's embedding), the lowest z over the clusters
+  counts (symmetric S-norm). A look-alike region of face space, where dlib puts many young East Asian women
+  close together, needs a higher similarity;
+* a face is a candidate for a person when both the similarity and ``z`` reach the limits fitted for the number
+  of photos she is enrolled with, or a lower similarity with a higher ``z`` (a second pair of limits), chosen
+  so that on every population measured (K-pop women, other East Asian public figures, LFW's East Asian people,
+  the rest of LFW) at most ``target_far`` of other people's faces match.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -32,133 +45,248 @@ HNSW_EF_CONSTRUCTION = 120
 HNSW_EF_SEARCH = 256
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, 1e-12)
+
+
 def _interp(table: tuple[tuple[float, float], ...], x: float) -> float:
+    """Linear interpolation in an increasing-x table; clamped at both ends."""
+    if not table:
+        return 0.0
     xs = np.array([a for a, _ in table])
     ys = np.array([b for _, b in table])
-    return float(np.interp(x, xs, ys, left=float(ys[0]) if len(ys) else 0.0, right=1.0))
+    return float(np.interp(x, xs, ys))
 
 
 @dataclass(frozen=True)
-class PersonCalibration:
-    """Threshold and false-accept table for a person enrolled with ``photos`` photos (the nearest counts)."""
+class Cohort:
+    """Aggregate statistics of faces of people who are not enrolled: ``means`` (K x d) and ``covariances``
+    (K x d x d) of K clusters of unit-length embeddings. Only these statistics ship, never an embedding."""
+
+    means: np.ndarray
+    covariances: np.ndarray
+
+    def __post_init__(self) -> None:
+        k, d = self.means.shape
+        if self.covariances.shape != (k, d, d):
+            raise ValueError(
+                f"cohort covariances {self.covariances.shape} do not fit means {self.means.shape}"
+            )
+
+    @property
+    def dim(self) -> int:
+        return int(self.means.shape[1])
+
+    def stats(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For unit vectors (n x d): mean (n x K) and standard deviation (n x K) of their cosine similarity
+        with the faces of each cohort cluster."""
+        v = np.asarray(vectors, dtype=np.float64)
+        mu = v @ self.means.T
+        var = np.einsum("nd,kde,ne->nk", v, self.covariances, v)
+        return mu, np.sqrt(np.maximum(var, 1e-12))
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, clusters: int, *, shrink: float = 0.05, seed: int = 0) -> Cohort:
+        """Spherical k-means into ``clusters`` groups (each kept only with > 20 faces), then each group's mean
+        and covariance, shrunk by ``shrink`` towards a scaled identity."""
+        x = _unit(vectors)
+        rng = np.random.default_rng(seed)
+        k = max(1, min(int(clusters), len(x)))
+        centres = x[rng.choice(len(x), k, replace=False)]
+        labels = np.zeros(len(x), dtype=np.int64)
+        for _ in range(30):
+            labels = (x @ centres.T).argmax(1)
+            centres = np.array(
+                [_unit(x[labels == j].mean(0)) if (labels == j).any() else centres[j] for j in range(k)]
+            )
+        keep = [j for j in range(k) if (labels == j).sum() > 20] or [int(np.bincount(labels).argmax())]
+        means, covs = [], []
+        for j in keep:
+            xs = x[labels == j]
+            c = np.cov(xs.T)
+            c = (1 - shrink) * c + shrink * np.trace(c) / len(c) * np.eye(len(c))
+            means.append(xs.mean(0))
+            covs.append(c)
+        return cls(np.array(means), np.array(covs))
+
+
+def normalised_scores(
+    similarity: np.ndarray,
+    probe_stats: tuple[np.ndarray, np.ndarray],
+    template_stats: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Symmetric S-norm of cosine similarities (n probes x m templates) against each cohort cluster; the least
+    over the clusters (the most sceptical) is returned (n x m)."""
+    mp, sp = probe_stats  # n x K
+    mt, st = template_stats  # m x K
+    s = np.asarray(similarity, dtype=np.float64)[:, :, None]
+    z = 0.5 * ((s - mp[:, None, :]) / sp[:, None, :] + (s - mt[None, :, :]) / st[None, :, :])
+    out: np.ndarray = z.min(axis=2)
+    return out
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The shipped limits for a person enrolled with ``photos`` photos, and what was measured there."""
 
     photos: int
-    threshold: float
-    far_table: tuple[tuple[float, float], ...]
-    tar: float = 0.0
-    """Share of this person's other photos found at ``threshold`` on LFW (true-accept rate)."""
+    similarity: float
+    """Lowest cosine similarity between a face and her template."""
+    z: float
+    """Lowest normalised score."""
+    far: float
+    """Highest share, over the East Asian populations measured, of other people's faces matching her."""
+    tar: float
+    """Share of her other photos found, among young Korean women (K-pop, cross-validated by person)."""
+    far_table: tuple[tuple[float, float], ...] = ()
+    """(z, highest share over the populations of impostor comparisons accepted with at least this z)."""
+    alt_similarity: float = 2.0
+    """A second, lower similarity limit, accepted only with the higher normalised score ``alt_z``: faces
+    that stand far out from the cohort (well-separated people) are found without loosening the look-alike
+    limits."""
+    alt_z: float = float("inf")
+
+    @property
+    def lowest_similarity(self) -> float:
+        return min(self.similarity, self.alt_similarity)
+
+    def accepts(self, similarity: float, z: float) -> bool:
+        return (similarity >= self.similarity and z >= self.z) or (
+            similarity >= self.alt_similarity and z >= self.alt_z
+        )
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Thresholds and score mapping for the embedding model, measured on LFW (``scripts/calibrate_faces.py``).
-
-    A probe is compared with each enrolled photo and the nearest counts, so a person enrolled with more photos
-    would collect more false matches at one fixed distance: the shipped thresholds are per number of enrolled
-    photos (``by_photos``), each keeping the false-accept rate per (face, person) comparison at 0.1%.
-    """
+    """The fitted scoring of one embedding model (``scripts/calibrate_faces.py --write``)."""
 
     model: str
-    default_threshold: float
+    cohort: Cohort
+    points: tuple[OperatingPoint, ...]
+    target_far: float
     logistic_a: float
     logistic_b: float
-    far_table: tuple[tuple[float, float], ...]
-    thresholds: dict[str, float]
-    by_photos: tuple[PersonCalibration, ...] = ()
+    populations: dict[str, Any] = field(default_factory=dict)
+    """The measured report (per population and per number of photos), for docs and the enrolment tip."""
 
-    def score(self, distance: float) -> float:
-        """Probability that the two faces are the same person, for equal prior odds."""
-        z = self.logistic_a * (distance - self.logistic_b)
-        return float(1.0 / (1.0 + np.exp(np.clip(z, -50.0, 50.0))))
-
-    def _person(self, photos: int) -> PersonCalibration | None:
-        """The calibration for ``photos`` enrolled photos: the nearest tabulated count at or above it (the
-        stricter one), or the largest tabulated count."""
-        for pc in self.by_photos:
-            if pc.photos >= max(1, photos):
-                return pc
-        return self.by_photos[-1] if self.by_photos else None
-
-    def person_threshold(self, photos: int = 1) -> float:
-        """The default distance threshold for a person enrolled with ``photos`` photos."""
-        pc = self._person(photos)
-        return pc.threshold if pc is not None else self.default_threshold
-
-    def far(self, distance: float, photos: int | None = None) -> float:
-        """Share of different-person comparisons on LFW at least this close: the false-accept rate here.
-
-        ``photos=None``: one photo against one photo; ``photos=k``: a face against a person enrolled with k
-        photos (nearest photo counts)."""
-        pc = None if photos is None else self._person(photos)
-        return _interp(pc.far_table if pc is not None else self.far_table, distance)
-
-    def threshold_for(self, far: float) -> float:
-        """The largest tabulated distance whose pairwise false-accept rate on LFW is at most ``far``."""
-        best = self.far_table[0][0]
-        for d, f in self.far_table:
-            if f <= far:
-                best = d
+    def point(self, photos: int = 1) -> OperatingPoint:
+        """The operating point for ``photos`` enrolled photos: the largest tabulated count not above it."""
+        best = self.points[0]
+        for p in self.points:
+            if p.photos <= max(1, photos):
+                best = p
         return best
 
-    @property
-    def max_threshold(self) -> float:
-        return max([self.default_threshold, *(pc.threshold for pc in self.by_photos)])
+    def score(self, z: float) -> float:
+        """Probability that the face is hers, equal prior odds (logistic fit of ``z``, East Asian faces)."""
+        t = self.logistic_a * (z - self.logistic_b)
+        return float(1.0 / (1.0 + np.exp(-np.clip(t, -50.0, 50.0))))
+
+    def far(self, z: float, photos: int = 1) -> float:
+        """Highest share, over the populations measured, of impostor comparisons accepted at ``z`` or up."""
+        table = self.point(photos).far_table
+        if not table:
+            return self.target_far
+        return max(0.0, min(1.0, _interp(table, z)))
+
+    def tar(self, photos: int) -> float:
+        """Share of a young Korean woman's other photos found when she is enrolled with ``photos`` photos."""
+        return self.point(photos).tar
 
 
-@lru_cache(maxsize=1)
-def calibration() -> Calibration:
-    """The shipped calibration (``face_calibration.json``)."""
+def _cohort_from(path: Path, dim: int) -> Cohort:
+    with np.load(path) as data:
+        cohort = Cohort(np.asarray(data["means"], np.float64), np.asarray(data["covariances"], np.float64))
+    if cohort.dim != dim:
+        raise ValueError(f"cohort dimension {cohort.dim} is not the embedding's {dim}")
+    return cohort
+
+
+def load_calibration(path: Path, *, model: str, dim: int) -> Calibration:
+    """Read a calibration JSON (and the cohort file it names, beside it) for ``model``."""
     try:
-        raw: dict[str, Any] = json.loads(CALIBRATION_FILE.read_text())
-    except (OSError, ValueError) as exc:
-        raise JikimiError(
-            f"face calibration missing or unreadable: {CALIBRATION_FILE}",
-            "run scripts/calibrate_faces.py --write",
-        ) from exc
-    if raw.get("model") != MODEL_NAME:
-        raise JikimiError(f"face calibration is for model {raw.get('model')!r}, not {MODEL_NAME!r}")
-    by_photos = tuple(
-        sorted(
-            (
-                PersonCalibration(
-                    photos=int(k),
-                    threshold=float(v["threshold"]),
-                    far_table=tuple((float(d), float(f)) for d, f in v["far_table"]),
-                    tar=float(v.get("tar", 0.0)),
-                )
-                for k, v in raw.get("by_photos", {}).items()
-            ),
-            key=lambda pc: pc.photos,
+        raw: dict[str, Any] = json.loads(path.read_text())
+        cohort_file = path.with_name(str(raw["cohort"]))
+        digest = hashlib.sha256(cohort_file.read_bytes()).hexdigest()
+        if raw.get("cohort_sha256") not in (None, digest):
+            raise ValueError(f"{cohort_file.name} does not match the calibration (sha256)")
+        cohort = _cohort_from(cohort_file, dim)
+        points = tuple(
+            sorted(
+                (
+                    OperatingPoint(
+                        photos=int(k),
+                        similarity=float(v["similarity"]),
+                        z=float(v["z"]),
+                        far=float(v["far"]),
+                        tar=float(v["tar"]),
+                        far_table=tuple((float(a), float(b)) for a, b in v.get("far_table", [])),
+                        alt_similarity=float(v.get("alt_similarity", 2.0)),
+                        alt_z=float(v.get("alt_z", float("inf"))),
+                    )
+                    for k, v in raw["by_photos"].items()
+                ),
+                key=lambda p: p.photos,
+            )
         )
-    )
-    return Calibration(
-        model=raw["model"],
-        default_threshold=float(raw["default_threshold"]),
-        logistic_a=float(raw["logistic_a"]),
-        logistic_b=float(raw["logistic_b"]),
-        far_table=tuple((float(d), float(f)) for d, f in raw["far_table"]),
-        thresholds={k: float(v) for k, v in raw.items() if k.startswith("threshold_far_")},
-        by_photos=by_photos,
-    )
+        if not points:
+            raise ValueError("no operating points")
+        cal = Calibration(
+            model=str(raw["model"]),
+            cohort=cohort,
+            points=points,
+            target_far=float(raw["target_far"]),
+            logistic_a=float(raw["logistic_a"]),
+            logistic_b=float(raw["logistic_b"]),
+            populations=dict(raw.get("populations", {})),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise JikimiError(
+            f"face calibration missing or unreadable: {path} ({exc})",
+            "run scripts/calibrate_faces.py --write with this face model configured",
+        ) from exc
+    if cal.model != model:
+        raise JikimiError(
+            f"face calibration {path} is for model {cal.model!r}, not {model!r}",
+            "run scripts/calibrate_faces.py --write with this face model configured",
+        )
+    return cal
+
+
+@lru_cache(maxsize=4)
+def calibration() -> Calibration:
+    """The shipped calibration of the default model (``face_calibration.json`` and its cohort file)."""
+    return load_calibration(CALIBRATION_FILE, model=MODEL_NAME, dim=EMBEDDING_DIM)
 
 
 @dataclass(frozen=True)
 class FaceMatch:
-    """An enrolled person whose face is close to the probe: nearest enrolled photo, distance and scores."""
+    """A candidate for review: an enrolled person whose template is close to the probe face, with the reason
+    (similarity, normalised score, the false-accept rate there) and her enrolled photo most like the face."""
 
     person_id: int
     face_id: int
+    """Her enrolled photo (``PersonFace.id``) most similar to the probe: shown beside the found face."""
     distance: float
+    """Euclidean distance between the face and her template (unit vectors: ``sqrt(2 - 2 * similarity)``)."""
     score: float
     far: float
+    similarity: float = 0.0
+    z: float = 0.0
+    photos: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "person_id": self.person_id,
             "face_id": self.face_id,
             "distance": round(self.distance, 4),
+            "similarity": round(self.similarity, 4),
+            "z": round(self.z, 3),
             "score": round(self.score, 4),
             "far": self.far,
+            "photos": self.photos,
         }
 
 
@@ -169,32 +297,40 @@ _GALLERY_SEAL = object()
 """Held only by ``jikimi.store.people``: galleries come from consented enrolments, never from raw vectors."""
 
 
-def _as_matrix(embeddings: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+def _as_matrix(embeddings: np.ndarray | Sequence[np.ndarray], dim: int = EMBEDDING_DIM) -> np.ndarray:
     arr = np.asarray(embeddings, dtype=np.float32)
     if arr.ndim == 1:
         arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != EMBEDDING_DIM:
-        raise ValidationError(f"a face embedding has {EMBEDDING_DIM} values, got shape {arr.shape}")
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise ValidationError(f"a face embedding has {dim} values, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValidationError("a face embedding contains NaN or infinite values")
     return np.ascontiguousarray(arr)
 
 
-def build_index(vectors: np.ndarray) -> Any:
+def build_index(vectors: np.ndarray, dim: int = EMBEDDING_DIM) -> Any:
     """A faiss index over ``vectors``: exact (flat L2) when small, HNSW when at least HNSW_MIN_FACES."""
     import faiss
 
     index: Any
-    vecs = _as_matrix(vectors) if len(vectors) else np.zeros((0, EMBEDDING_DIM), np.float32)
+    vecs = _as_matrix(vectors, dim) if len(vectors) else np.zeros((0, dim), np.float32)
     if len(vecs) >= HNSW_MIN_FACES:
-        index = faiss.IndexHNSWFlat(EMBEDDING_DIM, HNSW_M)
+        index = faiss.IndexHNSWFlat(dim, HNSW_M)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
-        index = faiss.IndexFlatL2(EMBEDDING_DIM)
+        index = faiss.IndexFlatL2(dim)
     if len(vecs):
         index.add(vecs)
     return index
+
+
+def templates(vectors: np.ndarray, person_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(person ids, unit-length mean embedding per person, number of photos per person)."""
+    pids, inverse, counts = np.unique(person_ids, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(pids), vectors.shape[1]), np.float64)
+    np.add.at(sums, inverse, _unit(vectors))
+    return pids.astype(np.int64), _unit(sums), counts.astype(np.int64)
 
 
 class FaceGallery:
@@ -211,6 +347,7 @@ class FaceGallery:
         consent_check: ConsentCheck,
         calib: Calibration | None = None,
         fingerprint: str = "",
+        vectors: np.ndarray | None = None,
     ) -> None:
         if seal is not _GALLERY_SEAL:
             raise PermissionError(
@@ -226,25 +363,37 @@ class FaceGallery:
         self._check = consent_check
         self.calibration = calib or calibration()
         self.fingerprint = fingerprint
-        pids, counts = np.unique(self._person_ids, return_counts=True)
-        self._photos = {int(p): int(c) for p, c in zip(pids, counts, strict=True)}
+        self.dim = int(index.d)
+        if vectors is None:
+            vectors = index.reconstruct_n(0, int(index.ntotal)) if len(face_ids) else np.zeros((0, self.dim))
+        self._vectors = _unit(np.asarray(vectors, dtype=np.float64))
+        self._tpl_pids, tpl, self._tpl_photos = templates(self._vectors, self._person_ids)
+        self._templates = tpl
+        self._tpl_row = {int(p): n for n, p in enumerate(self._tpl_pids)}
+        self._tpl_index = build_index(tpl.astype(np.float32), self.dim) if len(tpl) else None
+        self._tpl_stats = self.calibration.cohort.stats(tpl) if len(tpl) else (np.zeros((0, 1)),) * 2
 
     def __len__(self) -> int:
         return len(self._face_ids)
 
     @property
     def people(self) -> int:
-        return len(set(self._person_ids.tolist()))
+        return len(self._tpl_pids)
 
     @property
     def index_kind(self) -> str:
         return type(self._index).__name__
 
+    def photos(self, person_id: int) -> int:
+        """How many enrolled photos make up this person's template."""
+        row = self._tpl_row.get(int(person_id))
+        return 0 if row is None else int(self._tpl_photos[row])
+
     def search(
         self, embedding: np.ndarray, *, k: int = 5, threshold: float | None = None, verify: bool = True
     ) -> list[FaceMatch]:
-        """Up to ``k`` enrolled people within ``threshold`` of one face embedding, nearest first."""
-        return self.search_many(_as_matrix(embedding), k=k, threshold=threshold, verify=verify)[0]
+        """Up to ``k`` enrolled people matching one face embedding, most likely first."""
+        return self.search_many(_as_matrix(embedding, self.dim), k=k, threshold=threshold, verify=verify)[0]
 
     def search_many(
         self,
@@ -254,56 +403,79 @@ class FaceGallery:
         threshold: float | None = None,
         verify: bool = True,
     ) -> list[list[FaceMatch]]:
-        """For each probe embedding, up to ``k`` matching people (nearest enrolled photo each).
+        """For each probe embedding, up to ``k`` candidate people, highest normalised score first.
 
-        ``threshold`` (a distance) overrides the calibrated default, which depends on how many photos the
-        person is enrolled with (FAR 0.1% per face-person comparison on LFW). ``verify`` (on by default; the
-        benchmark turns it off to time the index alone) asks the store whether every matched person is still
-        enrolled with valid consent, so withdrawals apply at once.
+        By default a person is a candidate when the calibrated rule for her number of enrolled photos accepts
+        the face (similarity and normalised score, see the module docstring). ``threshold`` (an expert
+        override: a Euclidean distance to her template) replaces that rule by a plain distance limit.
+        ``verify`` (on by default; the benchmark turns it off to time the index alone) asks the store whether
+        every matched person is still enrolled with valid consent, so withdrawals apply at once.
         """
-        probes = _as_matrix(embeddings)
+        probes = _unit(_as_matrix(embeddings, self.dim))
         cal = self.calibration
-        fixed = None if threshold is None else float(threshold)
-        thr = cal.max_threshold if fixed is None else fixed
         out: list[list[FaceMatch]] = [[] for _ in range(len(probes))]
-        if len(self) == 0 or k <= 0:
+        if self._tpl_index is None or k <= 0 or not len(probes):
             return out
+        fixed = None if threshold is None else float(threshold)
+        floor = (
+            (1.0 - fixed * fixed / 2.0) if fixed is not None else min(p.lowest_similarity for p in cal.points)
+        )
         now = datetime.now(UTC)
-        kk = min(len(self), max(4 * k, 16))
-        d2, rows = self._index.search(probes, kk)
+        kk = min(len(self._tpl_pids), max(4 * k, 16))
+        d2, rows = self._tpl_index.search(probes.astype(np.float32), kk)
+        probe_mu, probe_sd = cal.cohort.stats(probes)
+        tmu, tsd = self._tpl_stats
         candidates: set[int] = set()
-        per_probe: list[dict[int, tuple[float, int]]] = []
-        for qd, qr in zip(d2, rows, strict=True):
-            best: dict[int, tuple[float, int]] = {}
+        found: list[list[tuple[int, float, float]]] = []
+        for i, (qd, qr) in enumerate(zip(d2, rows, strict=True)):
+            hits: list[tuple[int, float, float]] = []
             for dist2, row in zip(qd, qr, strict=True):
                 if row < 0:
                     continue
-                dist = float(np.sqrt(max(float(dist2), 0.0)))
-                if dist > thr:
-                    break
-                pid = int(self._person_ids[row])
-                if fixed is None and dist > cal.person_threshold(self._photos.get(pid, 1)):
+                if 1.0 - float(dist2) / 2.0 < floor - 1e-4:
+                    break  # templates come nearest first: no later one can pass the similarity limit
+                sim = float(self._templates[row] @ probes[i])
+                pid = int(self._tpl_pids[row])
+                z = float(
+                    normalised_scores(
+                        np.array([[sim]]),
+                        (probe_mu[i : i + 1], probe_sd[i : i + 1]),
+                        (tmu[row : row + 1], tsd[row : row + 1]),
+                    )[0, 0]
+                )
+                if fixed is not None:
+                    if np.sqrt(max(2.0 - 2.0 * sim, 0.0)) > fixed:
+                        continue
+                elif not cal.point(int(self._tpl_photos[row])).accepts(sim, z):
                     continue
                 exp = self._expires.get(pid)
                 if exp is not None and exp <= now:
                     continue
-                if pid not in best or dist < best[pid][0]:
-                    best[pid] = (dist, int(self._face_ids[row]))
-            per_probe.append(best)
-            candidates.update(best)
+                hits.append((row, sim, z))
+            found.append(hits)
+            candidates.update(int(self._tpl_pids[r]) for r, _, _ in hits)
         active = self._check(candidates) if (verify and candidates) else candidates
-        for i, best in enumerate(per_probe):
-            matches = [
-                FaceMatch(
-                    person_id=pid,
-                    face_id=fid,
-                    distance=d,
-                    score=cal.score(d),
-                    far=cal.far(d, self._photos.get(pid, 1)),
+        for i, hits in enumerate(found):
+            matches = []
+            for row, sim, z in hits:
+                pid = int(self._tpl_pids[row])
+                if pid not in active:
+                    continue
+                mine = np.flatnonzero(self._person_ids == pid)
+                nearest = mine[int(np.argmax(self._vectors[mine] @ probes[i]))]
+                photos = int(self._tpl_photos[row])
+                matches.append(
+                    FaceMatch(
+                        person_id=pid,
+                        face_id=int(self._face_ids[nearest]),
+                        distance=float(np.sqrt(max(2.0 - 2.0 * sim, 0.0))),
+                        score=cal.score(z),
+                        far=cal.far(z, photos),
+                        similarity=sim,
+                        z=z,
+                        photos=photos,
+                    )
                 )
-                for pid, (d, fid) in best.items()
-                if pid in active
-            ]
-            matches.sort(key=lambda m: m.distance)
+            matches.sort(key=lambda m: (-m.z, m.distance))
             out[i] = matches[:k]
         return out

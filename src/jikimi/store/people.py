@@ -166,9 +166,13 @@ class PersonMatch:
     name: str
     minor: bool
     face_id: int
+    """Her enrolled photo most like the found face (shown beside it for review)."""
     distance: float
     score: float
     far: float
+    similarity: float = 0.0
+    z: float = 0.0
+    photos: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,8 +181,11 @@ class PersonMatch:
             "minor": self.minor,
             "face_id": self.face_id,
             "distance": round(self.distance, 4),
+            "similarity": round(self.similarity, 4),
+            "z": round(self.z, 3),
             "score": round(self.score, 4),
             "far": self.far,
+            "photos": self.photos,
         }
 
 
@@ -690,7 +697,17 @@ def search_faces(
                 people[pid] = (name, minor)
     return [
         [
-            PersonMatch(m.person_id, *people[m.person_id], m.face_id, m.distance, m.score, m.far)
+            PersonMatch(
+                m.person_id,
+                *people[m.person_id],
+                m.face_id,
+                m.distance,
+                m.score,
+                m.far,
+                m.similarity,
+                m.z,
+                m.photos,
+            )
             for m in ms
             if m.person_id in people
         ]

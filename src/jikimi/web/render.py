@@ -38,6 +38,19 @@ def reason_filter(context: Context, text: object) -> str:
     return translate_reason(None if text is None else str(text), str(lang))
 
 
+def face_recall() -> dict[str, float] | None:
+    """What a centre should expect from face search for young Korean women (the shipped calibration):
+    share of her other photos found with 1, 3 and 5 enrolment photos, and the false-match limit."""
+    from jikimi.errors import JikimiError
+    from jikimi.index.faces import calibration
+
+    try:
+        cal = calibration()
+    except JikimiError:
+        return None
+    return {"one": cal.tar(1), "three": cal.tar(3), "five": cal.tar(5), "far": cal.target_far}
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -50,5 +63,6 @@ def environment() -> Environment:
     env.globals["asset"] = asset
     env.globals["bar_chart"] = charts.bar_chart
     env.globals["line_chart"] = charts.line_chart
+    env.globals["face_recall"] = face_recall
     env.filters["reason"] = reason_filter
     return env
