@@ -4,9 +4,10 @@ There is no open face search. A :class:`FaceGallery` can only be built by ``jiki
 from people with a valid consent record; every search re-checks, at query time, that each matched person is
 still enrolled with unexpired consent (so a withdrawal or an expiry stops matching at once, even mid-scan).
 
-Distances are Euclidean between dlib 128-d embeddings. The default threshold and the score mapping come from
-``face_calibration.json``, written by ``scripts/calibrate_faces.py --write`` on the LFW subset (see
-``docs/accuracy.md``).
+Distances are Euclidean between unit-length embeddings of one face model (a gallery holds one model's only).
+The default threshold and the score mapping come from ``face_calibration.json`` for dlib's model, or from
+``<model>.calibration.json`` next to an ONNX model (``calibration_path``), written by
+``scripts/calibrate_faces.py --write`` on the LFW subset (see ``docs/accuracy.md``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from jikimi.errors import JikimiError, ValidationError
-from jikimi.signals.face import EMBEDDING_DIM, MODEL_NAME
+from jikimi.signals.face_models import DLIB_MODEL_NAME, ENV_VAR, current_embedder
 
 CALIBRATION_FILE = Path(__file__).with_name("face_calibration.json")
 HNSW_MIN_FACES = 20_000
@@ -105,18 +106,48 @@ class Calibration:
         return max([self.default_threshold, *(pc.threshold for pc in self.by_photos)])
 
 
-@lru_cache(maxsize=1)
-def calibration() -> Calibration:
-    """The shipped calibration (``face_calibration.json``)."""
+def calibration_path(model: str | None = None) -> Path:
+    """Where the calibration of face model ``model`` (default: the active one) is read and written: the shipped
+    ``face_calibration.json`` for dlib, ``<model>.calibration.json`` next to an ONNX model's file."""
+    active = current_embedder()
+    name = model or active.name
+    if name == DLIB_MODEL_NAME:
+        return CALIBRATION_FILE
+    if name != active.name or active.path is None:
+        raise JikimiError(
+            f"the face model {name!r} is not the configured one ({active.name!r})",
+            f"set {ENV_VAR} to that model's file",
+        )
+    return active.path.with_suffix(".calibration.json")
+
+
+def calibration(model: str | None = None) -> Calibration:
+    """The calibration of face model ``model`` (default: the active one); refuses when there is none."""
+    name = model or current_embedder().name
+    path = calibration_path(name)
     try:
-        raw: dict[str, Any] = json.loads(CALIBRATION_FILE.read_text())
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = -1
+    if stamp < 0 and name != DLIB_MODEL_NAME:
+        raise JikimiError(
+            f"the face model {name!r} has no calibration ({path}); face matching is off",
+            f"run scripts/calibrate_faces.py --write with {ENV_VAR} set to this model",
+        )
+    return _calibration(str(path), stamp, name)
+
+
+@lru_cache(maxsize=4)
+def _calibration(file: str, stamp: int, model: str) -> Calibration:
+    try:
+        raw: dict[str, Any] = json.loads(Path(file).read_text())
     except (OSError, ValueError) as exc:
         raise JikimiError(
-            f"face calibration missing or unreadable: {CALIBRATION_FILE}",
+            f"face calibration missing or unreadable: {file}",
             "run scripts/calibrate_faces.py --write",
         ) from exc
-    if raw.get("model") != MODEL_NAME:
-        raise JikimiError(f"face calibration is for model {raw.get('model')!r}, not {MODEL_NAME!r}")
+    if raw.get("model") != model:
+        raise JikimiError(f"face calibration is for model {raw.get('model')!r}, not {model!r}")
     by_photos = tuple(
         sorted(
             (
@@ -169,29 +200,35 @@ _GALLERY_SEAL = object()
 """Held only by ``jikimi.store.people``: galleries come from consented enrolments, never from raw vectors."""
 
 
-def _as_matrix(embeddings: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+def _as_matrix(embeddings: np.ndarray | Sequence[np.ndarray], dim: int) -> np.ndarray:
     arr = np.asarray(embeddings, dtype=np.float32)
     if arr.ndim == 1:
         arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != EMBEDDING_DIM:
-        raise ValidationError(f"a face embedding has {EMBEDDING_DIM} values, got shape {arr.shape}")
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise ValidationError(f"a face embedding has {dim} values, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValidationError("a face embedding contains NaN or infinite values")
     return np.ascontiguousarray(arr)
 
 
-def build_index(vectors: np.ndarray) -> Any:
-    """A faiss index over ``vectors``: exact (flat L2) when small, HNSW when at least HNSW_MIN_FACES."""
+def build_index(vectors: np.ndarray, dim: int | None = None) -> Any:
+    """A faiss index over ``vectors`` of ``dim`` values each (default: the vectors' width): exact (flat L2)
+    when small, HNSW when at least HNSW_MIN_FACES."""
     import faiss
 
     index: Any
-    vecs = _as_matrix(vectors) if len(vectors) else np.zeros((0, EMBEDDING_DIM), np.float32)
+    if dim is None:
+        shape = np.shape(vectors)
+        if len(shape) != 2 or not shape[1]:
+            raise ValueError("build_index needs dim when the vectors do not show it")
+        dim = int(shape[1])
+    vecs = _as_matrix(vectors, dim) if len(vectors) else np.zeros((0, dim), np.float32)
     if len(vecs) >= HNSW_MIN_FACES:
-        index = faiss.IndexHNSWFlat(EMBEDDING_DIM, HNSW_M)
+        index = faiss.IndexHNSWFlat(dim, HNSW_M)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
-        index = faiss.IndexFlatL2(EMBEDDING_DIM)
+        index = faiss.IndexFlatL2(dim)
     if len(vecs):
         index.add(vecs)
     return index
@@ -211,6 +248,8 @@ class FaceGallery:
         consent_check: ConsentCheck,
         calib: Calibration | None = None,
         fingerprint: str = "",
+        model: str | None = None,
+        dim: int | None = None,
     ) -> None:
         if seal is not _GALLERY_SEAL:
             raise PermissionError(
@@ -219,12 +258,17 @@ class FaceGallery:
             )
         if len(face_ids) != len(person_ids) or int(index.ntotal) != len(face_ids):
             raise ValueError("gallery ids and index size differ")
+        self.model = model or current_embedder().name
+        """The face model of every embedding in this gallery; probes must come from the same model."""
+        self.dim = int(dim if dim is not None else index.d)
+        if int(index.d) != self.dim:
+            raise ValueError(f"the index holds {index.d}-value embeddings, not {self.dim}")
         self._face_ids = np.asarray(face_ids, dtype=np.int64)
         self._person_ids = np.asarray(person_ids, dtype=np.int64)
         self._expires = dict(expires)
         self._index = index
         self._check = consent_check
-        self.calibration = calib or calibration()
+        self.calibration = calib or calibration(self.model)
         self.fingerprint = fingerprint
         pids, counts = np.unique(self._person_ids, return_counts=True)
         self._photos = {int(p): int(c) for p, c in zip(pids, counts, strict=True)}
@@ -244,7 +288,7 @@ class FaceGallery:
         self, embedding: np.ndarray, *, k: int = 5, threshold: float | None = None, verify: bool = True
     ) -> list[FaceMatch]:
         """Up to ``k`` enrolled people within ``threshold`` of one face embedding, nearest first."""
-        return self.search_many(_as_matrix(embedding), k=k, threshold=threshold, verify=verify)[0]
+        return self.search_many(_as_matrix(embedding, self.dim), k=k, threshold=threshold, verify=verify)[0]
 
     def search_many(
         self,
@@ -261,7 +305,7 @@ class FaceGallery:
         benchmark turns it off to time the index alone) asks the store whether every matched person is still
         enrolled with valid consent, so withdrawals apply at once.
         """
-        probes = _as_matrix(embeddings)
+        probes = _as_matrix(embeddings, self.dim)
         cal = self.calibration
         fixed = None if threshold is None else float(threshold)
         thr = cal.max_threshold if fixed is None else fixed
