@@ -2,9 +2,9 @@
 
 Uses the dlib models shipped in ``face_recognition_models`` (offline): the HOG frontal-face detector (fast,
 the default) or the MMOD CNN detector (more accurate, opt-in) and the 5-point landmark model. The embedding
-comes from the active face model (:mod:`jikimi.signals.face_models`): dlib's ResNet by default (128 values; two
-photos of one person are usually within Euclidean distance ~0.5), or an ArcFace-style ONNX model set with
-``JIKIMI_FACE_MODEL``. The calibrated thresholds live in :mod:`jikimi.index.faces`.
+comes from the active face model (:mod:`jikimi.signals.face_models`): dlib's ResNet by default (128 values;
+two photos of one person are usually within Euclidean distance ~0.5), or an ArcFace-style ONNX model set
+with ``JIKIMI_FACE_MODEL``. The calibrated thresholds live in :mod:`jikimi.index.faces`.
 
 This module only measures faces. Searching them is possible only against enrolled, consenting people, through
 ``jikimi.store.people`` (there is no open face search).
@@ -21,7 +21,13 @@ import numpy as np
 
 from jikimi.errors import JikimiError
 from jikimi.signals.base import IMAGE, JSON, VIDEO, Signal
-from jikimi.signals.face_models import DLIB_DIM, DLIB_MODEL_NAME, FaceEmbedder, current_embedder, dlib_model_paths
+from jikimi.signals.face_models import (
+    DLIB_DIM,
+    DLIB_MODEL_NAME,
+    FaceEmbedder,
+    current_embedder,
+    dlib_model_paths,
+)
 
 if TYPE_CHECKING:
     from jikimi.media import Media
@@ -73,7 +79,7 @@ class FaceBox:
 
 @dataclass(frozen=True)
 class Face:
-    """One face found in an image or frame: where, how sure, its 5 landmarks and its embedding (of ``model``)."""
+    """One face found in an image or frame: where, how sure, its 5 landmarks, its embedding (of ``model``)."""
 
     box: FaceBox
     confidence: float
@@ -83,7 +89,7 @@ class Face:
     frame_index: int = 0
     timestamp: float = 0.0
     plain: np.ndarray | None = field(default=None, repr=False, compare=False)
-    """The model's own descriptor of the face (``embedding`` combines it with ``mirrored``; for calibration)."""
+    """The model's descriptor of the face (``embedding`` combines it with ``mirrored``; for calibration)."""
     mirrored: np.ndarray | None = field(default=None, repr=False, compare=False)
     """The model's descriptor of the mirrored face (None when the model does not mirror-average)."""
     model: str = ""

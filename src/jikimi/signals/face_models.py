@@ -6,8 +6,8 @@ of chips. ``name`` identifies the embedding space (stored with every enrolled fa
 embeddings of different names are never compared or put in one index.
 
 The active model comes from the environment: nothing set means dlib (``DLIB_MODEL_NAME``, 128 values,
-unchanged); ``JIKIMI_FACE_MODEL=/path/model.onnx`` loads that ONNX model, described by a sidecar file next to it
-(``model.onnx.yaml``, else ``model.yaml``; YAML or JSON) with its name, licence and input spec. See
+unchanged); ``JIKIMI_FACE_MODEL=/path/model.onnx`` loads that ONNX model, described by a sidecar file next to
+it (``model.onnx.yaml``, else ``model.yaml``; YAML or JSON) with its name, licence and input spec. See
 docs/faces.md "Using another face model". :func:`current_embedder` resolves it (cached per file version) and
 raises :class:`FaceModelError` naming what to fix when the model or its sidecar is missing or invalid.
 Models load offline from the given file only.
@@ -97,7 +97,7 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 
 
 def mirror_average(plain: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
-    """Row-wise: unit-length descriptors of the face and of its mirror image, summed, scaled to unit length."""
+    """Row-wise: unit-length descriptors of the face and of its mirror, summed, scaled to unit length."""
     return _unit(_unit(plain) + _unit(mirrored)).astype(np.float32)
 
 
@@ -207,17 +207,15 @@ def arcface_points_from_5(pts: np.ndarray) -> np.ndarray:
 
 
 def similarity_transform(points: np.ndarray, size: int = ARCFACE_SIZE) -> np.ndarray:
-    """The 2 x 3 similarity transform (rotation, uniform scale, shift) taking ``points`` (5 x 2, ArcFace order)
-    to the ArcFace reference points scaled to ``size``; least squares over all five points."""
+    """The 2 x 3 similarity transform (rotation, uniform scale, shift) taking ``points`` (5 x 2, ArcFace
+    order) to the ArcFace reference points scaled to ``size``; least squares over all five points."""
     import cv2
 
     dst = ARCFACE_REFERENCE * (size / ARCFACE_SIZE)
     src = np.asarray(points, dtype=np.float32).reshape(5, 2)
     # RANSAC with a threshold no point can exceed keeps every point as an inlier, and the Levenberg-Marquardt
     # refinement then fits all five in the least-squares sense (the usual ArcFace alignment).
-    m, _ = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=1e6, refineIters=50
-    )
+    m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1e6, refineIters=50)
     if m is None or not np.isfinite(m).all():
         raise FaceModelError("these face landmarks cannot be aligned (degenerate points)")
     return np.asarray(m, dtype=np.float64)
@@ -302,7 +300,7 @@ def read_sidecar(model: Path) -> tuple[Path, OnnxSpec]:
             f"use up to {MAX_NAME} letters, digits, '.', '_', '+', '@' or '-', e.g. arcface-r50-v1",
         )
     if name == DLIB_MODEL_NAME:
-        raise FaceModelError(f"{found}: the name {name!r} is the built-in dlib model's", "choose another name")
+        raise FaceModelError(f"{found}: the name {name!r} is the built-in dlib model's", "choose a new name")
     licence = raw.get("licence", raw.get("license"))
     if not isinstance(licence, str) or not licence.strip():
         raise FaceModelError(
@@ -345,10 +343,10 @@ def read_sidecar(model: Path) -> tuple[Path, OnnxSpec]:
 
 def preprocess(chips: Sequence[np.ndarray], spec: OnnxSpec) -> np.ndarray:
     """The model's input tensor for RGB chips: channel order, ``(x - mean) / std``, layout."""
-    batch = np.stack([np.asarray(c, dtype=np.float32) for c in chips])
+    batch: np.ndarray = np.stack([np.asarray(c, dtype=np.float32) for c in chips])
     if spec.channels == "BGR":
         batch = batch[..., ::-1]
-    batch = (batch - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    batch = np.subtract(batch, np.array(spec.mean, np.float32)) / np.array(spec.std, np.float32)
     if spec.layout == "NCHW":
         batch = batch.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(batch, dtype=np.float32)
