@@ -1,4 +1,5 @@
-"""``jikimi person``: enrol people for face search with consent; withdraw, list, show, search a photo."""
+"""``jikimi person``: enrol people for face search with consent; withdraw, list, show, search a photo;
+re-embed kept photos when the face model changes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 import typer
 
 person_app = typer.Typer(
-    help="People enrolled for face search (with consent): enroll, consent, withdraw, list, show, search.",
+    help=(
+        "People enrolled for face search (with consent): enroll, consent, withdraw, list, show, search, "
+        "reembed."
+    ),
     no_args_is_help=True,
 )
 
@@ -201,16 +205,72 @@ def list_cmd(
             r.name,
             "yes" if r.minor else "",
             str(r.faces) + (f" [yellow](+{r.outdated_faces} outdated)[/]" if r.outdated_faces else ""),
-            r.status,
+            r.status + _FACE_STATUS.get(r.face_status, ""),
             "[green]yes[/]" if r.searchable else "[red]no[/]",
             _consent_line(r),
         )
     console.print(table)
     if any(r.outdated_faces for r in rows):
         console.print(
-            "[yellow]Faces marked outdated were measured with an older face model and are not searched. "
-            "Enrol those people again from their photos (with their consent) to search them.[/]"
+            "[yellow]Faces marked outdated were measured with another face model and are not searched. "
+            "`jikimi person reembed` measures kept photos again; people marked 'needs new photos' have no "
+            "kept photo: enrol them again from new photos (with their consent).[/]"
         )
+
+
+_FACE_STATUS = {
+    "reembed": " [yellow](re-embed: jikimi person reembed)[/]",
+    "needs_photos": " [red](needs new photos)[/]",
+}
+
+
+@person_app.command("reembed")
+def reembed(
+    person_ids: list[int] = typer.Argument(
+        None,
+        help="People to re-embed (default: everyone with faces of another face model).",
+        show_default=False,
+    ),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per person."),
+) -> None:
+    """Measure kept photos again with the active face model (after changing JIKIMI_FACE_MODEL).
+
+    People whose photos were not kept are listed as needing new photos. Exit code 1 when a photo failed.
+    """
+    from jikimi.cli.common import console, emit_json, err_console, fail_on, progress
+    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.signals.face_models import current_embedder
+    from jikimi.store import open_store, people
+
+    store = open_store()
+    results: list[people.ReembedResult] = []
+    try:
+        model = current_embedder().name
+        with store.session() as s:
+            ids = list(person_ids or people.outdated_people(s))
+            for pid in progress(ids, len(ids), "re-embedding", enabled=len(ids) > 1):
+                results.append(people.reembed(s, pid))
+    except NotFoundError as exc:
+        raise fail_on(exc, code=1) from exc
+    except JikimiError as exc:
+        raise fail_on(exc, code=2) from exc
+    finally:
+        store.dispose()
+    if json_out:
+        for r in results:
+            emit_json(r.to_dict())
+    else:
+        console.print(f"face model: [bold]{model}[/]")
+        if not results:
+            console.print("every enrolled face is measured with this model; nothing to do")
+        for r in results:
+            line = f"person {r.person_id}: {r.reembedded} face(s) re-embedded"
+            if r.needs_photos:
+                line += " [red]- needs new photos[/] (faces whose photos were not kept cannot be renewed)"
+            console.print(line)
+            for f in r.failures:
+                err_console.print("  " + _failure(f))
+    raise typer.Exit(1 if any(r.failures for r in results) else 0)
 
 
 @person_app.command("show")

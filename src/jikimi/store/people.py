@@ -62,6 +62,7 @@ __all__ = [
     "gallery",
     "get_person",
     "list_people",
+    "outdated_people",
     "photo",
     "record_consent",
     "reembed",
@@ -712,21 +713,18 @@ def reembed(session: Session, person_id: int, *, actor: str | None = None) -> Re
     return result
 
 
+def outdated_people(session: Session) -> list[int]:
+    """Ids of active people with faces of another face model than the active one."""
+    model = current_embedder().name
+    has_other = select(PersonFace.id).where(PersonFace.person_id == Person.id, PersonFace.model != model)
+    q = select(Person.id).where(Person.status == ACTIVE, has_other.exists()).order_by(Person.id)
+    return [int(i) for i in session.scalars(q)]
+
+
 def reembed_all(session: Session, *, actor: str | None = None) -> list[ReembedResult]:
     """``reembed`` every active person with faces of another face model (people without kept photos are
     reported with ``needs_photos`` and nothing done)."""
-    model = current_embedder().name
-    ids = session.scalars(
-        select(Person.id)
-        .where(
-            Person.status == ACTIVE,
-            select(PersonFace.id)
-            .where(PersonFace.person_id == Person.id, PersonFace.model != model)
-            .exists(),
-        )
-        .order_by(Person.id)
-    ).all()
-    return [reembed(session, int(pid), actor=actor) for pid in ids]
+    return [reembed(session, pid, actor=actor) for pid in outdated_people(session)]
 
 
 # -- search -------------------------------------------------------------------------------------------------
