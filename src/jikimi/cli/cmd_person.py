@@ -114,9 +114,14 @@ def enroll(
 def _photo_tip(faces: int) -> None:
     """Say how much more often the person is found with more enrolled photos (LFW calibration)."""
     from jikimi.cli.common import err_console
+    from jikimi.errors import JikimiError
     from jikimi.index.faces import calibration
 
-    by = {pc.photos: pc.tar for pc in calibration().by_photos}
+    try:
+        by = {pc.photos: pc.tar for pc in calibration().by_photos}
+    except JikimiError as exc:  # a face model without calibration: enrolled, but not searched yet
+        err_console.print(f"[yellow]note:[/] {exc.reason} ({exc.hint})")
+        return
     now, better = by.get(min(faces, 5)), by.get(3)
     if faces < 3 and now and better and better > now:
         err_console.print(
