@@ -109,6 +109,8 @@ class Calibration:
 def calibration_path(model: str | None = None) -> Path:
     """Where the calibration of face model ``model`` (default: the active one) is read and written: the
     shipped ``face_calibration.json`` for dlib, ``<model>.calibration.json`` next to an ONNX model's file."""
+    if model == DLIB_MODEL_NAME:
+        return CALIBRATION_FILE
     active = current_embedder()
     name = model or active.name
     if name == DLIB_MODEL_NAME:
