@@ -80,6 +80,7 @@ def test_cli_reembed_and_list(
     assert listed[gone]["face_status"] == "needs_photos" and listed[gone]["outdated_faces"] == 1
     table = runner.invoke(app, ["person", "list"]).output
     assert "needs new photos" in table and "jikimi person reembed" in table
+    assert "needs new photos" in runner.invoke(app, ["person", "show", str(gone)]).output
 
     r = runner.invoke(app, ["person", "reembed", "--json"])
     assert r.exit_code == 0, r.output

@@ -302,6 +302,11 @@ def show(
     console.print(f"[bold]{info.name}[/] (person {info.id}){'  [yellow]minor[/]' if info.minor else ''}")
     console.print(f"status: {info.status}; searchable now: {'yes' if info.searchable else 'no'}")
     console.print(f"faces: {info.faces}; kept photos (encrypted): {info.photos}")
+    if info.outdated_faces:
+        console.print(
+            f"{info.outdated_faces} face(s) of another face model, not searched:"
+            + _FACE_STATUS.get(info.face_status, "")
+        )
     for c in info.consents:
         until = f"until {c.expires_at:%Y-%m-%d}" if c.expires_at else "no end date"
         state = "revoked" if c.revoked_at else ("valid" if c.valid() else "expired")
