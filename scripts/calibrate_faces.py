@@ -7,6 +7,10 @@ Populations (kept apart in every figure; never LFW alone):
 * ``lfw_ea``: LFW's East Asian people (``LFW_EAST_ASIAN``),
 * ``lfw_other``: the rest of LFW (at most 4 photos per person).
 
+The face model is the active one (dlib by default, or the ONNX model named by ``JIKIMI_FACE_MODEL``); its
+calibration is written where ``jikimi.index.faces.calibration_path()`` says (the shipped file for dlib, beside
+the ONNX file otherwise).
+
 Step 1 (slow, once per model): detect and embed every photo with the product's own pipeline
 (``jikimi.signals.face.detect_faces``, HOG then the CNN detector when HOG finds nothing, the face nearest the
 centre), cached outside the repository (``$JIKIMI_BENCH_CACHE`` or ``/tmp/jikimi-bench-cache``).
@@ -40,8 +44,9 @@ import numpy as np
 from PIL import Image
 
 from jikimi.config import SHARED_DIR
-from jikimi.index.faces import CALIBRATION_FILE, Cohort, normalised_scores
-from jikimi.signals.face import EMBEDDING_DIM, MODEL_NAME, detect_faces
+from jikimi.index.faces import Cohort, calibration_path, normalised_scores
+from jikimi.signals.face import detect_faces
+from jikimi.signals.face_models import current_embedder
 
 CACHE_DIR = Path(os.environ.get("JIKIMI_BENCH_CACHE") or "/tmp/jikimi-bench-cache")
 CACHE_VERSION = "v5"
@@ -114,7 +119,7 @@ def _embed_one(path: Path) -> tuple[np.ndarray, int]:
         if faces:
             f = min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
             return f.embedding, kind
-    return np.zeros(EMBEDDING_DIM, np.float32), 0
+    return np.zeros(current_embedder().dim, np.float32), 0
 
 
 def population_files(shared: Path) -> dict[str, list[Path]]:
@@ -142,7 +147,8 @@ class Population:
 def embed_population(name: str, files: Sequence[Path], shared: Path) -> Population:
     """Embed (or read from the cache) one population; progress on stderr, resumable per population."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    cache = CACHE_DIR / f"faces_{name}_{MODEL_NAME.replace('/', '_')}_{CACHE_VERSION}.npz"
+    model = current_embedder().name
+    cache = CACHE_DIR / f"faces_{name}_{model.replace('/', '_')}_{CACHE_VERSION}.npz"
     rel = np.array([str(p.relative_to(shared / "faces")) for p in files])
     if cache.exists():
         data = dict(np.load(cache))
@@ -151,7 +157,7 @@ def embed_population(name: str, files: Sequence[Path], shared: Path) -> Populati
     else:
         data = {}
     if not data:
-        emb = np.zeros((len(files), EMBEDDING_DIM), np.float32)
+        emb = np.zeros((len(files), current_embedder().dim), np.float32)
         kind = np.zeros(len(files), np.int8)
         t0 = time.time()
         for i, p in enumerate(files):
@@ -322,9 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--shared", type=Path, default=SHARED_DIR)
     ap.add_argument("--clusters", type=int, default=CLUSTERS, help="cohort clusters (default %(default)s)")
     ap.add_argument("--target-far", type=float, default=TARGET_FAR)
-    ap.add_argument("--write", action="store_true", help=f"write {CALIBRATION_FILE.name} and its cohort")
-    ap.add_argument("--out", type=Path, default=CALIBRATION_FILE, help="calibration file to write")
+    ap.add_argument("--write", action="store_true", help="write the active model's calibration and cohort")
+    ap.add_argument("--out", type=Path, default=None, help="calibration file (default: the active model's)")
     args = ap.parse_args(argv)
+    args.out = args.out or calibration_path()
+    print(f"face model: {current_embedder().name} ({current_embedder().dim} values)")
     files = population_files(args.shared)
     pops = {n: embed_population(n, f, args.shared) for n, f in files.items()}
     for p in pops.values():
@@ -396,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             covariances=cohort.covariances.astype(np.float32),
         )
         out = {
-            "model": MODEL_NAME,
+            "model": current_embedder().name,
             "scoring": "template-snorm-min",
             "cohort": cohort_file.name,
             "cohort_sha256": hashlib.sha256(cohort_file.read_bytes()).hexdigest(),

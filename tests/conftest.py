@@ -66,6 +66,7 @@ def jikimi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "jikimi-home"
     monkeypatch.setenv("JIKIMI_HOME", str(home))
     monkeypatch.delenv("JIKIMI_DATABASE_URL", raising=False)
+    monkeypatch.delenv("JIKIMI_FACE_MODEL", raising=False)  # the built-in dlib face model unless a test asks
     monkeypatch.setenv("JIKIMI_RECHECK_MINUTES", "0")  # servers in tests start no takedown job unless asked
     return home
 

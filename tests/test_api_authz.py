@@ -48,6 +48,8 @@ API: list[tuple[str, str, set[str] | str]] = [
     ("GET", "/api/v1/people/{person_id}", STAFF),
     ("POST", "/api/v1/people", WRITERS),
     ("POST", "/api/v1/people/{person_id}/withdraw", WRITERS),
+    ("POST", "/api/v1/people/reembed", WRITERS),
+    ("POST", "/api/v1/people/{person_id}/reembed", WRITERS),
     ("GET", "/api/v1/takedowns", TOKEN_USERS),
     ("GET", "/api/v1/takedowns/{notice_id}", TOKEN_USERS),
     ("GET", "/api/v1/takedowns/{notice_id}/pdf", TOKEN_USERS),

@@ -302,6 +302,23 @@ SAMPLES = [
     "no case 3",
     "list cases with: jikimi case list",
     "no review action 'approve'",
+    # jikimi.signals.face_models, jikimi.index.faces and re-embedding (jikimi.store.people)
+    "the face model file /srv/models/arcface.onnx (set in JIKIMI_FACE_MODEL) does not exist",
+    "give the path of an ONNX model in JIKIMI_FACE_MODEL, or unset it to use the built-in dlib model",
+    "the face model /srv/models/arcface.onnx has no sidecar file (arcface.onnx.yaml or arcface.yaml)",
+    "write /srv/models/arcface.onnx.yaml with its name, licence and input spec "
+    "(see docs/faces.md, Using another face model)",
+    "the face model /srv/models/arcface.onnx cannot be loaded: [ONNXRuntimeError] : 7 : INVALID_PROTOBUF",
+    "check that JIKIMI_FACE_MODEL names a valid ONNX model file",
+    "the face model 'arcface-r50' has no calibration (/srv/models/arcface.calibration.json); "
+    "face matching is off",
+    "run scripts/calibrate_faces.py --write with JIKIMI_FACE_MODEL set to this model",
+    "the enrolled face was not found again in this kept photo",
+    "enrol the person again from new photos (with her consent)",
+    "the kept photo failed its checksum",
+    "enrol new photos",
+    "person 4 was withdrawn; her face data was deleted",
+    "enrol her again with `jikimi person enroll` if she consents again",
 ]
 
 

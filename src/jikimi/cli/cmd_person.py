@@ -1,4 +1,5 @@
-"""``jikimi person``: enrol people for face search with consent; withdraw, list, show, search a photo."""
+"""``jikimi person``: enrol people for face search with consent; withdraw, list, show, search a photo;
+re-embed kept photos when the face model changes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 import typer
 
 person_app = typer.Typer(
-    help="People enrolled for face search (with consent): enroll, consent, withdraw, list, show, search.",
+    help=(
+        "People enrolled for face search (with consent): enroll, consent, withdraw, list, show, search, "
+        "reembed."
+    ),
     no_args_is_help=True,
 )
 
@@ -110,17 +114,21 @@ def enroll(
 def _photo_tip(faces: int) -> None:
     """Say plainly what recall to expect for young Korean women, and what raises it (shipped calibration)."""
     from jikimi.cli.common import err_console
+    from jikimi.errors import JikimiError
     from jikimi.index.faces import calibration
 
-    cal = calibration()
+    try:
+        cal = calibration()
+    except JikimiError as exc:  # a face model without calibration: enrolled, but not searched yet
+        err_console.print(f"[yellow]note:[/] {exc.reason} ({exc.hint})")
+        return
     err_console.print(
         f"[yellow]what to expect:[/] for young Korean women, with {faces} photo(s) about "
-        f"{cal.tar(faces):.0%} "
-        f"of her other photos are found (with 3 different photos about {cal.tar(3):.0%}, with 5 about "
-        f"{cal.tar(5):.0%}); at most {cal.target_far:.2%} of other women's faces are taken for her, "
-        "and every "
-        "match is a candidate to check. More photos from different days, angles and lighting raise it; "
-        "`jikimi person sources add` finds edited copies of her own photos. See docs/accuracy.md."
+        f"{cal.tar(faces):.0%} of her other photos are found (with 3 different photos about "
+        f"{cal.tar(3):.0%}, with 5 about {cal.tar(5):.0%}); at most {cal.target_far:.2%} of other "
+        "women's faces are taken for her, and every match is a candidate to check. More photos from "
+        "different days, angles and lighting raise it; `jikimi person sources add` finds edited copies of "
+        "her own photos. See docs/accuracy.md."
     )
 
 
@@ -204,16 +212,72 @@ def list_cmd(
             r.name,
             "yes" if r.minor else "",
             str(r.faces) + (f" [yellow](+{r.outdated_faces} outdated)[/]" if r.outdated_faces else ""),
-            r.status,
+            r.status + _FACE_STATUS.get(r.face_status, ""),
             "[green]yes[/]" if r.searchable else "[red]no[/]",
             _consent_line(r),
         )
     console.print(table)
     if any(r.outdated_faces for r in rows):
         console.print(
-            "[yellow]Faces marked outdated were measured with an older face model and are not searched. "
-            "Enrol those people again from their photos (with their consent) to search them.[/]"
+            "[yellow]Faces marked outdated were measured with another face model and are not searched. "
+            "`jikimi person reembed` measures kept photos again; people marked 'needs new photos' have no "
+            "kept photo: enrol them again from new photos (with their consent).[/]"
         )
+
+
+_FACE_STATUS = {
+    "reembed": " [yellow](re-embed: jikimi person reembed)[/]",
+    "needs_photos": " [red](needs new photos)[/]",
+}
+
+
+@person_app.command("reembed")
+def reembed(
+    person_ids: list[int] = typer.Argument(
+        None,
+        help="People to re-embed (default: everyone with faces of another face model).",
+        show_default=False,
+    ),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per person."),
+) -> None:
+    """Measure kept photos again with the active face model (after changing JIKIMI_FACE_MODEL).
+
+    People whose photos were not kept are listed as needing new photos. Exit code 1 when a photo failed.
+    """
+    from jikimi.cli.common import console, emit_json, err_console, fail_on, progress
+    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.signals.face_models import current_embedder
+    from jikimi.store import open_store, people
+
+    store = open_store()
+    results: list[people.ReembedResult] = []
+    try:
+        model = current_embedder().name
+        with store.session() as s:
+            ids = list(person_ids or people.outdated_people(s))
+            for pid in progress(ids, len(ids), "re-embedding", enabled=len(ids) > 1):
+                results.append(people.reembed(s, pid))
+    except NotFoundError as exc:
+        raise fail_on(exc, code=1) from exc
+    except JikimiError as exc:
+        raise fail_on(exc, code=2) from exc
+    finally:
+        store.dispose()
+    if json_out:
+        for r in results:
+            emit_json(r.to_dict())
+    else:
+        console.print(f"face model: [bold]{model}[/]")
+        if not results:
+            console.print("every enrolled face is measured with this model; nothing to do")
+        for r in results:
+            line = f"person {r.person_id}: {r.reembedded} face(s) re-embedded"
+            if r.needs_photos:
+                line += " [red]- needs new photos[/] (faces whose photos were not kept cannot be renewed)"
+            console.print(line)
+            for f in r.failures:
+                err_console.print("  " + _failure(f))
+    raise typer.Exit(1 if any(r.failures for r in results) else 0)
 
 
 @person_app.command("show")
@@ -240,6 +304,11 @@ def show(
     console.print(f"[bold]{info.name}[/] (person {info.id}){'  [yellow]minor[/]' if info.minor else ''}")
     console.print(f"status: {info.status}; searchable now: {'yes' if info.searchable else 'no'}")
     console.print(f"faces: {info.faces}; kept photos (encrypted): {info.photos}")
+    if info.outdated_faces:
+        console.print(
+            f"{info.outdated_faces} face(s) of another face model, not searched:"
+            + _FACE_STATUS.get(info.face_status, "")
+        )
     for c in info.consents:
         until = f"until {c.expires_at:%Y-%m-%d}" if c.expires_at else "no end date"
         state = "revoked" if c.revoked_at else ("valid" if c.valid() else "expired")

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from jikimi.errors import JikimiError, ValidationError
-from jikimi.signals.face import EMBEDDING_DIM, MODEL_NAME
+from jikimi.signals.face import EMBEDDING_DIM
+from jikimi.signals.face_models import DLIB_MODEL_NAME, ENV_VAR, current_embedder
 
 CALIBRATION_FILE = Path(__file__).with_name("face_calibration.json")
 HNSW_MIN_FACES = 20_000
@@ -255,10 +256,48 @@ def load_calibration(path: Path, *, model: str, dim: int) -> Calibration:
     return cal
 
 
+def calibration_path(model: str | None = None) -> Path:
+    """Where the calibration of face model ``model`` (default: the active one) is read and written: the
+    shipped ``face_calibration.json`` for dlib, ``<model>.calibration.json`` next to an ONNX model's file
+    (its cohort beside it, ``<model>.calibration_cohort.npz``)."""
+    if model == DLIB_MODEL_NAME:
+        return CALIBRATION_FILE
+    active = current_embedder()
+    name = model or active.name
+    if name == DLIB_MODEL_NAME:
+        return CALIBRATION_FILE
+    if name != active.name or active.path is None:
+        raise JikimiError(
+            f"the face model {name!r} is not the configured one ({active.name!r})",
+            f"set {ENV_VAR} to that model's file",
+        )
+    return active.path.with_suffix(".calibration.json")
+
+
+def calibration(model: str | None = None) -> Calibration:
+    """The calibration of face model ``model`` (default: the active one); refuses when there is none."""
+    if model == DLIB_MODEL_NAME:
+        name, dim = DLIB_MODEL_NAME, EMBEDDING_DIM
+    else:
+        active = current_embedder()
+        name = model or active.name
+        dim = EMBEDDING_DIM if name == DLIB_MODEL_NAME else active.dim
+    path = calibration_path(name)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = -1
+    if stamp < 0 and name != DLIB_MODEL_NAME:
+        raise JikimiError(
+            f"the face model {name!r} has no calibration ({path}); face matching is off",
+            f"run scripts/calibrate_faces.py --write with {ENV_VAR} set to this model",
+        )
+    return _calibration(str(path), stamp, name, dim)
+
+
 @lru_cache(maxsize=4)
-def calibration() -> Calibration:
-    """The shipped calibration of the default model (``face_calibration.json`` and its cohort file)."""
-    return load_calibration(CALIBRATION_FILE, model=MODEL_NAME, dim=EMBEDDING_DIM)
+def _calibration(file: str, stamp: int, model: str, dim: int) -> Calibration:
+    return load_calibration(Path(file), model=model, dim=dim)
 
 
 @dataclass(frozen=True)
@@ -308,11 +347,17 @@ def _as_matrix(embeddings: np.ndarray | Sequence[np.ndarray], dim: int = EMBEDDI
     return np.ascontiguousarray(arr)
 
 
-def build_index(vectors: np.ndarray, dim: int = EMBEDDING_DIM) -> Any:
-    """A faiss index over ``vectors``: exact (flat L2) when small, HNSW when at least HNSW_MIN_FACES."""
+def build_index(vectors: np.ndarray, dim: int | None = None) -> Any:
+    """A faiss index over ``vectors`` of ``dim`` values each (default: the vectors' width): exact (flat L2)
+    when small, HNSW when at least HNSW_MIN_FACES."""
     import faiss
 
     index: Any
+    if dim is None:
+        shape = np.shape(vectors)
+        if len(shape) != 2 or not shape[1]:
+            raise ValueError("build_index needs dim when the vectors do not show it")
+        dim = int(shape[1])
     vecs = _as_matrix(vectors, dim) if len(vectors) else np.zeros((0, dim), np.float32)
     if len(vecs) >= HNSW_MIN_FACES:
         index = faiss.IndexHNSWFlat(dim, HNSW_M)
@@ -348,6 +393,8 @@ class FaceGallery:
         calib: Calibration | None = None,
         fingerprint: str = "",
         vectors: np.ndarray | None = None,
+        model: str | None = None,
+        dim: int | None = None,
     ) -> None:
         if seal is not _GALLERY_SEAL:
             raise PermissionError(
@@ -361,9 +408,13 @@ class FaceGallery:
         self._expires = dict(expires)
         self._index = index
         self._check = consent_check
-        self.calibration = calib or calibration()
+        self.model = model or current_embedder().name
+        """The face model of every embedding in this gallery; probes must come from the same model."""
+        self.dim = int(dim if dim is not None else index.d)
+        if int(index.d) != self.dim:
+            raise ValueError(f"the index holds {index.d}-value embeddings, not {self.dim}")
+        self.calibration = calib or calibration(self.model)
         self.fingerprint = fingerprint
-        self.dim = int(index.d)
         if vectors is None:
             vectors = index.reconstruct_n(0, int(index.ntotal)) if len(face_ids) else np.zeros((0, self.dim))
         self._vectors = _unit(np.asarray(vectors, dtype=np.float64))

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from jikimi.errors import ConfigError
 from jikimi.scan.pipeline import Analysis
 
 REASONS = ("bank_match", "enrolled_face", "explicit_synthetic")
@@ -106,15 +107,23 @@ def synthetic_evidence(signals: Mapping[str, Any], th: Thresholds) -> list[str]:
 
 
 def face_embeddings(signals: Mapping[str, Any]) -> list[list[float]]:
-    """The 128-d embeddings of the faces the ``face`` analyser found (a list or ``{"faces": [...]}``)."""
+    """The embeddings of the faces the ``face`` analyser found (a list or ``{"faces": [...]}``); their size is
+    the face model's (128 for dlib)."""
     value = signals.get("face")
     faces = value.get("faces", []) if isinstance(value, Mapping) else value
     out: list[list[float]] = []
     for f in faces or []:
         emb = f.get("embedding") if isinstance(f, Mapping) else None
-        if isinstance(emb, Sequence) and len(emb) == 128:
+        if isinstance(emb, Sequence) and not isinstance(emb, str) and len(emb) > 0:
             out.append([float(x) for x in emb])
     return out
+
+
+def face_model(signals: Mapping[str, Any]) -> str | None:
+    """The face model that measured the ``face`` analyser's embeddings (None when not stated)."""
+    value = signals.get("face")
+    model = value.get("model") if isinstance(value, Mapping) else None
+    return model if isinstance(model, str) and model else None
 
 
 def face_count(signals: Mapping[str, Any]) -> int:
@@ -145,6 +154,13 @@ def match_faces(signals: Mapping[str, Any], gallery: FaceMatcher | None, k: int 
     embeddings = face_embeddings(signals)
     if gallery is None or not embeddings:
         return []
+    measured, enrolled = face_model(signals), getattr(gallery, "model", None)
+    if measured and isinstance(enrolled, str) and measured != enrolled:
+        raise ConfigError(
+            f"faces measured with the face model {measured!r} cannot be searched among faces "
+            f"enrolled with {enrolled!r}",
+            "run every scan worker with the same JIKIMI_FACE_MODEL",
+        )
     best: dict[int, PersonMatch] = {}
     for i, matches in enumerate(gallery.search_many(embeddings, k=k)):
         for m in matches:

@@ -1,9 +1,10 @@
-"""The ``face`` analyser: find every face in an image or video frame, align it, compute its 128-d embedding.
+"""The ``face`` analyser: find every face in an image or video frame, align it, compute its embedding.
 
 Uses the dlib models shipped in ``face_recognition_models`` (offline): the HOG frontal-face detector (fast,
-the default) or the MMOD CNN detector (more accurate, opt-in), the 5-point landmark model for alignment and
-the ResNet face-recognition model for embeddings. Two photos of one person are usually within Euclidean
-distance ~0.5; the calibrated threshold lives in :mod:`jikimi.index.faces`.
+the default) or the MMOD CNN detector (more accurate, opt-in) and the 5-point landmark model. The embedding
+comes from the active face model (:mod:`jikimi.signals.face_models`): dlib's ResNet by default (128 values;
+two photos of one person are usually within Euclidean distance ~0.5), or an ArcFace-style ONNX model set
+with ``JIKIMI_FACE_MODEL``. The calibrated thresholds live in :mod:`jikimi.index.faces`.
 
 This module only measures faces. Searching them is possible only against enrolled, consenting people, through
 ``jikimi.store.people`` (there is no open face search).
@@ -12,7 +13,6 @@ This module only measures faces. Searching them is possible only against enrolle
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -21,18 +21,26 @@ import numpy as np
 
 from jikimi.errors import JikimiError
 from jikimi.signals.base import IMAGE, JSON, VIDEO, Signal
+from jikimi.signals.face_models import (
+    DLIB_DIM,
+    DLIB_MODEL_NAME,
+    FaceEmbedder,
+    current_embedder,
+    dlib_model_paths,
+)
 
 if TYPE_CHECKING:
     from jikimi.media import Media
 
 Detector = Literal["hog", "cnn"]
 DETECTORS: tuple[Detector, ...] = ("hog", "cnn")
-EMBEDDING_DIM = 128
-MODEL_NAME = "dlib_face_recognition_resnet_model_v1+mirror-l2"
-"""Identifies the embedding space; embeddings from different models must never be compared. The embedding is
-dlib's ResNet descriptor of the aligned face and of its mirror image, each scaled to unit length, summed and
-scaled to unit length again (measured on LFW: TAR at FAR 0.1% 95.1% against 91.2% for the plain descriptor;
-see docs/accuracy.md)."""
+EMBEDDING_DIM = DLIB_DIM
+"""The size of the built-in dlib model's embeddings (another model's: ``current_embedder().dim``)."""
+MODEL_NAME = DLIB_MODEL_NAME
+"""Identifies the built-in dlib embedding space (the active one is ``current_embedder().name``); embeddings
+from different models must never be compared. The embedding is dlib's ResNet descriptor of the aligned face
+and of its mirror image, each scaled to unit length, summed and scaled to unit length again (measured on LFW:
+TAR at FAR 0.1% 95.1% against 91.2% for the plain descriptor; see docs/accuracy.md)."""
 
 _NO_EMBEDDING = np.zeros(0, dtype=np.float32)
 
@@ -71,7 +79,7 @@ class FaceBox:
 
 @dataclass(frozen=True)
 class Face:
-    """One face found in an image or frame: where, how sure, its 5 landmarks and its 128-d embedding."""
+    """One face found in an image or frame: where, how sure, its 5 landmarks, its embedding (of ``model``)."""
 
     box: FaceBox
     confidence: float
@@ -81,9 +89,11 @@ class Face:
     frame_index: int = 0
     timestamp: float = 0.0
     plain: np.ndarray | None = field(default=None, repr=False, compare=False)
-    """dlib's own descriptor of the face (``embedding`` combines it with ``mirrored``; for calibration)."""
+    """The model's descriptor of the face (``embedding`` combines it with ``mirrored``; for calibration)."""
     mirrored: np.ndarray | None = field(default=None, repr=False, compare=False)
-    """dlib's descriptor of the mirrored face."""
+    """The model's descriptor of the mirrored face (None when the model does not mirror-average)."""
+    model: str = ""
+    """The face model whose embedding space ``embedding`` is in ("" when not embedded)."""
 
     def to_dict(self, *, with_embedding: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -109,29 +119,17 @@ class _FrameSource(Protocol):
     def frames(self, every_seconds: float = 1.0) -> Iterator[Any]: ...
 
 
-def _model_paths() -> dict[str, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # face_recognition_models imports pkg_resources
-        import face_recognition_models as frm
-
-    return {
-        "cnn": frm.cnn_face_detector_model_location(),
-        "shape5": frm.pose_predictor_five_point_model_location(),
-        "resnet": frm.face_recognition_model_location(),
-    }
-
-
 class _Models:
-    """dlib models for one thread (dlib networks keep per-call state, so threads do not share them)."""
+    """dlib detectors and landmarks for one thread (dlib networks keep per-call state, so threads do not share
+    them). The embedding model is the active ``FaceEmbedder``."""
 
     def __init__(self) -> None:
         import dlib
 
         self._dlib = dlib
-        self._paths = _model_paths()
+        self._paths = dlib_model_paths()
         self.hog = dlib.get_frontal_face_detector()
         self.shape = dlib.shape_predictor(self._paths["shape5"])
-        self.resnet = dlib.face_recognition_model_v1(self._paths["resnet"])
         self._cnn: Any = None
 
     @property
@@ -214,13 +212,15 @@ def detect_faces(
     frame_index: int = 0,
     timestamp: float = 0.0,
     embed: bool = True,
+    embedder: FaceEmbedder | None = None,
 ) -> list[Face]:
-    """Every face in ``rgb`` (H x W x 3 uint8), left to right, each with landmarks and a 128-d embedding.
+    """Every face in ``rgb`` (H x W x 3 uint8), left to right, each with landmarks and an embedding.
 
     ``upsample`` enlarges the image that many times (x2 each) before detection so small faces are found
-    (0 = none; 1 finds faces from ~40 px, 2 from ~20 px). The embedding is ``mirror_embedding`` of the face's
-    and its mirror image's descriptors (one batched dlib call; twice the cost of one descriptor). With
-    ``embed=False`` no descriptor is computed (``embedding`` is empty): for when nobody is searched for.
+    (0 = none; 1 finds faces from ~40 px, 2 from ~20 px). The embedding comes from ``embedder`` (default: the
+    active model, ``current_embedder()``); with dlib it is ``mirror_embedding`` of the face's and its mirror
+    image's descriptors (one batched dlib call; twice the cost of one descriptor). With ``embed=False`` no
+    descriptor is computed (``embedding`` is empty): for when nobody is searched for.
     """
     if upsample < 0 or upsample > 3:
         raise FaceError(f"upsample must be between 0 and 3, got {upsample}")
@@ -235,17 +235,21 @@ def detect_faces(
     shapes = dlib.full_object_detections()
     for rect, _ in found:
         shapes.append(models.shape(work, rect))
+    vectors: list[np.ndarray] = [_NO_EMBEDDING] * len(found)
     plain: list[np.ndarray | None] = [None] * len(found)
     mirrored: list[np.ndarray | None] = [None] * len(found)
+    model = ""
     if embed:
-        chips = list(dlib.get_face_chips(work, shapes, size=150, padding=0.25))
-        flips = [np.ascontiguousarray(c[:, ::-1]) for c in chips]
-        descriptors = models.resnet.compute_face_descriptor(chips + flips)
-        described = [np.asarray(v, dtype=np.float32) for v in descriptors]
-        plain, mirrored = list(described[: len(chips)]), list(described[len(chips) :])
+        emb = embedder if embedder is not None else current_embedder()
+        got = emb.embed(emb.align(work, shapes))
+        vectors = [np.array(v) for v in got.vectors]
+        plain = [np.array(v) for v in got.plain]
+        if got.mirrored is not None:
+            mirrored = [np.array(v) for v in got.mirrored]
+        model = emb.name
     h, w = img.shape[:2]
     faces: list[Face] = []
-    for (rect, conf), shape, pl, mir in zip(found, shapes, plain, mirrored, strict=True):
+    for (rect, conf), shape, vec, pl, mir in zip(found, shapes, vectors, plain, mirrored, strict=True):
         box = FaceBox(
             left=max(0, round(rect.left() / scale)),
             top=max(0, round(rect.top() / scale)),
@@ -258,12 +262,13 @@ def detect_faces(
                 box=box,
                 confidence=conf,
                 landmarks=pts,
-                embedding=mirror_embedding(pl, mir) if pl is not None and mir is not None else _NO_EMBEDDING,
+                embedding=vec,
                 detector=detector,
                 frame_index=frame_index,
                 timestamp=timestamp,
                 plain=pl,
                 mirrored=mir,
+                model=model,
             )
         )
     faces.sort(key=lambda f: (f.box.left, f.box.top))
@@ -328,7 +333,9 @@ class FaceSignal(Signal):
     name: ClassVar[str] = "face"
     kinds: ClassVar[frozenset[str]] = frozenset({IMAGE, VIDEO})
     version: ClassVar[int] = 1
-    description: ClassVar[str] = "faces (dlib HOG or CNN detector, 5-point alignment, 128-d ResNet embedding)"
+    description: ClassVar[str] = (
+        "faces (dlib HOG or CNN detector, 5-point alignment, embedding of the active face model)"
+    )
 
     def __init__(
         self,
@@ -363,7 +370,7 @@ class FaceSignal(Signal):
         return {
             "count": len(faces),
             "detector": self.detector,
-            "model": MODEL_NAME,
+            "model": faces[0].model if faces and self.embeddings else None,
             "faces": [f.to_dict(with_embedding=self.embeddings) for f in faces],
         }
 

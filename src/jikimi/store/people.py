@@ -9,6 +9,11 @@ and expiry apply at once. Enrolment, withdrawal and photo views are written to t
 
 Other packages call: ``gallery(store)`` once per run, then ``gallery.search_many(embeddings)`` (fast, in
 memory) or ``search_faces(store, faces, gallery=g)`` for results with names and the minor flag.
+
+Every face is stored with its face model's name (``PersonFace.model``); only the active model's faces
+(``jikimi.signals.face_models.current_embedder()``) are searched. When the model changes, ``reembed``
+measures the kept photos again with the active model; people whose photos were not kept need new photos
+(``PersonInfo.face_status == "needs_photos"``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from jikimi.index.faces import (
     build_index,
     calibration,
 )
-from jikimi.signals.face import DETECTORS, MODEL_NAME, Detector, Face, faces_in_media
+from jikimi.signals.face import DETECTORS, Detector, Face, FaceBox, faces_in_media
+from jikimi.signals.face_models import current_embedder
 from jikimi.store import audit
 from jikimi.store.db import Store
 from jikimi.store.schema.base import utcnow
@@ -50,13 +56,17 @@ __all__ = [
     "PersonInfo",
     "PersonMatch",
     "PhotoFailure",
+    "ReembedResult",
     "active_people",
     "enroll",
     "gallery",
     "get_person",
     "list_people",
+    "outdated_people",
     "photo",
     "record_consent",
+    "reembed",
+    "reembed_all",
     "search_faces",
     "search_photo",
     "withdraw",
@@ -117,8 +127,20 @@ class PersonInfo:
     photos: int
     consents: tuple[ConsentInfo, ...]
     searchable: bool
-    #: Faces measured with an older embedding model: never searched; enrol her photos again to search them.
+    #: Faces measured with another face model than the active one: never searched. ``reembed`` measures the
+    #: kept photos again; without kept photos she needs new photos (``face_status``).
     outdated_faces: int = 0
+
+    @property
+    def face_status(self) -> str:
+        """``current`` (every face is of the active model), ``reembed`` (faces of another model, photos kept:
+        ``reembed`` updates them) or ``needs_photos`` (faces of another model and no kept photo: enrol new
+        photos); ``""`` for a withdrawn person."""
+        if self.status != ACTIVE:
+            return ""
+        if not self.outdated_faces:
+            return "current"
+        return "reembed" if self.photos else "needs_photos"
 
     @property
     def consent(self) -> ConsentInfo | None:
@@ -135,6 +157,7 @@ class PersonInfo:
             "searchable": self.searchable,
             "faces": self.faces,
             "outdated_faces": self.outdated_faces,
+            "face_status": self.face_status,
             "photos": self.photos,
             "created_at": self.created_at.isoformat(),
             "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
@@ -225,13 +248,14 @@ def _counts(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int,
     out = {int(i): (0, 0, 0) for i in ids}
     if not out:
         return out
+    model = current_embedder().name
     faces: dict[int, int] = {}
     photos: dict[int, int] = {}
     outdated: dict[int, int] = {}
     for table, condition, into in (
-        (PersonFace, PersonFace.model == MODEL_NAME, faces),
+        (PersonFace, PersonFace.model == model, faces),
         (PersonPhoto, true(), photos),
-        (PersonFace, PersonFace.model != MODEL_NAME, outdated),
+        (PersonFace, PersonFace.model != model, outdated),
     ):
         q = select(table.person_id, func.count()).where(condition, table.person_id.in_(out))
         for pid, n in session.execute(q.group_by(table.person_id)):
@@ -400,7 +424,7 @@ def enroll(
         person.faces.append(
             PersonFace(
                 embedding=np.asarray(p.face.embedding, dtype="<f4").tobytes(),
-                model=MODEL_NAME,
+                model=p.face.model,
                 source_name=p.name[:300],
                 source_sha256=p.sha256,
                 box_left=b.left,
@@ -559,6 +583,157 @@ def photo(session: Session, photo_id: int, *, actor: str, purpose: str) -> tuple
     return row.name, data
 
 
+# -- re-embedding with another face model --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReembedResult:
+    """What ``reembed`` did for one person: faces measured again with ``model``, photos that failed, and
+    whether faces of another model remain that no kept photo can renew (she needs new photos)."""
+
+    person_id: int
+    model: str
+    reembedded: int
+    failures: list[PhotoFailure] = field(default_factory=list)
+    needs_photos: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "model": self.model,
+            "reembedded": self.reembedded,
+            "failures": [vars(f) for f in self.failures],
+            "needs_photos": self.needs_photos,
+        }
+
+
+def _overlap(a: FaceBox, b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of a found face box and a stored one (left, top, right, bottom)."""
+    left, top, right, bottom = max(a.left, b[0]), max(a.top, b[1]), min(a.right, b[2]), min(a.bottom, b[3])
+    inter = max(0, right - left) * max(0, bottom - top)
+    union = a.width * a.height + max(0, b[2] - b[0]) * max(0, b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _refind(data: bytes, name: str, old: PersonFace) -> Face | PhotoFailure:
+    """The enrolled face in a kept photo, measured with the active model: the found face that overlaps the
+    stored box most (the same detector finds the same face)."""
+    from jikimi.media import load
+
+    stored = (old.box_left, old.box_top, old.box_right, old.box_bottom)
+    detector: Detector = old.detector if old.detector in DETECTORS else "hog"
+    try:
+        media = load(data, name=name)
+        for upsample in (1, 2):
+            faces = faces_in_media(media, detector=detector, upsample=upsample)
+            best = max(faces, key=lambda f: _overlap(f.box, stored), default=None)
+            if best is not None and _overlap(best.box, stored) >= 0.4:
+                return best
+    except JikimiError as exc:
+        return PhotoFailure(name, exc.reason, exc.hint)
+    return PhotoFailure(
+        name,
+        "the enrolled face was not found again in this kept photo",
+        "enrol the person again from new photos (with her consent)",
+    )
+
+
+def reembed(session: Session, person_id: int, *, actor: str | None = None) -> ReembedResult:
+    """Measure a person's kept photos again with the active face model (audited as ``person.reembed``).
+
+    For each kept photo whose face is not yet measured with the active model, the enrolled face is found
+    again (the stored box and detector) and stored with the active model; the photo's faces of other models
+    are then deleted. Faces of other models whose photo was not kept stay (``needs_photos``): only new photos
+    renew them.
+    """
+    from jikimi.store.vault import decrypt, load_keys
+
+    person = _person(session, person_id)
+    if person.status != ACTIVE:
+        raise ValidationError(
+            f"person {person_id} was withdrawn; her face data was deleted",
+            "enrol her again with `jikimi person enroll` if she consents again",
+        )
+    model = current_embedder().name
+    faces = list(person.faces)
+    by_photo: dict[str, list[PersonFace]] = {}
+    for f in faces:
+        by_photo.setdefault(f.source_sha256, []).append(f)
+    done = 0
+    failures: list[PhotoFailure] = []
+    renewed: set[int] = set()
+    keys = None
+    for ph in person.photos:
+        olds = by_photo.get(ph.sha256, [])
+        if not olds or any(f.model == model for f in olds):
+            continue
+        if keys is None:
+            keys = load_keys(create=False)
+        data = decrypt(keys, ph.ciphertext, _photo_aad(ph.sha256))
+        if hashlib.sha256(data).hexdigest() != ph.sha256:
+            failures.append(PhotoFailure(ph.name, "the kept photo failed its checksum", "enrol new photos"))
+            continue
+        got = _refind(data, ph.name, olds[0])
+        if isinstance(got, PhotoFailure):
+            failures.append(got)
+            continue
+        b = got.box
+        person.faces.append(
+            PersonFace(
+                embedding=np.asarray(got.embedding, dtype="<f4").tobytes(),
+                model=got.model,
+                source_name=ph.name[:300],
+                source_sha256=ph.sha256,
+                box_left=b.left,
+                box_top=b.top,
+                box_right=b.right,
+                box_bottom=b.bottom,
+                detector=got.detector,
+                confidence=float(got.confidence),
+            )
+        )
+        renewed.update(f.id for f in olds)
+        done += 1
+    if renewed:
+        session.execute(delete(PersonFace).where(PersonFace.id.in_(renewed)))
+        session.expire(person, ["faces"])
+    session.flush()
+    left = session.scalar(
+        select(func.count())
+        .select_from(PersonFace)
+        .where(PersonFace.person_id == person_id, PersonFace.model != model)
+    )
+    result = ReembedResult(person_id, model, done, failures, needs_photos=bool(left))
+    if done or failures:
+        audit.append(
+            session,
+            actor=actor or audit.default_actor(),
+            action="person.reembed",
+            subject=f"person:{person_id}",
+            details={
+                "model": model,
+                "faces_reembedded": done,
+                "faces_replaced": len(renewed),
+                "photos_failed": len(failures),
+                "outdated_faces_left": int(left or 0),
+            },
+        )
+        _purge_index_cache()
+    return result
+
+
+def outdated_people(session: Session) -> list[int]:
+    """Ids of active people with faces of another face model than the active one."""
+    model = current_embedder().name
+    has_other = select(PersonFace.id).where(PersonFace.person_id == Person.id, PersonFace.model != model)
+    q = select(Person.id).where(Person.status == ACTIVE, has_other.exists()).order_by(Person.id)
+    return [int(i) for i in session.scalars(q)]
+
+
+def reembed_all(session: Session, *, actor: str | None = None) -> list[ReembedResult]:
+    """``reembed`` every active person with faces of another face model (people without kept photos are
+    reported with ``needs_photos`` and nothing done)."""
+    return [reembed(session, pid, actor=actor) for pid in outdated_people(session)]
+
+
 # -- search -------------------------------------------------------------------------------------------------
 def active_people(session: Session, person_ids: Collection[int] | None = None) -> set[int]:
     """Ids (among ``person_ids``, or all) of people active right now with a valid, unexpired consent."""
@@ -600,19 +775,22 @@ def gallery(store: Store, *, use_cache: bool = True) -> FaceGallery:
     """
     import faiss
 
+    embedder = current_embedder()
+    model, dim = embedder.name, embedder.dim
+    calib = calibration(model)  # refuses before any work when the model has no calibration
     now = datetime.now(UTC)
     with store.session() as s:
         expires = _consent_expiries(s, now)
         id_rows = s.execute(
             select(PersonFace.id, PersonFace.person_id)
             .join(Person, Person.id == PersonFace.person_id)
-            .where(Person.status == ACTIVE, PersonFace.model == MODEL_NAME)
+            .where(Person.status == ACTIVE, PersonFace.model == model)
             .order_by(PersonFace.id)
         ).all()
         rows = [(fid, pid) for fid, pid in id_rows if pid in expires]
         face_ids = np.array([r[0] for r in rows], dtype=np.int64)
         person_ids = np.array([r[1] for r in rows], dtype=np.int64)
-        h = hashlib.sha256(MODEL_NAME.encode())
+        h = hashlib.sha256(model.encode())
         h.update(face_ids.tobytes())
         h.update(person_ids.tobytes())
         fingerprint = h.hexdigest()[:24]
@@ -626,18 +804,18 @@ def gallery(store: Store, *, use_cache: bool = True) -> FaceGallery:
             except RuntimeError:
                 index = None
         if index is None:
-            vecs = np.zeros((len(rows), 128), dtype=np.float32)
+            vecs = np.zeros((len(rows), dim), dtype=np.float32)
             pos = {int(fid): n for n, fid in enumerate(face_ids)}
             q = (
                 select(PersonFace.id, PersonFace.embedding)
                 .join(Person, Person.id == PersonFace.person_id)
-                .where(Person.status == ACTIVE, PersonFace.model == MODEL_NAME)
+                .where(Person.status == ACTIVE, PersonFace.model == model)
             )
             for fid, blob in s.execute(q):
                 n = pos.get(int(fid))
                 if n is not None:
                     vecs[n] = np.frombuffer(blob, dtype="<f4")
-            index = build_index(vecs)
+            index = build_index(vecs, dim)
             if use_cache and len(rows) >= HNSW_MIN_FACES:
                 _write_cache(index, cache_file)
 
@@ -652,8 +830,10 @@ def gallery(store: Store, *, use_cache: bool = True) -> FaceGallery:
         expires=expires,
         index=index,
         consent_check=check,
-        calib=calibration(),
+        calib=calib,
         fingerprint=fingerprint,
+        model=model,
+        dim=dim,
     )
 
 
@@ -685,6 +865,13 @@ def search_faces(
     g = face_gallery or gallery(store)
     if not faces:
         return []
+    other = {f.model for f in faces if isinstance(f, Face) and f.model and f.model != g.model}
+    if other:
+        raise ValidationError(
+            f"faces measured with the face model {sorted(other)[0]!r} cannot be searched among faces "
+            f"enrolled with {g.model!r}",
+            "measure the faces with the active face model",
+        )
     embs = np.stack([f.embedding if isinstance(f, Face) else np.asarray(f, np.float32) for f in faces])
     raw: list[list[FaceMatch]] = g.search_many(embs, k=k, threshold=threshold)
     ids = {m.person_id for ms in raw for m in ms}

@@ -201,6 +201,59 @@ _ENTRIES: list[tuple[str, str]] = [
         r"person (?P<id>\d+) was already withdrawn on (?P<date>\d{4}-\d{2}-\d{2})",
         "등록된 사람 {id}번은 {date}에 이미 철회되었습니다",
     ),
+    # -- face models: jikimi.signals.face_models, jikimi.index.faces, re-embedding in jikimi.store.people --
+    (
+        r"the face model file (?P<path>.+) \(set in JIKIMI_FACE_MODEL\) does not exist",
+        "얼굴 모델 파일 {path}이(가) 없습니다(JIKIMI_FACE_MODEL에 설정됨)",
+    ),
+    (
+        r"give the path of an ONNX model in JIKIMI_FACE_MODEL, or unset it to use the built-in dlib model",
+        "JIKIMI_FACE_MODEL에 ONNX 모델 파일 경로를 지정하거나, 설정을 지워 기본 dlib 모델을 쓰세요",
+    ),
+    (
+        r"the face model (?P<path>.+) has no sidecar file \((?P<names>.+)\)",
+        "얼굴 모델 {path}에 설명 파일({names})이 없습니다",
+    ),
+    (
+        r"write (?P<path>.+) with its name, licence and input spec "
+        r"\(see docs/faces\.md, Using another face model\)",
+        "모델 이름, 라이선스, 입력 형식을 적은 {path} 파일을 만드세요(docs/faces.md의 "
+        "'Using another face model' 참고)",
+    ),
+    (
+        r"the face model (?P<path>.+) cannot be loaded: (?P<detail>.+)",
+        "얼굴 모델 {path}을(를) 불러오지 못했습니다: {detail}",
+    ),
+    (
+        r"check that JIKIMI_FACE_MODEL names a valid ONNX model file",
+        "JIKIMI_FACE_MODEL이 올바른 ONNX 모델 파일을 가리키는지 확인하세요",
+    ),
+    (
+        rf"the face model (?P<name>{_QUOTED}) has no calibration \((?P<path>.+)\); face matching is off",
+        "얼굴 모델 {name}의 보정 파일({path})이 없어 얼굴 대조를 하지 않습니다",
+    ),
+    (
+        r"run scripts/calibrate_faces\.py --write with JIKIMI_FACE_MODEL set to this model",
+        "JIKIMI_FACE_MODEL을 이 모델로 설정한 채 scripts/calibrate_faces.py --write를 실행하세요",
+    ),
+    (
+        r"the enrolled face was not found again in this kept photo",
+        "보관된 사진에서 등록된 얼굴을 다시 찾지 못했습니다",
+    ),
+    (
+        r"enrol the person again from new photos \(with her consent\)",
+        "본인의 동의를 받아 새 사진으로 다시 등록하세요",
+    ),
+    (r"the kept photo failed its checksum", "보관된 사진의 체크섬이 맞지 않습니다"),
+    (r"enrol new photos", "새 사진으로 등록하세요"),
+    (
+        r"person (?P<id>\d+) was withdrawn; her face data was deleted",
+        "등록된 사람 {id}번은 철회되어 얼굴 데이터가 삭제되었습니다",
+    ),
+    (
+        r"enrol her again with `jikimi person enroll` if she consents again",
+        "다시 동의하면 `jikimi person enroll`로 다시 등록하세요",
+    ),
     (
         r"Invalid isoformat string: (?P<value>.+)",
         "날짜 형식이 올바르지 않습니다: {value}",

@@ -1,5 +1,6 @@
-"""Consented enrolment for face search: list, enrol (with a consent record), withdraw. Face search is only
-ever over people enrolled here with a valid consent (``jikimi.store.people``)."""
+"""Consented enrolment for face search: list, enrol (with a consent record), withdraw, re-embed kept photos
+with the active face model. Face search is only ever over people enrolled here with a valid consent
+(``jikimi.store.people``)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ class PersonOut(BaseModel):
     created_at: str
     withdrawn_at: str | None
     consent: ConsentOut | None
+    outdated_faces: int = 0
+    face_status: str = Field(
+        default="",
+        description="current | reembed (faces of another face model, photos kept) | "
+        "needs_photos (faces of another face model, no kept photo) | '' (withdrawn)",
+    )
 
 
 class PhotoFailureOut(BaseModel):
@@ -54,6 +61,24 @@ class EnrolOut(BaseModel):
     person: PersonOut
     enrolled: list[str]
     failures: list[PhotoFailureOut]
+
+
+class ReembedOut(BaseModel):
+    person_id: int
+    model: str
+    reembedded: int
+    failures: list[PhotoFailureOut]
+    needs_photos: bool
+
+
+def _reembed_out(r: people.ReembedResult) -> ReembedOut:
+    return ReembedOut(
+        person_id=r.person_id,
+        model=r.model,
+        reembedded=r.reembedded,
+        failures=[PhotoFailureOut(photo=f.photo, reason=f.reason, hint=f.hint) for f in r.failures],
+        needs_photos=r.needs_photos,
+    )
 
 
 class WithdrawIn(BaseModel):
@@ -161,6 +186,32 @@ def withdraw(s: DB, person_id: int, body: WithdrawIn, principal: Writer) -> Pers
     return _person(people.withdraw(s, person_id, actor=principal.actor, reason=body.reason))
 
 
+@router.post(
+    "/api/v1/people/reembed",
+    response_model=list[ReembedOut],
+    tags=["people"],
+    summary="Re-embed everyone's kept photos with the active face model (after a model change)",
+    responses={400: {"description": "the configured face model cannot be used"}},
+)
+def reembed_all(s: DB, principal: Writer) -> list[ReembedOut]:
+    return [_reembed_out(r) for r in people.reembed_all(s, actor=principal.actor)]
+
+
+@router.post(
+    "/api/v1/people/{person_id}/reembed",
+    response_model=ReembedOut,
+    tags=["people"],
+    summary="Re-embed one person's kept photos with the active face model",
+    responses={
+        404: {"description": "no such person"},
+        422: {"description": "withdrawn"},
+        400: {"description": "the configured face model cannot be used"},
+    },
+)
+def reembed(s: DB, person_id: int, principal: Writer) -> ReembedOut:
+    return _reembed_out(people.reembed(s, person_id, actor=principal.actor))
+
+
 # --- pages ----------------------------------------------------------------------------------------
 
 
@@ -235,6 +286,21 @@ async def people_enrol_page(
         result=res,
         error=None,
         form={},
+    )
+
+
+@router.post("/people/reembed", include_in_schema=False)
+def people_reembed_page(request: Request, s: DB, principal: Writer) -> Response:
+    results = people.reembed_all(s, actor=principal.actor)
+    return render(
+        request,
+        "people.html",
+        principal,
+        people=people.list_people(s, include_withdrawn=True),
+        result=None,
+        error=None,
+        form={},
+        reembedded=results,
     )
 
 
