@@ -79,6 +79,15 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
+def portraits(shared: Path) -> Path:
+    """Ordinary portrait photos of public figures (``../shared/faces/portraits``)."""
+    folder = shared / "faces" / "portraits"
+    if not folder.is_dir():
+        pytest.skip(f"portraits not found at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> str:
     ensure_postgres()
     return PG_ADMIN_URL

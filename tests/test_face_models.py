@@ -10,23 +10,10 @@ import pytest
 from PIL import Image
 
 from face_model_harness import SIZE, projection, write_calibration, write_model
+from face_photos import small as _small
 from jikimi.errors import JikimiError, ValidationError
 from jikimi.signals import face_models as fm
 from jikimi.signals.face import MODEL_NAME, FaceSignal, detect_faces, mirror_embedding
-
-
-def _small(path: Path, side: int = 480) -> np.ndarray:
-    im = Image.open(path).convert("RGB")
-    im.thumbnail((side, side))
-    return np.asarray(im)
-
-
-@pytest.fixture(scope="module")
-def portraits(shared: Path) -> Path:
-    folder = shared / "faces" / "portraits"
-    if not folder.is_dir():
-        pytest.skip(f"portraits not found at {folder}")
-    return folder
 
 
 @pytest.fixture(autouse=True)

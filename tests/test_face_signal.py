@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
+from face_photos import small as _small
 from jikimi.signals import registry
 from jikimi.signals.face import (
     FaceError,
@@ -20,20 +21,6 @@ from jikimi.signals.face import (
     faces_in_media,
     mirror_embedding,
 )
-
-
-def _small(path: Path, side: int = 480) -> np.ndarray:
-    im = Image.open(path).convert("RGB")
-    im.thumbnail((side, side))
-    return np.asarray(im)
-
-
-@pytest.fixture(scope="module")
-def portraits(shared: Path) -> Path:
-    folder = shared / "faces" / "portraits"
-    if not folder.is_dir():
-        pytest.skip(f"portraits not found at {folder}")
-    return folder
 
 
 def test_one_face_with_landmarks_and_embedding(portraits: Path) -> None:
