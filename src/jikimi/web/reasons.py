@@ -224,6 +224,25 @@ _ENTRIES: list[tuple[str, str]] = [
     (r"pass --partner NAME", "플랫폼 이름을 함께 입력하세요(--partner NAME)"),
     (r"a victim account needs her case", "피해자 계정에는 본인의 사건 번호가 필요합니다"),
     (r"pass --case CASE_ID", "사건 번호를 함께 입력하세요(--case CASE_ID)"),
+    (r"no role chosen for the account", "계정의 역할을 고르지 않았습니다"),
+    (r"choose the account's role", "계정의 역할을 고르세요"),
+    (
+        r"a case number was given for the role (?P<role>[a-z_]+); only a victim account has a case",
+        "역할이 '{role}'인 계정에 사건 번호가 입력되었습니다. 사건 번호는 피해자 계정에만 있습니다",
+    ),
+    (
+        r"choose the victim role, or leave the case empty",
+        "역할을 '피해자'로 고르거나 사건 번호를 비워 두세요",
+    ),
+    (
+        r"a platform was given for the role (?P<role>[a-z_]+); "
+        r"only a platform partner account has a platform",
+        "역할이 '{role}'인 계정에 플랫폼이 입력되었습니다. 플랫폼은 협력 플랫폼 계정에만 있습니다",
+    ),
+    (
+        r"choose the platform partner role, or leave the platform empty",
+        "역할을 '협력 플랫폼'으로 고르거나 플랫폼을 비워 두세요",
+    ),
     (rf"the user (?P<name>{_QUOTED}) already exists", "이미 있는 사용자 이름입니다: {name}"),
     (r"choose another name", "다른 이름을 정하세요"),
     (rf"no user (?P<name>{_QUOTED})", "사용자를 찾을 수 없습니다: {name}"),
@@ -621,6 +640,20 @@ def _state(value: str) -> str:
     return "없음" if value == "none" else translator("ko").gettext(value)
 
 
+_ROLE_LABELS = {  # jikimi.api.roles.ROLE_LABELS (the web layer does not import the API)
+    "admin": "Administrator",
+    "case_worker": "Case worker",
+    "investigator": "Investigator",
+    "partner": "Platform partner",
+    "victim": "Victim",
+}
+
+
+def _role(value: str) -> str:
+    """An account role with the label the pages show ("admin" -> "관리자")."""
+    return translator("ko").gettext(_ROLE_LABELS[value]) if value in _ROLE_LABELS else value
+
+
 def _states(value: str) -> str:
     return ", ".join(_state(v) for v in value.split(", "))
 
@@ -647,6 +680,7 @@ _CONVERT: dict[str, Callable[[str], str]] = {
     "state_new": _state,
     "states": _states,
     "form": _form,
+    "role": _role,
 }
 
 

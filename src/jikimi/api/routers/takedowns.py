@@ -140,7 +140,9 @@ def _list(s: Session, principal: Principal, status: str | None, case_id: str | N
     _can_read(principal)
     if principal.can(Perm.TAKEDOWN_READ):
         return service.list_notices(s, status=status, case_id=case_id)
-    notices = service.list_notices(s, status=status, case_id=case_id, platform=principal.partner or "\x00none")
+    notices = service.list_notices(
+        s, status=status, case_id=case_id, platform=principal.partner or "\x00none"
+    )
     return [n for n in notices if _visible(principal, n)]
 
 
