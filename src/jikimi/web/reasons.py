@@ -405,6 +405,18 @@ _ENTRIES: list[tuple[str, str]] = [
     ),
     (r"only drafts are approved", "초안('작성됨' 상태)만 승인할 수 있습니다"),
     (
+        r"notice (?P<id>\d+) was drafted by (?P<who>.+); "
+        r"the organisation requires another person to approve it \(four eyes\)",
+        "삭제 요청 {id}번은 {who} 님이 작성했습니다. 기관 설정에 따라 작성하지 않은 다른 사람이 승인해야 합니다"
+        "(이중 승인 원칙)",
+    ),
+    (
+        r"ask a colleague who did not draft it to approve it",
+        "이 요청을 작성하지 않은 동료에게 승인을 부탁하세요",
+    ),
+    (r"the notice has no footer to sign", "삭제 요청에 서명할 맺음말이 없습니다"),
+    (r"withdraw it and draft it again", "철회한 뒤 다시 작성하세요"),
+    (
         r"notice (?P<id>\d+) was changed after it was drafted \(content hash mismatch\)",
         "삭제 요청 {id}번이 작성된 뒤에 바뀌었습니다(내용 해시 불일치)",
     ),
@@ -510,6 +522,15 @@ _ENTRIES: list[tuple[str, str]] = [
     (r"no takedown notice (?P<id>\d+)", "삭제 요청 {id}번이 없습니다"),
     (r"list them with `jikimi takedown list`", "`jikimi takedown list`로 목록을 확인하세요"),
     # notes of a drafted notice (jikimi.takedown.service.draft_case)
+    (
+        r"(?P<n>\d+) item\(s\) added to the open draft",
+        "아직 승인되지 않은 초안에 항목 {n}개를 추가했습니다",
+    ),
+    (
+        r"drafted again in (?P<lang>[\w-]+) \(was (?P<old>[\w-]+)\)",
+        "{lang} 언어로 다시 작성했습니다(이전: {old})",
+    ),
+    (r"notice (?P<id>\d+): (?P<inner>.+)", "삭제 요청 {id}번: {inner}"),
     (
         r"item (?P<id>\d+) lacks (?P<fields>\w+(?:, \w+)*) \(required by (?P<platform>.+)\)",
         "항목 {id}번에 {platform}에서 요구하는 정보가 빠져 있습니다: {fields}",
