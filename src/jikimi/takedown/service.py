@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
-from jikimi.store.schema.takedown import TakedownItem, TakedownNotice
+from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice
 from jikimi.takedown import tracking
 from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
 from jikimi.takedown.mailer import build_message, send_message
@@ -555,12 +555,18 @@ def person(actor: str) -> str:
     return (name if sep else actor).strip().lower()
 
 
-def drafters(notice: TakedownNotice) -> set[str]:
+def drafters(session: Session, notice: TakedownNotice) -> set[str]:
     """The people who drafted the notice: who created it and who added items to it while it was a draft."""
     out = {person(notice.created_by)}
-    mark = f"notice {notice.id}"
-    for it in notice.items:
-        out.update(person(ev.actor) for ev in it.events if ev.to_state == "drafted" and ev.note == mark)
+    ids = [it.id for it in notice.items]
+    if ids:
+        session.flush()
+        q = select(TakedownEvent.actor).where(
+            TakedownEvent.item_id.in_(ids),
+            TakedownEvent.to_state == "drafted",
+            TakedownEvent.note == f"notice {notice.id}",
+        )
+        out.update(person(a) for a in session.execute(q).scalars())
     return out
 
 
@@ -590,7 +596,7 @@ def approve(
         )
     _check_integrity(notice)
     org = org or load_organisation(required=False)
-    who = drafters(notice)
+    who = drafters(session, notice)
     second_person = person(actor) not in who
     if org.four_eyes and not second_person:
         raise ValidationError(

@@ -407,8 +407,8 @@ _ENTRIES: list[tuple[str, str]] = [
     (
         r"notice (?P<id>\d+) was drafted by (?P<who>.+); "
         r"the organisation requires another person to approve it \(four eyes\)",
-        "삭제 요청 {id}번은 {who} 님이 작성했습니다. 기관 설정에 따라 작성하지 않은 다른 사람이 승인해야 합니다"
-        "(이중 승인 원칙)",
+        "삭제 요청 {id}번은 {who} 님이 작성했습니다. "
+        "기관 설정에 따라 작성하지 않은 다른 사람이 승인해야 합니다(이중 승인 원칙)",
     ),
     (
         r"ask a colleague who did not draft it to approve it",
