@@ -242,3 +242,25 @@ def test_four_eyes_over_the_api_and_the_pages(db_url: str, monkeypatch: pytest.M
     assert done.status_code == 303
     body = api.get(f"/api/v1/takedowns/{n2}", headers=lee).json()["body"]
     assert not re.search(r"\bkim\b", body.split("\n-- \n")[-1])
+
+
+@pytest.mark.parametrize("lang", ["ko", "en", "ja"])
+def test_footer_is_rendered_again_only_below_the_signature(lang: str) -> None:
+    from jikimi.takedown.directory import get_platform
+    from jikimi.takedown.render import NoticeItem, footer, render_notice, victim_name_in, with_footer
+
+    org = Organisation(name="Centre", include_victim_name=True)
+    n = render_notice(
+        get_platform("telegram"),
+        [NoticeItem(url="https://t.me/r/1")],
+        lang=lang,
+        org=org,
+        ref="R-1",
+        victim_name="Kim Minji",
+    )
+    assert with_footer(n.body, lang, None) == n.body  # the draft's footer is the unnamed one
+    signed = with_footer(n.body, lang, "Lee Jiwoo")
+    assert signed.split("\n-- \n")[0] == n.body.split("\n-- \n")[0]
+    assert signed.endswith(footer(lang, "Lee Jiwoo")) and "Lee Jiwoo" in signed
+    assert victim_name_in(n.body, lang) == "Kim Minji"
+    assert victim_name_in(with_footer(n.body, lang, None).replace("Kim Minji", ""), lang) is None
