@@ -91,6 +91,42 @@ def check_password_strength(password: str, username: str = "") -> None:
         raise ValidationError("the password contains the user name", "choose a password without it")
 
 
+def check_role_fields(
+    role: Role | str | None, *, partner: str | None = None, case_ref: str | None = None
+) -> tuple[Role, str | None, str | None]:
+    """The role with its platform and case, or ``ValidationError`` for an inconsistent combination.
+
+    A victim's account needs her case and a partner's account its platform; a case number on any other
+    role, or a platform on any other role, is refused rather than dropped (it means the role was mistaken:
+    a victim's login must never become a staff account). Blank values count as absent.
+    """
+    partner = (partner or "").strip() or None
+    case_ref = (case_ref or "").strip() or None
+    if role is None or not str(role).strip():
+        raise ValidationError("no role chosen for the account", "choose the account's role")
+    try:
+        role = Role(str(role).strip())
+    except ValueError as exc:
+        raise ValidationError(
+            f"unknown role {role!r}", f"choose one of {', '.join(r.value for r in Role)}"
+        ) from exc
+    if role is Role.PARTNER and not partner:
+        raise ValidationError("a platform partner needs the platform name", "pass --partner NAME")
+    if role is Role.VICTIM and not case_ref:
+        raise ValidationError("a victim account needs her case", "pass --case CASE_ID")
+    if case_ref and role is not Role.VICTIM:
+        raise ValidationError(
+            f"a case number was given for the role {role.value}; only a victim account has a case",
+            "choose the victim role, or leave the case empty",
+        )
+    if partner and role is not Role.PARTNER:
+        raise ValidationError(
+            f"a platform was given for the role {role.value}; only a platform partner account has a platform",
+            "choose the platform partner role, or leave the platform empty",
+        )
+    return role, partner, case_ref
+
+
 def create_user(
     s: Session,
     *,
@@ -103,22 +139,14 @@ def create_user(
     locale: str = "ko",
     actor: str = "system",
 ) -> User:
-    """Create an account (audited). Partners need ``partner`` (platform name); victims need ``case_ref``."""
+    """Create an account (audited). Partners need ``partner`` (platform name); victims need ``case_ref``;
+    no other role takes either (``check_role_fields``)."""
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise ValidationError(
             f"invalid user name {username!r}", "use 2-63 lower-case letters, digits, '.', '_', '@' or '-'"
         )
-    try:
-        role = Role(role)
-    except ValueError as exc:
-        raise ValidationError(
-            f"unknown role {role!r}", f"choose one of {', '.join(r.value for r in Role)}"
-        ) from exc
-    if role is Role.PARTNER and not partner:
-        raise ValidationError("a platform partner needs the platform name", "pass --partner NAME")
-    if role is Role.VICTIM and not case_ref:
-        raise ValidationError("a victim account needs her case", "pass --case CASE_ID")
+    role, partner, case_ref = check_role_fields(role, partner=partner, case_ref=case_ref)
     check_password_strength(password, username)
     if s.scalar(select(User.id).where(User.username == username)) is not None:
         raise ValidationError(f"the user {username!r} already exists", "choose another name")
@@ -127,8 +155,8 @@ def create_user(
         display_name=display_name or username,
         role=role.value,
         password_hash=hash_password(password),
-        partner=partner if role is Role.PARTNER else None,
-        case_ref=case_ref if role is Role.VICTIM else None,
+        partner=partner,
+        case_ref=case_ref,
         locale=locale if locale in ("ko", "en") else "ko",
     )
     s.add(user)

@@ -7,7 +7,9 @@ start-up (and any command that confirms findings). In the confirming transaction
    ``jikimi-confirmed`` bank (``jikimi.store.banks``), so later scans flag copies, near copies and
    re-encoded or cut videos as findings, and ``reupload.scan_new_sightings`` raises a re-upload alert on
    the original case;
-2. registers the finding's URLs as takedown items and drafts one notice per platform (waiting for approval).
+2. registers the finding's URLs as takedown items and drafts one notice per platform (waiting for approval);
+   while the case already has a draft to that platform that is not approved yet, the items join it, so
+   confirming findings one by one makes one notice per platform, not one per finding.
 
 Drafting runs in a savepoint: if it cannot (no organisation configured, a malformed URL...), the confirmation
 still stands, the items stay ``found`` for ``jikimi takedown draft``, and the reason is in the audit log.

@@ -145,6 +145,7 @@ def render_notice(
         "host": host,
         "victim_name": victim_name if org.include_victim_name and victim_name else None,
         "now": now or datetime.now(UTC),
+        "approver": None,  # named only once a second person approved it (``with_footer``)
     }
     text = env.get_template(template_name(platform)).render(ctx)
     subject, _, body = text.partition("\n")
@@ -152,6 +153,38 @@ def render_notice(
     while "\n\n\n" in body:
         body = body.replace("\n\n\n", "\n\n")
     return RenderedNotice(subject.strip(), body.rstrip() + "\n")
+
+
+SIGNATURE = "\n-- \n"
+"""The line that separates a notice's body from its footer (``footer.txt.j2``)."""
+
+
+def footer(lang: str, approver: str | None = None) -> str:
+    """The notice's footer in ``lang``; it names ``approver`` (a second person, not the drafter) if given."""
+    text = environment(lang).get_template("footer.txt.j2").render(approver=approver or None)
+    return text.strip() + "\n"
+
+
+def with_footer(body: str, lang: str, approver: str | None) -> str:
+    """``body`` with its footer rendered again (for ``approver``); everything above the signature is kept."""
+    head, sep, _old = body.rpartition(SIGNATURE)
+    if not sep:
+        raise ValidationError("the notice has no footer to sign", "withdraw it and draft it again")
+    return head + SIGNATURE + footer(lang, approver)
+
+
+def victim_name_in(body: str, lang: str) -> str | None:
+    """The victim's name as a rendered notice states it, or None (to keep it when the notice is re-rendered
+    with more items)."""
+    line = translations(lang).gettext("The person depicted, who asked us to act: %(name)s.")
+    before, sep, after = line.partition("%(name)s")
+    if not sep:
+        return None
+    for text in body.splitlines():
+        text = text.strip()
+        if before and text.startswith(before) and text.endswith(after) and len(text) > len(before + after):
+            return text[len(before) : len(text) - len(after)] if after else text[len(before) :]
+    return None
 
 
 def gettext_for(lang: str) -> gettext.NullTranslations:

@@ -364,7 +364,8 @@ def items_for_confirmed(
 
 def draft_for_finding(session: Session, finding_id: int, *, actor: str) -> Any:
     """What the web app calls right after ``jikimi.cases`` confirms a finding: items for its URLs, one
-    drafted notice per platform (each waits for a person's approval)."""
+    drafted notice per platform (each waits for a person's approval), or added to the case's open draft to
+    that platform."""
     from jikimi.takedown.service import DraftResult, add_items, draft_case
 
     refs = refs_for_finding(session, finding_id)

@@ -19,11 +19,18 @@ from sqlalchemy.orm import Session, selectinload
 from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
-from jikimi.store.schema.takedown import TakedownItem, TakedownNotice
+from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice
 from jikimi.takedown import tracking
 from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
 from jikimi.takedown.mailer import build_message, send_message
-from jikimi.takedown.render import LANGUAGES, NoticeItem, content_sha256, render_notice
+from jikimi.takedown.render import (
+    LANGUAGES,
+    NoticeItem,
+    content_sha256,
+    render_notice,
+    victim_name_in,
+    with_footer,
+)
 from jikimi.takedown.settings import Organisation, SmtpSettings, load_organisation, load_smtp
 
 RETRY_BASE = timedelta(minutes=5)
@@ -239,6 +246,116 @@ def _render_into(
     notice.content_sha256 = rendered.sha256
 
 
+def _notes_for(p: Platform, items: list[TakedownItem], hosts: list[str], *, generic: bool) -> list[str]:
+    notes = _missing_fields(p, items)
+    if p.key == "generic_host" and generic:
+        notes.insert(
+            0,
+            f"unknown platform for {', '.join(hosts)}: generic hosting-provider template used; "
+            "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
+        )
+    if p.verify_before_use:
+        notes.append(f"the {p.name} contact details are marked 'verify before use' in the directory")
+    return notes
+
+
+def _open_drafts(session: Session, case_id: str, platform_key: str) -> list[TakedownNotice]:
+    """The case's notices to this platform that are still drafts (not approved, sent or withdrawn)."""
+    q = (
+        select(TakedownNotice)
+        .where(
+            TakedownNotice.case_id == case_id,
+            TakedownNotice.platform == platform_key,
+            TakedownNotice.status == "drafted",
+        )
+        .options(selectinload(TakedownNotice.items))
+        .order_by(TakedownNotice.id)
+    )
+    return list(session.execute(q).scalars())
+
+
+def _add_to_open_drafts(
+    session: Session,
+    notices: list[TakedownNotice],
+    p: Platform,
+    items: list[TakedownItem],
+    org: Organisation,
+    result: DraftResult,
+    *,
+    lang: str | None,
+    recipient: str | None,
+    victim_name: str | None,
+    generic: bool,
+    actor: str,
+    now: datetime,
+) -> list[TakedownItem]:
+    """Add ``items`` to the case's open drafts to this platform (up to the platform's cap per notice), so
+    that confirming findings one by one makes one notice, not one per finding. Each draft is rendered again
+    with all its items (its content hash changes; it still waits for approval). Returns the items left over.
+
+    A generic-host draft only takes items on the same host (its recipient is that host's abuse contact).
+    """
+    remaining = list(items)
+    for notice in notices:
+        if not remaining:
+            break
+        have = {it.id for it in notice.items}
+        hosts = {resolve_url(it.url).host for it in notice.items}
+        fits = [it for it in remaining if it.id not in have]
+        if p.key == "generic_host":
+            if len(hosts) != 1:
+                continue
+            fits = [it for it in fits if resolve_url(it.url).host in hosts]
+        room = max(0, max(1, p.max_items_per_notice) - len(notice.items))
+        take = fits[:room]
+        if not take:
+            continue
+        taken = {it.id for it in take}
+        remaining = [it for it in remaining if it.id not in taken]
+        kept_name = victim_name or victim_name_in(notice.body, notice.lang)
+        if lang is not None and lang != notice.lang:
+            result.notes.append(f"notice {notice.id}: drafted again in {lang} (was {notice.lang})")
+            notice.lang = lang
+        if recipient:
+            notice.recipient = recipient
+            notice.channel = "email"
+        notice.items.extend(take)
+        all_items = sorted(notice.items, key=lambda it: it.id)
+        all_hosts = sorted({resolve_url(it.url).host for it in all_items})
+        notes = _notes_for(p, all_items, all_hosts, generic=generic)
+        notice.note = "\n".join(notes) or None
+        session.flush()
+        _render_into(
+            notice,
+            p,
+            all_items,
+            org,
+            host=all_hosts[0] if len(all_hosts) == 1 else None,
+            victim_name=kept_name,
+            now=now,
+        )
+        for it in take:
+            tracking.move(session, it, "drafted", actor=actor, note=f"notice {notice.id}", at=now)
+        audit.append(
+            session,
+            actor=actor,
+            action="takedown.draft",
+            subject=f"takedown_notice:{notice.id}",
+            details={
+                "case": notice.case_id,
+                "platform": p.key,
+                "lang": notice.lang,
+                "items": [it.id for it in all_items],
+                "added": sorted(taken),
+                "content_sha256": notice.content_sha256,
+            },
+        )
+        result.notices.append(notice)
+        result.notes.append(f"notice {notice.id}: {len(take)} item(s) added to the open draft")
+        result.notes.extend(f"notice {notice.id}: {n}" for n in notes)
+    return remaining
+
+
 def draft_case(
     session: Session,
     case_id: str,
@@ -257,6 +374,8 @@ def draft_case(
     The URLs of the case's confirmed findings (``jikimi.cases``) are registered first if they are not yet.
 
     One notice per platform (split only where the platform caps the number of items or allows no batching).
+    While the case has a draft to a platform that is not approved yet, new items join that draft (it is
+    rendered again) instead of starting another notice; after approval, new items start a new draft.
     With ``platform`` given, only that platform's items are drafted, except for a regulator (``scope: any``,
     e.g. the KCSC) which takes every draftable item of the case. An unknown ``platform`` key falls back to
     the generic host template, and the result's notes say so.
@@ -311,17 +430,26 @@ def draft_case(
             result.notes.append(
                 f"{p.name} lists languages {', '.join(p.languages)}; drafted in {notice_lang}"
             )
-        for chunk in _chunks(group, p):
+        open_notices = _open_drafts(session, str(case_id), p.key)
+        remaining = group
+        if p.batching and open_notices:
+            remaining = _add_to_open_drafts(
+                session,
+                open_notices,
+                p,
+                group,
+                org,
+                result,
+                lang=lang,
+                recipient=recipient,
+                victim_name=victim_name,
+                generic=platform is None,
+                actor=actor,
+                now=now,
+            )
+        for chunk in _chunks(remaining, p):
             hosts = sorted({resolve_url(it.url).host for it in chunk})
-            notes = _missing_fields(p, chunk)
-            if p.key == "generic_host" and platform is None:
-                notes.insert(
-                    0,
-                    f"unknown platform for {', '.join(hosts)}: generic hosting-provider template used; "
-                    "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
-                )
-            if p.verify_before_use:
-                notes.append(f"the {p.name} contact details are marked 'verify before use' in the directory")
+            notes = _notes_for(p, chunk, hosts, generic=platform is None)
             notice = TakedownNotice(
                 case_id=str(case_id),
                 platform=p.key,
@@ -421,8 +549,45 @@ def _check_integrity(notice: TakedownNotice) -> None:
         )
 
 
-def approve(session: Session, notice_id: int, *, actor: str | None = None) -> TakedownNotice:
-    """A person approves a drafted notice; only approved notices are sent."""
+def person(actor: str) -> str:
+    """The person behind an actor string: ``web:kim``, ``api:kim`` and ``cli:kim`` are all ``kim``."""
+    _channel, sep, name = actor.partition(":")
+    return (name if sep else actor).strip().lower()
+
+
+def drafters(session: Session, notice: TakedownNotice) -> set[str]:
+    """The people who drafted the notice: who created it and who added items to it while it was a draft."""
+    out = {person(notice.created_by)}
+    ids = [it.id for it in notice.items]
+    if ids:
+        session.flush()
+        q = select(TakedownEvent.actor).where(
+            TakedownEvent.item_id.in_(ids),
+            TakedownEvent.to_state == "drafted",
+            TakedownEvent.note == f"notice {notice.id}",
+        )
+        out.update(person(a) for a in session.execute(q).scalars())
+    return out
+
+
+def _display_name(session: Session, actor: str) -> str:
+    """The approver as the notice names her: the account's display name, else the person's name."""
+    from jikimi.store.schema.accounts import User
+
+    name = person(actor)
+    shown = session.scalar(select(User.display_name).where(User.username == name))
+    return (shown or name).strip() or name
+
+
+def approve(
+    session: Session, notice_id: int, *, actor: str | None = None, org: Organisation | None = None
+) -> TakedownNotice:
+    """A person approves a drafted notice; only approved notices are sent.
+
+    With the organisation's ``four_eyes`` setting, the approver must be another person than the one(s) who
+    drafted it (``drafters``). When a second person approves, the footer names her; otherwise it names nobody.
+    The footer is part of the content, so the content hash is recorded again (both are in the audit entry).
+    """
     actor = _actor(actor)
     notice = get_notice(session, notice_id)
     if notice.status != "drafted":
@@ -430,6 +595,20 @@ def approve(session: Session, notice_id: int, *, actor: str | None = None) -> Ta
             f"notice {notice_id} is {notice.status}, not drafted", "only drafts are approved"
         )
     _check_integrity(notice)
+    org = org or load_organisation(required=False)
+    who = drafters(session, notice)
+    second_person = person(actor) not in who
+    if org.four_eyes and not second_person:
+        raise ValidationError(
+            f"notice {notice_id} was drafted by {person(actor)}; "
+            "the organisation requires another person to approve it (four eyes)",
+            "ask a colleague who did not draft it to approve it",
+        )
+    drafted_sha256 = notice.content_sha256
+    notice.body = with_footer(
+        notice.body, notice.lang, _display_name(session, actor) if second_person else None
+    )
+    notice.content_sha256 = content_sha256(notice.subject, notice.body)
     now = utcnow()
     notice.status = "approved"
     notice.approved_at = now
@@ -442,7 +621,14 @@ def approve(session: Session, notice_id: int, *, actor: str | None = None) -> Ta
         actor=actor,
         action="takedown.approve",
         subject=f"takedown_notice:{notice.id}",
-        details={"content_sha256": notice.content_sha256, "items": [it.id for it in notice.items]},
+        details={
+            "content_sha256": notice.content_sha256,
+            "drafted_sha256": drafted_sha256,
+            "items": [it.id for it in notice.items],
+            "drafted_by": sorted(who),
+            "second_person": second_person,
+            "four_eyes": org.four_eyes,
+        },
     )
     return notice
 

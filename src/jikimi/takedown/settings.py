@@ -1,7 +1,8 @@
 """Takedown settings: the requesting organisation and the SMTP server.
 
 Read from ``JIKIMI_HOME/takedown.yaml`` (sections ``organisation:`` and ``smtp:``), overridden by environment
-variables: ``JIKIMI_ORG_NAME/EMAIL/PHONE/ADDRESS/WEBSITE``, ``JIKIMI_INCLUDE_VICTIM_NAME``, and
+variables: ``JIKIMI_ORG_NAME/EMAIL/PHONE/ADDRESS/WEBSITE``, ``JIKIMI_INCLUDE_VICTIM_NAME``,
+``JIKIMI_FOUR_EYES`` (``four_eyes: true``: a notice is approved by another person than its drafter), and
 ``JIKIMI_SMTP_HOST/PORT/USER/PASSWORD/STARTTLS/SSL/FROM/CAFILE/TIMEOUT``.
 """
 
@@ -79,6 +80,8 @@ class Organisation:
     address: str | None = None
     website: str | None = None
     include_victim_name: bool = False
+    four_eyes: bool = False
+    """Four eyes: a notice must be approved by a different person from the one(s) who drafted it."""
 
 
 def load_organisation(*, required: bool = True) -> Organisation:
@@ -93,6 +96,7 @@ def load_organisation(*, required: bool = True) -> Organisation:
         include_victim_name=_bool(
             _pick("JIKIMI_INCLUDE_VICTIM_NAME", sec, "include_victim_name", False), "include_victim_name"
         ),
+        four_eyes=_bool(_pick("JIKIMI_FOUR_EYES", sec, "four_eyes", False), "four_eyes"),
     )
     if required and not org.name:
         raise ConfigError(

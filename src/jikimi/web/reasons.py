@@ -277,6 +277,25 @@ _ENTRIES: list[tuple[str, str]] = [
     (r"pass --partner NAME", "플랫폼 이름을 함께 입력하세요(--partner NAME)"),
     (r"a victim account needs her case", "피해자 계정에는 본인의 사건 번호가 필요합니다"),
     (r"pass --case CASE_ID", "사건 번호를 함께 입력하세요(--case CASE_ID)"),
+    (r"no role chosen for the account", "계정의 역할을 고르지 않았습니다"),
+    (r"choose the account's role", "계정의 역할을 고르세요"),
+    (
+        r"a case number was given for the role (?P<role>[a-z_]+); only a victim account has a case",
+        "역할이 '{role}'인 계정에 사건 번호가 입력되었습니다. 사건 번호는 피해자 계정에만 있습니다",
+    ),
+    (
+        r"choose the victim role, or leave the case empty",
+        "역할을 '피해자'로 고르거나 사건 번호를 비워 두세요",
+    ),
+    (
+        r"a platform was given for the role (?P<role>[a-z_]+); "
+        r"only a platform partner account has a platform",
+        "역할이 '{role}'인 계정에 플랫폼이 입력되었습니다. 플랫폼은 협력 플랫폼 계정에만 있습니다",
+    ),
+    (
+        r"choose the platform partner role, or leave the platform empty",
+        "역할을 '협력 플랫폼'으로 고르거나 플랫폼을 비워 두세요",
+    ),
     (rf"the user (?P<name>{_QUOTED}) already exists", "이미 있는 사용자 이름입니다: {name}"),
     (r"choose another name", "다른 이름을 정하세요"),
     (rf"no user (?P<name>{_QUOTED})", "사용자를 찾을 수 없습니다: {name}"),
@@ -439,6 +458,18 @@ _ENTRIES: list[tuple[str, str]] = [
     ),
     (r"only drafts are approved", "초안('작성됨' 상태)만 승인할 수 있습니다"),
     (
+        r"notice (?P<id>\d+) was drafted by (?P<who>.+); "
+        r"the organisation requires another person to approve it \(four eyes\)",
+        "삭제 요청 {id}번은 {who} 님이 작성했습니다. "
+        "기관 설정에 따라 작성하지 않은 다른 사람이 승인해야 합니다(이중 승인 원칙)",
+    ),
+    (
+        r"ask a colleague who did not draft it to approve it",
+        "이 요청을 작성하지 않은 동료에게 승인을 부탁하세요",
+    ),
+    (r"the notice has no footer to sign", "삭제 요청에 서명할 맺음말이 없습니다"),
+    (r"withdraw it and draft it again", "철회한 뒤 다시 작성하세요"),
+    (
         r"notice (?P<id>\d+) was changed after it was drafted \(content hash mismatch\)",
         "삭제 요청 {id}번이 작성된 뒤에 바뀌었습니다(내용 해시 불일치)",
     ),
@@ -544,6 +575,15 @@ _ENTRIES: list[tuple[str, str]] = [
     (r"no takedown notice (?P<id>\d+)", "삭제 요청 {id}번이 없습니다"),
     (r"list them with `jikimi takedown list`", "`jikimi takedown list`로 목록을 확인하세요"),
     # notes of a drafted notice (jikimi.takedown.service.draft_case)
+    (
+        r"(?P<n>\d+) item\(s\) added to the open draft",
+        "아직 승인되지 않은 초안에 항목 {n}개를 추가했습니다",
+    ),
+    (
+        r"drafted again in (?P<lang>[\w-]+) \(was (?P<old>[\w-]+)\)",
+        "{lang} 언어로 다시 작성했습니다(이전: {old})",
+    ),
+    (r"notice (?P<id>\d+): (?P<inner>.+)", "삭제 요청 {id}번: {inner}"),
     (
         r"item (?P<id>\d+) lacks (?P<fields>\w+(?:, \w+)*) \(required by (?P<platform>.+)\)",
         "항목 {id}번에 {platform}에서 요구하는 정보가 빠져 있습니다: {fields}",
@@ -674,6 +714,20 @@ def _state(value: str) -> str:
     return "없음" if value == "none" else translator("ko").gettext(value)
 
 
+_ROLE_LABELS = {  # jikimi.api.roles.ROLE_LABELS (the web layer does not import the API)
+    "admin": "Administrator",
+    "case_worker": "Case worker",
+    "investigator": "Investigator",
+    "partner": "Platform partner",
+    "victim": "Victim",
+}
+
+
+def _role(value: str) -> str:
+    """An account role with the label the pages show ("admin" -> "관리자")."""
+    return translator("ko").gettext(_ROLE_LABELS[value]) if value in _ROLE_LABELS else value
+
+
 def _states(value: str) -> str:
     return ", ".join(_state(v) for v in value.split(", "))
 
@@ -700,6 +754,7 @@ _CONVERT: dict[str, Callable[[str], str]] = {
     "state_new": _state,
     "states": _states,
     "form": _form,
+    "role": _role,
 }
 
 

@@ -1,7 +1,8 @@
 """Takedown notices: draft per case, approve, send, record the platform's answer; removal figures.
 
 Platform partners see only the notices addressed to their platform (``users.partner`` = the platform key
-in the takedown directory); anything else is "not found" to them.
+in the takedown directory), and only once they were sent: drafts and approved notices waiting to go out
+(or withdrawn before) are "not found" to them, like anything else.
 """
 
 from __future__ import annotations
@@ -41,10 +42,20 @@ def _can_read(principal: Principal) -> None:
         raise Forbidden(Perm.TAKEDOWN_READ.value)
 
 
+PARTNER_STATUSES = ("sent", "closed")
+"""The notice statuses a platform partner may see: the notice reached the platform."""
+
+
 def _visible(principal: Principal, notice: TakedownNotice) -> bool:
     if principal.can(Perm.TAKEDOWN_READ):
         return True
-    return bool(principal.can(Perm.NOTICE_OWN) and principal.partner and notice.platform == principal.partner)
+    return bool(
+        principal.can(Perm.NOTICE_OWN)
+        and principal.partner
+        and notice.platform == principal.partner
+        and notice.status in PARTNER_STATUSES
+        and notice.sent_at is not None
+    )
 
 
 def _notice(s: Session, principal: Principal, notice_id: int) -> TakedownNotice:
@@ -127,8 +138,12 @@ def _out(n: TakedownNotice) -> NoticeOut:
 
 def _list(s: Session, principal: Principal, status: str | None, case_id: str | None) -> list[TakedownNotice]:
     _can_read(principal)
-    platform = None if principal.can(Perm.TAKEDOWN_READ) else (principal.partner or "\x00none")
-    return service.list_notices(s, status=status, case_id=case_id, platform=platform)
+    if principal.can(Perm.TAKEDOWN_READ):
+        return service.list_notices(s, status=status, case_id=case_id)
+    notices = service.list_notices(
+        s, status=status, case_id=case_id, platform=principal.partner or "\x00none"
+    )
+    return [n for n in notices if _visible(principal, n)]
 
 
 class DraftIn(BaseModel):

@@ -81,6 +81,8 @@ def list_users(s: DB, _: Admin) -> list[UserOut]:
     responses={422: {"description": "invalid or duplicate"}},
 )
 def create_user(s: DB, body: UserCreate, principal: Admin) -> UserOut:
+    # A case number only on a victim's account, a platform only on a partner's: refused, never dropped.
+    accounts.check_role_fields(body.role, partner=body.partner, case_ref=body.case_ref)
     u = accounts.create_user(
         s,
         username=body.username,
@@ -113,16 +115,30 @@ def patch_user(s: DB, username: str, body: UserPatch, principal: Admin) -> UserO
     return _out(u)
 
 
-@router.get("/users", include_in_schema=False)
-def users_page(request: Request, s: DB, principal: Admin, error: str | None = None) -> Response:
+def _users_page(
+    request: Request,
+    s: DB,
+    principal: Principal,
+    *,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     return render(
         request,
         "users.html",
         principal,
+        status=status,
         users=[_out(u) for u in accounts.list_users(s)],
         roles=list(Role),
         error=error,
+        form=form or {},
     )
+
+
+@router.get("/users", include_in_schema=False)
+def users_page(request: Request, s: DB, principal: Admin, error: str | None = None) -> Response:
+    return _users_page(request, s, principal, error=error)
 
 
 @router.post("/users", include_in_schema=False)
@@ -132,12 +148,16 @@ def users_create(
     principal: Admin,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1000)],
-    role: Annotated[str, Form(max_length=32)],
+    role: Annotated[str, Form(max_length=32)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
     partner: Annotated[str, Form(max_length=200)] = "",
     case_ref: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    """Create an account from the form. The role has no default; on any refusal the form comes back with
+    what was typed (except the password) and the reason."""
     try:
+        # Checked first, so a role mistake is named even when the password is also refused.
+        accounts.check_role_fields(role, partner=partner, case_ref=case_ref)
         accounts.create_user(
             s,
             username=username,
@@ -150,14 +170,20 @@ def users_create(
         )
     except JikimiError as exc:
         s.rollback()
-        return render(
+        form = {
+            "username": username,
+            "display_name": display_name,
+            "role": role,
+            "partner": partner,
+            "case_ref": case_ref,
+        }
+        return _users_page(
             request,
-            "users.html",
+            s,
             principal,
             status=422,
-            users=[_out(u) for u in accounts.list_users(s)],
-            roles=list(Role),
-            error=exc.reason,
+            error=exc.reason + (f" — {exc.hint}" if exc.hint else ""),
+            form=form,
         )
     return RedirectResponse("/users", status_code=303)
 
