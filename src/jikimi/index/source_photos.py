@@ -144,7 +144,7 @@ def _scaled(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 def _orb(gray: np.ndarray, n: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
-    orb = cv2.ORB_create(
+    orb = cv2.ORB.create(
         nfeatures=n, scaleFactor=1.2, nlevels=8, edgeThreshold=31, patchSize=31, fastThreshold=10
     )
     kps, des = orb.detectAndCompute(gray, mask)
@@ -258,6 +258,7 @@ class SourceIndex:
     index: Any = None
     _descriptors: np.ndarray = field(default_factory=lambda: np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
     last_stats: dict[str, Any] = field(default_factory=dict)
+    _keep: Any = None
     consent_check: Callable[[Collection[int]], set[int]] | None = None
     thresholds: Thresholds = DEFAULT_THRESHOLDS
 
@@ -298,6 +299,7 @@ class SourceIndex:
         )
         data = np.ascontiguousarray(np.concatenate(des))
         d = DESCRIPTOR_BYTES * 8
+        index: Any
         if n >= ivf_min:
             quantizer = faiss.IndexBinaryFlat(d)
             index = faiss.IndexBinaryIVF(quantizer, d, IVF_LISTS)
@@ -306,7 +308,7 @@ class SourceIndex:
             index.train(sample)
             index.nprobe = IVF_PROBES
             index.own_fields = True
-            out._quantizer = quantizer  # keep it alive as long as the index
+            out._keep = quantizer  # alive as long as the index
         else:
             index = faiss.IndexBinaryFlat(d)
         index.add(data)

@@ -11,7 +11,7 @@ consent in the database. Adding, removing and viewing are written to the audit l
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ __all__ = [
     "add_sources",
     "has_sources",
     "list_sources",
+    "person_names",
     "remove_source",
     "source_index",
     "source_photo",
@@ -297,6 +298,16 @@ def source_photo(session: Session, source_id: int, *, actor: str, purpose: str) 
         details={"source": source_id, "purpose": purpose[:300]},
     )  # fmt: skip
     return row.name, data
+
+
+def person_names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
+    """Names of the given people (for the ``people`` entries of findings and ``analyze --json``)."""
+    ids = [int(i) for i in person_ids]
+    if not ids:
+        return {}
+    return {
+        int(i): str(n) for i, n in session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))
+    }
 
 
 def has_sources(session: Session) -> bool:
