@@ -42,7 +42,8 @@ def crop_upper(rgb: np.ndarray, face: Box, tight: bool = False) -> np.ndarray:
     fw, fh = r - l_, b - t
     ex, up, down = (0.35, 0.5, 0.35) if tight else (1.0, 0.8, 2.0)
     return rgb[
-        max(0, int(t - up * fh)) : min(h, int(b + down * fh)), max(0, int(l_ - ex * fw)) : min(w, int(r + ex * fw))
+        max(0, int(t - up * fh)) : min(h, int(b + down * fh)),
+        max(0, int(l_ - ex * fw)) : min(w, int(r + ex * fw)),
     ].copy()
 
 

@@ -307,7 +307,6 @@ class SourceIndex:
             sample = data[rng.choice(n, size=min(n, IVF_LISTS * 100), replace=False)]
             index.train(sample)
             index.nprobe = IVF_PROBES
-            index.own_fields = True
             out._keep = quantizer  # alive as long as the index
         else:
             index = faiss.IndexBinaryFlat(d)
