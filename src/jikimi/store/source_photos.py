@@ -106,7 +106,7 @@ def _searchable(session: Session, person_id: int) -> Person:
         raise NotFoundError(f"no person with id {person_id}", "see `jikimi person list`")
     if person.status != ACTIVE:
         raise ValidationError(
-            f"person {person_id} was withdrawn; her data was deleted",
+            f"person {person_id} was withdrawn; her face data was deleted",
             "enrol her again with `jikimi person enroll` if she consents again",
         )
     if not active_people(session, [person_id]):
@@ -148,13 +148,15 @@ def _prepare(
         return PhotoFailure(
             name,
             "no face found in this photo",
-            "a source photo must show her face (~80 pixels wide or more); try --detector cnn or --upsample 2",
+            "use a clear, front-facing photo where the face is at least ~80 pixels wide, "
+            "or try --detector cnn or --upsample 2",
         )
     if face is None and len(faces) > 1:
+        where = ", ".join(f"{n}: x={f.box.left}..{f.box.right}" for n, f in enumerate(faces, 1))
         return PhotoFailure(
             name,
-            f"this photo shows {len(faces)} faces",
-            "choose her face with --face N (numbered left to right), or use a photo of her alone",
+            f"this photo shows {len(faces)} faces ({where}, numbered left to right)",
+            "choose the person's face with --face N, or use a photo of the person alone",
         )
     if face is not None and not 1 <= face <= len(faces):
         return PhotoFailure(
