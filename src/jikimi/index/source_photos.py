@@ -39,8 +39,8 @@ SOURCE_FACE_FEATURES = 300
 PROBE_FEATURES = 1000
 IVF_MIN_DESCRIPTORS = 200_000
 """Indexes with at least this many descriptors use an inverted file (IVF), smaller ones an exact scan."""
-IVF_LISTS = 256
-IVF_PROBES = 12
+IVF_MAX_LISTS = 8192
+IVF_PROBES = 16
 
 
 @dataclass(frozen=True)
@@ -301,11 +301,15 @@ class SourceIndex:
         d = DESCRIPTOR_BYTES * 8
         index: Any
         if n >= ivf_min:
-            quantizer = faiss.IndexBinaryFlat(d)
-            index = faiss.IndexBinaryIVF(quantizer, d, IVF_LISTS)
+            # Inverted lists around a random sample of the descriptors: no k-means training (minutes on
+            # 256-bit codes at every scan start), and the lists cost sqrt(n * probes) per query.
+            nlist = int(min(IVF_MAX_LISTS, max(64, np.sqrt(n * IVF_PROBES))))
             rng = np.random.default_rng(0)
-            sample = data[rng.choice(n, size=min(n, IVF_LISTS * 100), replace=False)]
-            index.train(sample)
+            centroids = data[np.sort(rng.choice(n, size=nlist, replace=False))]
+            quantizer = faiss.IndexBinaryFlat(d)
+            quantizer.add(centroids)
+            index = faiss.IndexBinaryIVF(quantizer, d, nlist)
+            index.is_trained = True
             index.nprobe = IVF_PROBES
             out._keep = quantizer  # alive as long as the index
         else:
