@@ -9,7 +9,8 @@
   those found for the right person (first match = a source photo of the same identity folder);
 - probes every other photo of ``../shared/faces`` (``--negatives 0`` = all) and counts false matches: a match
   to a source photo of another identity (a match to another photo of the same identity is reported apart);
-- times ORB features + search per probe on one core (faiss and OpenCV single-threaded).
+- times ORB features + search per probe on one core (faiss and OpenCV single-threaded);
+- reference: whole-image PDQ (the 8 dihedral variants of the source, distance <= 31) on the same derivatives.
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from derivatives import DERIVATIVES  # noqa: E402
-
 from jikimi.config import SHARED_DIR  # noqa: E402
 from jikimi.index.source_photos import SourceIndex, probe_features, source_features  # noqa: E402
 from jikimi.signals.face import detect_faces  # noqa: E402
+from jikimi.signals.pdq import pdq_dihedral_from_array, pdq_from_array  # noqa: E402
+
+PDQ_THRESHOLD = 31
+
+
+def _hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
@@ -108,10 +116,14 @@ def main() -> None:
     probe_set = portraits_first + rng.sample(
         [c for c in chosen if c not in portraits_first], max(0, args.derived - len(portraits_first))
     )
+    pdq_found: dict[str, int] = {}
     for n, (sid, _path, rgb, box) in enumerate(probe_set):
         other = probe_set[(n + 1) % len(probe_set)][2]
+        variants = pdq_dihedral_from_array(rgb)[0]
         for name, derive in DERIVATIVES.items():
             probe = derive(rgb, box, other)
+            ph = pdq_from_array(probe)[0]
+            pdq_found[name] = pdq_found.get(name, 0) + any(_hamming(ph, v) <= PDQ_THRESHOLD for v in variants)
             t = time.perf_counter()
             ms = index.search(probe_features(probe))
             times.append(time.perf_counter() - t)
@@ -123,11 +135,16 @@ def main() -> None:
                 if ms:
                     wrong += 1
     n_found, n_total = sum(found.values()), sum(total.values())
-    print(f"\nderivatives of {len(probe_set)} source photos ({n_total} probes):")
-    for name in DERIVATIVES:
-        print(f"  {name:32s} {found.get(name, 0):4d}/{total[name]:<4d} {found.get(name, 0) / total[name]:6.1%}")
     print(
-        f"  {'all':32s} {n_found:4d}/{n_total:<4d} {n_found / n_total:6.1%}; matched to another identity: "
+        f"\nderivatives of {len(probe_set)} source photos ({n_total} probes): found by source photos | by PDQ"
+    )
+    for name in DERIVATIVES:
+        f, t, pq = found.get(name, 0), total[name], pdq_found.get(name, 0)
+        print(f"  {name:32s} {f:4d}/{t:<4d} {f / t:6.1%} | {pq:4d} {pq / t:6.1%}")
+    n_pdq = sum(pdq_found.values())
+    print(
+        f"  {'all':32s} {n_found:4d}/{n_total:<4d} {n_found / n_total:6.1%} | "
+        f"{n_pdq:4d} {n_pdq / n_total:6.1%} (x{n_found / max(1, n_pdq):.1f}); matched to another identity: "
         f"{wrong}; missed probes under 150 px: {small_missed}"
     )
 

@@ -190,3 +190,36 @@ def test_api_sources_routes_and_roles(db_url: str, photos: dict[str, Path]) -> N
     refused = c.post(f"/api/v1/people/{pid}/sources", files=files[:1], headers=cw)
     assert refused.status_code == 422 and "withdrawn" in refused.json()["detail"]
     h.store.dispose()
+
+
+def test_enrolment_page_adds_lists_and_removes_source_photos(photos: dict[str, Path]) -> None:
+    from api_harness import login
+
+    h = make_harness(f"sqlite:///{photos['a'].parent / 'web.db'}")
+    h.add_user("worker", "case_worker")
+    with h.store.session() as s:
+        pid = people.enroll(s, "Person F", [photos["a"]], consent_by="herself").person.id
+    c = h.client()
+    csrf = login(c, "worker")
+    page = c.get("/people")
+    assert page.status_code == 200 and f'action="/people/{pid}/sources"' in page.text
+    files = [
+        ("photos", ("mine.jpg", photos["a"].read_bytes(), "image/jpeg")),
+        ("photos", ("bad.jpg", b"just some text", "image/jpeg")),
+    ]
+    page = c.post(f"/people/{pid}/sources", data={"csrf_token": csrf}, files=files)
+    assert page.status_code == 201, page.text
+    assert "추가된 원본 사진: 1" in page.text  # Korean by default
+    assert "이미지나 동영상 파일이 아닙니다" in page.text and "not an image or video" not in page.text
+    with h.store.session() as s:
+        (src,) = source_photos.list_sources(s, pid)
+    assert f"/people/{pid}/sources/{src.id}/remove" in page.text and "mine.jpg" in page.text
+    gone = c.post(f"/people/{pid}/sources/{src.id}/remove", data={"csrf_token": csrf}, follow_redirects=False)
+    assert gone.status_code == 303
+    with h.store.session() as s:
+        assert source_photos.list_sources(s, pid) == []
+    c.get("/lang/en?next=/people")
+    page = c.post(f"/people/{pid}/sources", data={"csrf_token": csrf}, files=files[1:])
+    assert page.status_code == 200 and "Source photos added: 0" in page.text
+    assert "not an image or video" in page.text
+    h.store.dispose()

@@ -129,6 +129,25 @@ def test_scan_findings_name_who_was_found_and_how(material: dict[str, Path]) -> 
     assert {json.dumps(f["people"], sort_keys=True) for f in seen} == {
         json.dumps(f[0]["people"], sort_keys=True) for f in got.values()
     }
+    # The finding card in the web app shows the source photo beside the face evidence; the API lists people.
+    from api_harness import bearer, login, make_harness
+
+    h = make_harness(store.url)
+    h.add_user("worker", "case_worker")
+    c = h.client()
+    api = c.get("/api/v1/findings", headers=bearer(h.token("worker"))).json()
+    assert {json.dumps(f["people"], sort_keys=True) for f in api} == {
+        json.dumps(f[0]["people"], sort_keys=True) for f in got.values()
+    }
+    login(c, "worker")
+    c.get("/lang/en?next=/review")
+    page = c.get("/review").text
+    assert (
+        f'data-person="{her}"' in page
+        and f"her source photo #{src.id} ({p['inliers']} matching points" in page
+    )
+    assert "false-accept rate" in page and "Made from one of her source photos" in page
+    h.store.dispose()
     store.dispose()
 
 
