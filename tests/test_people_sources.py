@@ -126,6 +126,17 @@ def test_expired_consent_refuses_and_stops_matching(db_url: str, photos: dict[st
             .values(expires_at=datetime.now(UTC) - timedelta(1))
         )
     assert index.search(probe) == []
+    # Vault key rotation re-encrypts her source photo and its features under the new key.
+    from jikimi.store import vault
+
+    with store.session() as s:
+        report = vault.rotate_key(s, actor="test", retire=True)
+        row = s.scalars(sa.select(PersonSource)).one()
+        assert vault.blob_key_id(row.ciphertext) == vault.blob_key_id(row.features_enc) == report.new_key_id
+        assert (
+            source_photos.source_photo(s, row.id, actor="test", purpose="check")[1]
+            == photos["b"].read_bytes()
+        )
     with store.session() as s, pytest.raises(ValidationError, match="no valid consent"):
         source_photos.add_sources(s, pid, [photos["a"]])
     assert source_photos.source_index(store) is None

@@ -3,9 +3,10 @@
 A source photo is one of her public photos she fears were taken by a deepfake bot. It is added under the same
 consent record as her face enrolment (``jikimi.store.people``): only for a person who is active with a valid
 consent. The photo and its ORB features are AES-256-GCM encrypted with the vault key (like kept enrolment
-photos); her face box is stored so a match must cover her face. Withdrawal deletes them (``people.withdraw``).
-``source_index(store)`` builds a :class:`~jikimi.index.source_photos.SourceIndex` whose every search re-checks
-consent in the database. Adding, removing and viewing are written to the audit log.
+photos; ``jikimi.store.vault.rotate_key`` re-encrypts them); her face box is stored so a match must cover
+her face. Withdrawal deletes them (``people.withdraw``). ``source_index(store)`` builds a
+:class:`~jikimi.index.source_photos.SourceIndex` whose every search re-checks consent in the database.
+Adding, removing and viewing are written to the audit log.
 """
 
 from __future__ import annotations
@@ -92,12 +93,8 @@ def _info(row: PersonSource) -> SourceInfo:
     )
 
 
-def _photo_aad(sha256: str) -> bytes:
-    return f"jikimi-person-source:{sha256}".encode()
-
-
-def _features_aad(sha256: str) -> bytes:
-    return f"jikimi-person-source-features:{sha256}".encode()
+_photo_aad = PersonSource.photo_aad
+_features_aad = PersonSource.features_aad
 
 
 def _searchable(session: Session, person_id: int) -> Person:
@@ -344,30 +341,3 @@ def source_index(store: Store) -> SourceIndex | None:
             return active_people(s2, person_ids)
 
     return SourceIndex.build(entries, consent_check=check)
-
-
-def _reencrypt(session: Session, keys: list[Any]) -> int:
-    """Vault key rotation: source photos and features under the new key."""
-    from jikimi.store.vault import blob_key_id, decrypt, encrypt
-
-    n = 0
-    for row in session.scalars(select(PersonSource)):
-        if blob_key_id(row.ciphertext) != keys[0].key_id:
-            row.ciphertext = encrypt(
-                keys[0], decrypt(keys, row.ciphertext, _photo_aad(row.sha256)), _photo_aad(row.sha256)
-            )
-            n += 1
-        if blob_key_id(row.features_enc) != keys[0].key_id:
-            aad = _features_aad(row.sha256)
-            row.features_enc = encrypt(keys[0], decrypt(keys, row.features_enc, aad), aad)
-            n += 1
-    return n
-
-
-def _register() -> None:
-    from jikimi.store.vault import register_reencrypt_hook
-
-    register_reencrypt_hook(_reencrypt)
-
-
-_register()

@@ -127,3 +127,12 @@ class PersonSource(Base):
     features_enc: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+    @staticmethod
+    def photo_aad(sha256: str) -> bytes:
+        """What the photo's encryption is bound to (given again to decrypt)."""
+        return f"jikimi-person-source:{sha256}".encode()
+
+    @staticmethod
+    def features_aad(sha256: str) -> bytes:
+        return f"jikimi-person-source-features:{sha256}".encode()
