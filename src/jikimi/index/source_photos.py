@@ -11,7 +11,9 @@ well the face model works for her. This index finds them from the photo itself, 
   ``IndexBinaryFlat``, or ``IndexBinaryIVF`` when large) vote for views after a ratio test within the view;
 - the best-voted views are verified with a RANSAC similarity transform (``cv2.estimateAffinePartial2D``): a
   match needs ``min_inliers`` inliers, a plausible scale, and ``min_face_inliers`` of them inside the source's
-  face box, spread over it, so a shared background alone never matches a different person.
+  face box, spread over it, so a shared background alone never matches a different person; and the inliers'
+  descriptors must be nearly identical (``max_hamming``): a derivative keeps her pixels, while two different
+  faces in the same pose only look alike.
 
 This module holds no database: ``jikimi.store.source_photos`` builds the index from consenting people's
 sources and passes ``consent_check``, which is called at query time with the matched person ids and returns
@@ -40,7 +42,7 @@ PROBE_FEATURES = 1000
 IVF_MIN_DESCRIPTORS = 200_000
 """Indexes with at least this many descriptors use an inverted file (IVF), smaller ones an exact scan."""
 IVF_MAX_LISTS = 8192
-IVF_PROBES = 16
+IVF_PROBES = 8
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,22 @@ class Features:
 class Thresholds:
     """When a probe matches a source photo (see the module docstring)."""
 
-    vote_features: int = 400
+    vote_features: int = 300
     """How many of the probe's strongest descriptors vote for views through the index."""
-    vote_distance: int = 56
+    vote_distance: int = 40
     k: int = 4
-    candidates: int = 4
+    candidates: int = 3
     """How many of the best-voted views are verified."""
-    min_votes: int = 4
+    min_votes: int = 6
     max_distance: int = 56
     """Largest Hamming distance (of 256 bits) between matched descriptors."""
     ratio: float = 0.8
     """Lowe's ratio test, within one view: best distance < ratio × second best."""
     min_inliers: int = 30
     min_face_inliers: int = 12
+    max_hamming: float = 32.0
+    """Largest mean Hamming distance between the inliers' descriptors. Derivatives keep her pixels (mean
+    distance 2-30 in the benchmark); two different, similarly posed faces reach 35-43 with 30-37 inliers."""
     face_spread: float = 0.3
     """The face inliers must spread over at least this share of the face box's width and of its height."""
     ransac_pixels: float = 4.0
@@ -100,6 +105,10 @@ class SourceMatch:
     """Probe size / source size of the matched part."""
     frame: int | None = None
     """For a video, the index of the sampled frame that matched."""
+    hamming: float = 0.0
+    """Mean Hamming distance (of 256 bits) between the inliers' descriptors: near 0 for the same pixels."""
+    residual: float = 0.0
+    """Median distance (source pixels, at ``SOURCE_MAX_SIDE``) of the inliers from the fitted transform."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +119,8 @@ class SourceMatch:
             "region": list(self.region),
             "mirrored": self.mirrored,
             "scale": round(self.scale, 3),
+            "hamming": self.hamming,
+            "residual": self.residual,
             **({"frame": self.frame} if self.frame is not None else {}),
         }
 
@@ -374,10 +385,12 @@ class SourceIndex:
         pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(probe.descriptors, des, k=2)
         qi: list[int] = []
         ri: list[int] = []
+        hd: list[float] = []
         for p in pairs:
             if len(p) == 2 and p[0].distance <= th.max_distance and p[0].distance < th.ratio * p[1].distance:
                 qi.append(p[0].queryIdx)
                 ri.append(p[0].trainIdx)
+                hd.append(p[0].distance)
         if len(qi) < th.min_inliers:
             return None
         src = self.points[view.start + np.array(ri)]
@@ -395,8 +408,11 @@ class SourceIndex:
             return None
         inl = mask.ravel().astype(bool)
         n_in = min(len(set(np.array(qi)[inl].tolist())), len(set(np.array(ri)[inl].tolist())))
-        self.last_stats = {"matches": len(qi), "inliers": n_in, "source": view.source_id}
-        if n_in < th.min_inliers:
+        moved = dst[inl] @ model[:, :2].T + model[:, 2]
+        residual = float(np.median(np.hypot(*(moved - src[inl]).T))) if n_in else 0.0
+        hamming = float(np.mean(np.array(hd)[inl])) if n_in else 0.0
+        self.last_stats = {"matches": len(qi), "inliers": n_in, "source": view.source_id, "hamming": hamming}
+        if n_in < th.min_inliers or hamming > th.max_hamming:
             return None
         scale = 1.0 / max(1e-6, float(np.hypot(model[0, 0], model[1, 0])))
         if not th.min_scale <= scale <= th.max_scale:
@@ -420,7 +436,16 @@ class SourceIndex:
             min(probe.height, int(np.ceil(dp[:, 1].max())) + 1),
         )
         return SourceMatch(
-            view.source_id, view.person_id, n_in, len(fp), region, view.mirrored, scale * view.scale, frame
+            view.source_id,
+            view.person_id,
+            n_in,
+            len(fp),
+            region,
+            view.mirrored,
+            scale * view.scale,
+            frame,
+            round(hamming, 1),
+            round(residual, 2),
         )
 
     def search_frames(self, frames: Sequence[tuple[int, Features]]) -> list[SourceMatch]:
