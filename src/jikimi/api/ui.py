@@ -62,6 +62,8 @@ VALUE_LABELS = {
     "synthetic": N_("synthetic"),
     "faceswap": N_("face swap"),
     "face_distance": N_("face distance"),
+    "face_score": N_("face score"),
+    "source_inliers": N_("matching points with her source photo"),
     "file": N_("file"),
     "zip": N_("zip archive"),
     "telegram": N_("Telegram"),
@@ -94,6 +96,7 @@ def platform_name(key: str) -> str:
 REASON_LABELS = {
     "bank_match": N_("Matches a hash bank"),
     "enrolled_face": N_("Shows an enrolled person's face"),
+    "source_photo": N_("Made from one of her source photos"),
     "explicit_synthetic": N_("Explicit and likely synthetic"),
 }
 

@@ -90,6 +90,7 @@ def finding_fields(f: Finding) -> dict[str, Any]:
         "reasons": f.reasons,
         "scores": f.scores,
         "person_id": f.person_id,
+        "people": f.people,
         "bank_matches": f.bank_matches,
         "created_at": f.created_at.isoformat(),
         "reviewed_by": f.reviewed_by,

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from jikimi.errors import JikimiError
-from jikimi.scan.decide import BankMatcher, Decision, FaceMatcher, Thresholds, decide
+from jikimi.scan.decide import BankMatcher, Decision, FaceMatcher, SourceMatcher, Thresholds, decide
 from jikimi.scan.executors import make_executor
 from jikimi.scan.pipeline import Analysis, analyse_items
 from jikimi.sources.base import Item, Sighting, Source
@@ -149,6 +149,16 @@ def _load_gallery(store: Store) -> FaceMatcher | None:
     return g if len(g) else None
 
 
+def _load_sources(store: Store) -> SourceMatcher | None:
+    """The source photos of enrolled, consenting people, or None when there are none."""
+    from jikimi.store.source_photos import has_sources, source_index
+
+    with store.session() as s:
+        if not has_sources(s):
+            return None
+    return source_index(store)
+
+
 @dataclass
 class _Pending:
     item: Item
@@ -246,7 +256,7 @@ class _Writer:
                             media.in_vault = True
                     elif media.in_vault and new_sighting:
                         vault.add_capture(s, media.sha256, _capture(item), actor=self.actor)
-                    targets: list[int | None] = [pm.person_id for pm in d.people] or [None]
+                    targets: list[int | None] = list(d.person_ids) or [None]
                     for person_id in targets:
                         case, _ = findings.case_for(s, person_id, actor=self.actor)
                         f, new = findings.upsert_finding(
@@ -359,6 +369,7 @@ def run_scan(
     signals: Sequence[str] | None = None,
     bank_matcher: BankMatcher | Literal["auto"] | None = AUTO,
     gallery: FaceMatcher | Literal["auto"] | None = AUTO,
+    source_photos: SourceMatcher | Literal["auto"] | None = AUTO,
     thresholds: Thresholds | None = None,
     resume: bool = True,
     keep_originals: bool = True,
@@ -373,7 +384,9 @@ def run_scan(
     ``executor``: "local" (process pool, ``workers`` processes, default all cores; ``workers=0`` analyses in
     this process), "ray" (``ray_address`` to join a cluster; otherwise a local Ray), or an executor from
     ``jikimi.scan.make_executor`` to reuse across scans (the caller closes it). ``bank_matcher`` and
-    ``gallery`` default to the store's hash banks and enrolled, consenting people (``None`` turns one off).
+    ``gallery`` default to the store's hash banks and enrolled, consenting people, ``source_photos`` to those
+    people's source photos (``None`` turns one off; the workers compute the ORB features source-photo matching
+    needs only when there are source photos).
     ``on_finding`` is called at the end with the JSON of each finding the run touched; ``progress`` wraps
     the item stream (e.g. ``jikimi.cli.common.progress``). Returns a :class:`ScanReport`; failed items
     are in ``report.errors``.
@@ -390,6 +403,7 @@ def run_scan(
     try:
         banks = _load_bank_matcher(store) if bank_matcher == AUTO else bank_matcher
         faces = _load_gallery(store) if gallery == AUTO else gallery
+        derived = _load_sources(store) if source_photos == AUTO else source_photos
         run_id, resumed, done = _start_run(
             store, labels, resume=resume, actor=who, executor=ex.name, workers=ex.workers
         )
@@ -413,7 +427,9 @@ def run_scan(
         # Embeddings only when someone enrolled (with consent) can be found: otherwise they are neither
         # needed nor computed (faster, and no biometric template of anyone is made for nothing).
         embed = faces is not None and (not isinstance(faces, Sized) or len(faces) > 0)
-        stream: Iterable[tuple[Item, Analysis]] = analyse_items(items(), ex, embed_faces=embed)
+        stream: Iterable[tuple[Item, Analysis]] = analyse_items(
+            items(), ex, embed_faces=embed, source_features=derived is not None
+        )
         if progress is not None:
             stream = progress(stream, count_items(sources, done))
         try:
@@ -424,7 +440,9 @@ def run_scan(
                 decision: Decision | None = None
                 if analysis.ok:
                     report.media_items += 1
-                    decision = decide(analysis, bank_matcher=banks, gallery=faces, thresholds=thresholds)
+                    decision = decide(
+                        analysis, bank_matcher=banks, gallery=faces, thresholds=thresholds, sources=derived
+                    )
                 elif analysis.status == "unresolved":
                     report.unresolved += 1
                 else:

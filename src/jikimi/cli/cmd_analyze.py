@@ -25,6 +25,8 @@ class AnalyseOptions:
     nudity: bool = True
     synthetic: bool = True
     faceswap: bool = True
+    source_features: bool = False
+    """Compute ORB features for source-photo matching (only when someone's source photos are enrolled)."""
 
 
 def _face_params(h: int, w: int, small_faces: bool) -> tuple[int, int]:
@@ -102,11 +104,14 @@ def _analyse(path: str, opts: AnalyseOptions) -> dict[str, Any]:
             return None
 
     embeddings: list[Any] = []
+    features: list[tuple[int, Any]] = []
     video = media.kind == "video"
     if video:
         frames: Iterable[tuple[int, float, Any]] = _video_frames(media, opts)
     else:  # faces are found upright (EXIF orientation applied)
         frames = [(0, 0.0, timer.run("decode", lambda: np.ascontiguousarray(np.asarray(media.upright()))))]
+    if opts.source_features:
+        frames = _with_features(frames, features, guarded)
     record.update(_analyse_frames(frames, opts, timer, guarded, embeddings, video=video))
     if opts.synthetic:
         from jikimi.signals.synthetic import SyntheticSignal, combine
@@ -124,7 +129,30 @@ def _analyse(path: str, opts: AnalyseOptions) -> dict[str, Any]:
     record["timings_ms"] = {k: round(v, 1) for k, v in timer.ms.items()}
     record["cpu_ms"] = {k: round(v, 1) for k, v in timer.cpu_ms.items()}
     record["_embeddings"] = embeddings
+    record["_features"] = features
     return record
+
+
+VIDEO_FEATURE_FRAMES = 16
+
+
+def _with_features(
+    frames: Iterable[tuple[int, float, Any]],
+    into: list[tuple[int, Any]],
+    guarded: Callable[[str, Callable[[], Any]], Any],
+) -> Iterator[tuple[int, float, Any]]:
+    """Pass the pictures on, computing the ORB features of each (of a video's first
+    ``VIDEO_FEATURE_FRAMES`` sampled frames) for source-photo matching."""
+    from functools import partial
+
+    from jikimi.index.source_photos import probe_features
+
+    for index, ts, rgb in frames:
+        if len(into) < VIDEO_FEATURE_FRAMES:
+            got = guarded("source_photo", partial(probe_features, rgb))
+            if got is not None:
+                into.append((index, got))
+        yield index, ts, rgb
 
 
 def _video_frames(media: Any, opts: AnalyseOptions) -> Iterator[tuple[int, float, Any]]:
@@ -267,22 +295,51 @@ def _faces_without_embeddings(
     return faces, boxes, marks
 
 
-def add_matches(records: list[dict[str, Any]], store: Any, face_gallery: Any) -> None:
-    """Fill ``faces[i]["match"]`` with the best enrolled, consenting person (or None), in place."""
+def add_matches(records: list[dict[str, Any]], store: Any, face_gallery: Any, sources: Any = None) -> None:
+    """Fill ``faces[i]["match"]`` with the best enrolled, consenting person (or None) and ``people`` with
+    everyone found and how (``[{"id", "name", "by": ["face"|"source_photo"], "score", ...}]``; by face, or
+    as a derivative of one of her source photos when ``sources`` is given), in place."""
     import numpy as np
 
+    from jikimi.scan.decide import PersonMatch, people_entries
     from jikimi.store.people import search_faces
 
     for rec in records:
         embs = rec.pop("_embeddings", None) or []
+        features = rec.pop("_features", None) or []
         faces = rec.get("faces") or []
+        found: dict[int, PersonMatch] = {}
+        names: dict[int, str] = {}
         if not embs or face_gallery is None:
             for f in faces:
                 f["match"] = None
-            continue
-        matches = search_faces(store, [np.asarray(e) for e in embs], k=1, face_gallery=face_gallery)
-        for f, ms in zip(faces, matches, strict=True):
-            f["match"] = ms[0].to_dict() if ms else None
+        else:
+            matches = search_faces(store, [np.asarray(e) for e in embs], k=1, face_gallery=face_gallery)
+            for i, (f, ms) in enumerate(zip(faces, matches, strict=True)):
+                f["match"] = ms[0].to_dict() if ms else None
+                if not ms:
+                    continue
+                m = ms[0]
+                names[m.person_id] = m.name
+                far, sim = getattr(m, "far", None), getattr(m, "similarity", None)
+                pm = PersonMatch(
+                    m.person_id,
+                    float(m.distance),
+                    float(m.score),
+                    i,
+                    None if far is None else float(far),
+                    None if sim is None else float(sim),
+                )
+                if m.person_id not in found or pm.distance < found[m.person_id].distance:
+                    found[m.person_id] = pm
+        derived = sources.search_frames(features) if sources is not None and features else []
+        missing = {m.person_id for m in derived} - set(names)
+        if missing:
+            from jikimi.store.source_photos import person_names
+
+            with store.session() as s:
+                names.update(person_names(s, missing))
+        rec["people"] = people_entries(sorted(found.values(), key=lambda p: p.distance), derived, names)
 
 
 def _worker(path: str, options: AnalyseOptions) -> dict[str, Any]:
@@ -360,20 +417,26 @@ def register(app: typer.Typer) -> None:
         if not items:
             err_console.print("[yellow]no files found[/]")
             raise typer.Exit(0)
-        store = face_gallery = None
+        store = face_gallery = sources = None
         if not no_search:
             try:
                 from jikimi.store import open_store
                 from jikimi.store.people import gallery
+                from jikimi.store.source_photos import source_index
 
                 store = open_store()
                 face_gallery = gallery(store)
+                sources = source_index(store)
             except Exception as exc:  # no database: analyse without matching
                 err_console.print(f"[yellow]face search unavailable:[/] {exc}")
-        # Embeddings are only computed when someone is enrolled to compare them with.
+        # Embeddings (and ORB features) are only computed when someone is enrolled to compare them with.
         search = face_gallery is not None and len(face_gallery) > 0
         opts = AnalyseOptions(
-            every_seconds=every, max_frames=max_frames, small_faces=small_faces, embeddings=search
+            every_seconds=every,
+            max_frames=max_frames,
+            small_faces=small_faces,
+            embeddings=search,
+            source_features=sources is not None,
         )
         bad = [it for it in items if it.error is not None]
         good = [it.path for it in items if it.error is None]
@@ -385,10 +448,11 @@ def register(app: typer.Typer) -> None:
             stream, len(good), "analysing", enabled=err_console.is_terminal and len(good) > 1
         ):
             if "error" not in rec:
-                add_matches([rec], store, face_gallery)
+                add_matches([rec], store, face_gallery, sources)
             shown.append(rec)
         for rec in records + shown:
             rec.pop("_embeddings", None)
+            rec.pop("_features", None)
             failed += "error" in rec or bool(rec.get("errors"))
             if json_out:
                 emit_json(rec)
@@ -425,6 +489,13 @@ def _print(rec: dict[str, Any], console: Any) -> None:
             swap = f"  face-swap {f['faceswap']:.2f}" if f.get("faceswap") is not None else ""
             where = f" frame {f['frame_index']}" if rec["kind"] == "video" else ""
             console.print(f"    #{n}{where} box {f['box']}: {who}{swap}")
+    for p in rec.get("people") or []:
+        how = []
+        if "face" in p["by"]:
+            how.append(f"face (false-accept rate {p['far']:.2g})" if p.get("far") is not None else "face")
+        if "source_photo" in p["by"]:
+            how.append(f"derivative of her source photo {p['source_id']} ({p['inliers']} matching points)")
+        console.print(f"  found: [bold]{escape(p['name'])}[/] (person {p['id']}) by {', '.join(how)}")
     nud = rec.get("nudity")
     if nud:
         labels = (nud.get("detections") or (nud.get("worst_frame") or {}).get("detections") or [])[:6]

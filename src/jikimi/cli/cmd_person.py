@@ -11,7 +11,7 @@ import typer
 person_app = typer.Typer(
     help=(
         "People enrolled for face search (with consent): enroll, consent, withdraw, list, show, search, "
-        "reembed."
+        "reembed, sources."
     ),
     no_args_is_help=True,
 )
@@ -179,7 +179,7 @@ def withdraw(
         raise fail_on(exc, code=1) from exc
     finally:
         store.dispose()
-    console.print(f"person {info.id} withdrawn: face data deleted, no longer searched")
+    console.print(f"person {info.id} withdrawn: face data and source photos deleted, no longer searched")
 
 
 @person_app.command("list")
@@ -303,7 +303,9 @@ def show(
         return
     console.print(f"[bold]{info.name}[/] (person {info.id}){'  [yellow]minor[/]' if info.minor else ''}")
     console.print(f"status: {info.status}; searchable now: {'yes' if info.searchable else 'no'}")
-    console.print(f"faces: {info.faces}; kept photos (encrypted): {info.photos}")
+    console.print(
+        f"faces: {info.faces}; kept photos (encrypted): {info.photos}; source photos: {info.sources}"
+    )
     if info.outdated_faces:
         console.print(
             f"{info.outdated_faces} face(s) of another face model, not searched:"
@@ -362,6 +364,129 @@ def search(
             for m in ms
         )
         console.print(f"  face {n} at {f.box.as_list()}: {who or 'no enrolled person'}")
+
+
+sources_app = typer.Typer(
+    help="Her own source photos (public photos she fears were taken): add, list, remove. Derivatives of them "
+    "(undressed, cropped, resized, re-encoded, stickered, mirrored) are found by scans and `analyze`.",
+    no_args_is_help=True,
+)
+person_app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("add")
+def sources_add(
+    person_id: int = typer.Argument(..., help="The person's id (enrolled, with a valid consent)."),
+    photos: list[Path] = typer.Argument(
+        ..., help="Her photos (each must show her face).", show_default=False
+    ),
+    face: int = typer.Option(None, "--face", min=1, help="Which face in a group photo (1 = leftmost)."),
+    detector: str = typer.Option("hog", "--detector", help="hog (fast) or cnn (more accurate, slower)."),
+    upsample: int = typer.Option(
+        1, "--upsample", min=0, max=3, help="Enlarge x2 this often for small faces."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Add her source photos, under her existing consent record (encrypted at rest, deleted on withdrawal).
+    A bad photo fails with its reason; the others are added (exit code 1 when any failed)."""
+    from jikimi.cli.common import console, emit_json, err_console, fail, fail_on
+    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.store import open_store, source_photos
+
+    missing = [p for p in photos if not p.is_file()]
+    present = [p for p in photos if p.is_file()]
+    if not present:
+        raise fail(f"photo not found: {', '.join(map(str, missing))}", "check the paths", code=2)
+    store = open_store()
+    try:
+        with store.session() as s:
+            result = source_photos.add_sources(
+                s, person_id, present, face=face, detector=_detector(detector), upsample=upsample
+            )
+    except NotFoundError as exc:
+        raise fail_on(exc, code=1) from exc
+    except JikimiError as exc:
+        raise fail_on(exc, code=2) from exc
+    finally:
+        store.dispose()
+    from jikimi.store.people import PhotoFailure
+
+    failures = [PhotoFailure(p.name, "file not found", "check the path") for p in missing] + result.failures
+    if json_out:
+        emit_json(
+            {
+                "person_id": person_id,
+                "added": [a.to_dict() for a in result.added],
+                "already": result.already,
+                "failures": [vars(f) for f in failures],
+            }
+        )
+    else:
+        for a in result.added:
+            console.print(f"added source photo [bold]{a.id}[/]: {a.name} (face at {list(a.face_box)})")
+        for name in result.already:
+            console.print(f"already a source photo: {name}")
+    for f in failures:
+        err_console.print("skipped " + _failure(f))
+    raise typer.Exit(1 if failures else 0)
+
+
+@sources_app.command("list")
+def sources_list(
+    person_id: int = typer.Argument(..., help="The person's id."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """List her source photos."""
+    from jikimi.cli.common import console, emit_json, fail_on
+    from jikimi.errors import JikimiError
+    from jikimi.store import open_store, source_photos
+
+    store = open_store()
+    try:
+        with store.session() as s:
+            rows = source_photos.list_sources(s, person_id)
+    except JikimiError as exc:
+        raise fail_on(exc, code=1) from exc
+    finally:
+        store.dispose()
+    if json_out:
+        for r in rows:
+            emit_json(r.to_dict())
+        return
+    if not rows:
+        console.print(f"person {person_id} has no source photos")
+    for r in rows:
+        console.print(
+            f"{r.id}  {r.name}  {r.width}x{r.height}  face {list(r.face_box)}  added {r.created_at:%Y-%m-%d}"
+        )
+
+
+@sources_app.command("remove")
+def sources_remove(
+    person_id: int = typer.Argument(..., help="The person's id."),
+    source_ids: list[int] = typer.Argument(..., help="Source photo ids (see `person sources list`)."),
+) -> None:
+    """Delete source photos of hers (no longer searched)."""
+    from jikimi.cli.common import console, err_console
+    from jikimi.errors import JikimiError
+    from jikimi.store import open_store, source_photos
+
+    store = open_store()
+    failed = 0
+    try:
+        for sid in source_ids:
+            try:
+                with store.session() as s:
+                    info = source_photos.remove_source(s, person_id, sid)
+                console.print(f"removed source photo {info.id} ({info.name})")
+            except JikimiError as exc:
+                failed += 1
+                err_console.print(
+                    f"[red]{sid}[/]: {exc.reason}" + (f" [yellow]({exc.hint})[/]" if exc.hint else "")
+                )
+    finally:
+        store.dispose()
+    raise typer.Exit(1 if failed else 0)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,8 @@ An item is a **finding** when any of these holds (each adds a reason):
 
 - ``bank_match``: one of its hashes matches a hash bank (known abuse material, a victim's own hash list);
 - ``enrolled_face``: a face in it matches a consenting, enrolled person;
+- ``source_photo``: it is a derivative (undressed, cropped, resized, re-encoded, stickered, mirrored...) of
+  one of the source photos a consenting, enrolled person added (``jikimi.index.source_photos``);
 - ``explicit_synthetic``: it is explicit (the ``nudity`` analyser's own per-label flag) **and** shows
   synthetic evidence (any ``synthetic`` evidence item: C2PA, generator metadata, watermark; or the
   ``faceswap`` detector at or above its calibrated threshold).
@@ -20,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jikimi.errors import ConfigError
+from jikimi.index.source_photos import SourceMatch
 from jikimi.scan.pipeline import Analysis
 
-REASONS = ("bank_match", "enrolled_face", "explicit_synthetic")
+REASONS = ("bank_match", "enrolled_face", "source_photo", "explicit_synthetic")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ class FaceMatcher(Protocol):
     """What the parent passes for enrolled-face search (``jikimi.index.faces.FaceGallery``)."""
 
     def search_many(self, embeddings: Any, *, k: int = ...) -> list[list[Any]]: ...
+
+
+class SourceMatcher(Protocol):
+    """What the parent passes for source-photo matching (``jikimi.index.source_photos.SourceIndex``)."""
+
+    def search_frames(self, frames: Sequence[tuple[int, Any]]) -> list[SourceMatch]: ...
 
 
 class BankMatcher(Protocol):
@@ -135,18 +144,84 @@ def face_count(signals: Mapping[str, Any]) -> int:
 
 @dataclass(frozen=True)
 class PersonMatch:
+    """An enrolled person's face in the item: the ``face``-th face found, and the gallery's figures."""
+
     person_id: int
     distance: float
     score: float
     face: int
+    far: float | None = None
+    """False-accept rate measured at this score (calibrated per population), when the gallery gives it."""
+    similarity: float | None = None
+    z: float | None = None
+    """The normalised score (similarity against the cohort), when the gallery gives it."""
+    enrolled_face: int | None = None
+    """Her enrolled photo's face most like this one (``PersonFace.id``), to show beside it for review."""
+    photos: int | None = None
+    """How many enrolled photos make up her template."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "person_id": self.person_id,
             "distance": round(self.distance, 4),
             "score": round(self.score, 4),
             "face": self.face,
+            "far": self.far,
         }
+        if self.similarity is not None:
+            out["similarity"] = round(self.similarity, 4)
+        if self.z is not None:
+            out["z"] = round(self.z, 3)
+        if self.enrolled_face is not None:
+            out["enrolled_face"] = self.enrolled_face
+        if self.photos is not None:
+            out["photos"] = self.photos
+        return out
+
+
+def source_score(inliers: int, min_inliers: int = 30) -> float:
+    """0.5 at the match threshold, 0.75 at twice as many inliers, ... (a ranking, not a probability)."""
+    return round(1.0 - 0.5 ** (inliers / max(1, min_inliers)), 4)
+
+
+def people_entries(
+    faces: Sequence[PersonMatch], sources: Sequence[SourceMatch], names: Mapping[int, str] | None = None
+) -> list[dict[str, Any]]:
+    """The ``people`` contract: one entry per person found in an item, with every way she was found.
+
+    ``{"id", "name", "by": ["face", "source_photo"], "score", ...}``; for ``face``: ``face`` (the face's
+    figures), ``far``, ``distance`` and ``similarity`` when known; for ``source_photo``: ``source_photo`` (the
+    best matching source photo: ``source_id``, ``inliers``, ``region``...), ``source_id``, ``inliers`` and
+    ``sources`` (every matching source photo of hers). ``score`` is the best of the reasons' scores."""
+    out: dict[int, dict[str, Any]] = {}
+
+    def entry(pid: int) -> dict[str, Any]:
+        if pid not in out:
+            out[pid] = {"id": pid, "name": (names or {}).get(pid, ""), "by": [], "score": 0.0}
+        return out[pid]
+
+    for f in faces:
+        e = entry(f.person_id)
+        e["by"].append("face")
+        e["score"] = max(e["score"], round(f.score, 4))
+        e["face"] = f.to_dict()
+        e["distance"] = round(f.distance, 4)
+        e["far"] = f.far
+        if f.similarity is not None:
+            e["similarity"] = round(f.similarity, 4)
+        if f.z is not None:
+            e["z"] = round(f.z, 3)
+    for m in sources:
+        e = entry(m.person_id)
+        if "source_photo" not in e["by"]:
+            e["by"].append("source_photo")
+            e["source_photo"] = m.to_dict()
+            e["source_id"] = m.source_id
+            e["inliers"] = m.inliers
+            e["sources"] = []
+        e["sources"].append(m.to_dict())
+        e["score"] = max(e["score"], source_score(m.inliers))
+    return sorted(out.values(), key=lambda e: (-e["score"], e["id"]))
 
 
 def match_faces(signals: Mapping[str, Any], gallery: FaceMatcher | None, k: int = 3) -> list[PersonMatch]:
@@ -164,7 +239,19 @@ def match_faces(signals: Mapping[str, Any], gallery: FaceMatcher | None, k: int 
     best: dict[int, PersonMatch] = {}
     for i, matches in enumerate(gallery.search_many(embeddings, k=k)):
         for m in matches:
-            pm = PersonMatch(int(m.person_id), float(m.distance), float(getattr(m, "score", 0.0)), i)
+            far, sim, z = getattr(m, "far", None), getattr(m, "similarity", None), getattr(m, "z", None)
+            enrolled, photos = getattr(m, "face_id", None), getattr(m, "photos", None)
+            pm = PersonMatch(
+                int(m.person_id),
+                float(m.distance),
+                float(getattr(m, "score", 0.0)),
+                i,
+                None if far is None else float(far),
+                None if sim is None else float(sim),
+                None if z is None else float(z),
+                None if enrolled is None else int(enrolled),
+                None if photos is None else int(photos),
+            )
             if pm.person_id not in best or pm.distance < best[pm.person_id].distance:
                 best[pm.person_id] = pm
     return sorted(best.values(), key=lambda p: p.distance)
@@ -186,7 +273,20 @@ class Decision:
     scores: dict[str, float | None] = field(default_factory=dict)
     bank_matches: list[dict[str, Any]] = field(default_factory=list)
     people: list[PersonMatch] = field(default_factory=list)
+    """Enrolled people whose face is in the item."""
     synthetic_evidence: list[str] = field(default_factory=list)
+    sources: list[SourceMatch] = field(default_factory=list)
+    """Source photos the item is a derivative of (best per source photo)."""
+
+    @property
+    def person_ids(self) -> list[int]:
+        """Everyone found, by face or by source photo (each once, faces first)."""
+        ids = [p.person_id for p in self.people]
+        return ids + sorted({m.person_id for m in self.sources} - set(ids))
+
+    def people_json(self, names: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
+        """The ``people`` entries of this item (see :func:`people_entries`)."""
+        return people_entries(self.people, self.sources, names)
 
 
 def decide(
@@ -195,8 +295,10 @@ def decide(
     bank_matcher: BankMatcher | None = None,
     gallery: FaceMatcher | None = None,
     thresholds: Thresholds | None = None,
+    sources: SourceMatcher | None = None,
 ) -> Decision:
-    """Match one analysed item against the banks and the enrolled faces and decide whether it is a finding."""
+    """Match one analysed item against the banks, the enrolled faces and the source photos (``sources``,
+    using the probe features the worker computed) and decide whether it is a finding."""
     th = thresholds or Thresholds()
     sig = analysis.signals
     scores = {
@@ -209,13 +311,17 @@ def decide(
         return Decision(False, scores=scores)
     banks = [_as_dict(m) for m in bank_matcher.match_signals(sig)] if bank_matcher is not None else []
     people = match_faces(sig, gallery, th.face_k)
+    derived = sources.search_frames(analysis.features) if sources is not None and analysis.features else []
     reasons: list[str] = []
     if banks:
         reasons.append("bank_match")
     if people:
         reasons.append("enrolled_face")
         scores["face_distance"] = people[0].distance
+    if derived:
+        reasons.append("source_photo")
+        scores["source_inliers"] = float(derived[0].inliers)
     synthetic = synthetic_evidence(sig, th)
     if synthetic and is_explicit(sig, th.explicit):
         reasons.append("explicit_synthetic")
-    return Decision(bool(reasons), reasons, scores, banks, people, synthetic)
+    return Decision(bool(reasons), reasons, scores, banks, people, synthetic, derived)

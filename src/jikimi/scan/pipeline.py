@@ -6,7 +6,8 @@ lifetime and returns an :class:`Analysis`: the media facts, each signal's JSON r
 Failed and unresolved items never reach a worker; they come back as an ``Analysis`` with that status and the
 reason.
 
-Matching (banks, enrolled faces) is not done here: it needs big indexes that stay in the parent.
+Matching (banks, enrolled faces, source photos) is not done here: it needs big indexes that stay in the
+parent; the worker computes what they need (face embeddings, ORB features), kept in memory only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Task:
     max_bytes: int = DEFAULT_LIMITS.max_item_bytes
     #: Compute face embeddings (only when someone enrolled can be searched for; never kept otherwise).
     embed_faces: bool = True
+    #: Compute ORB features for source-photo matching (only when someone's source photos are enrolled).
+    source_features: bool = False
 
 
 @dataclass
@@ -60,6 +63,9 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per step: ``read``, ``decode`` and one entry per signal."""
     worker: str = ""
+    features: list[tuple[int, Any]] = field(default_factory=list)
+    """``(frame index, jikimi.index.source_photos.Features)`` per picture (an image's one picture, or a
+    video's sampled frames) for source-photo matching in the parent; keypoints only, never stored."""
 
     @property
     def ok(self) -> bool:
@@ -174,11 +180,44 @@ class Analyser:
             except Exception as exc:  # a signal bug must fail this item only, with the reason
                 out.signal_errors[s.name] = f"{type(exc).__name__}: {exc}"
             out.timings[s.name] = out.timings.get(s.name, 0.0) + time.perf_counter() - ts
+        if task.source_features:
+            ts = time.perf_counter()
+            try:
+                out.features = picture_features(m)
+            except JikimiError as exc:
+                out.signal_errors["source_photo"] = str(exc)
+            except Exception as exc:  # as for signals: this item only, with the reason
+                out.signal_errors["source_photo"] = f"{type(exc).__name__}: {exc}"
+            out.timings["source_photo"] = time.perf_counter() - ts
         return out
 
 
+VIDEO_FEATURE_SECONDS = 2.0
+VIDEO_FEATURE_FRAMES = 8
+
+
+def picture_features(m: Any) -> list[tuple[int, Any]]:
+    """ORB features of an image, or of a video's frames sampled every ``VIDEO_FEATURE_SECONDS`` (at most
+    ``VIDEO_FEATURE_FRAMES``), for source-photo matching."""
+    from jikimi.index.source_photos import probe_features
+
+    if m.kind == "image":
+        return [(0, probe_features(m.rgb()))]
+    out: list[tuple[int, Any]] = []
+    for n, fr in enumerate(m.frames(VIDEO_FEATURE_SECONDS)):
+        if n >= VIDEO_FEATURE_FRAMES:
+            break
+        out.append((int(fr.index), probe_features(fr.rgb)))
+    return out
+
+
 def item_task(
-    index: int, item: Item, *, reads_paths: bool = True, embed_faces: bool = True
+    index: int,
+    item: Item,
+    *,
+    reads_paths: bool = True,
+    embed_faces: bool = True,
+    source_features: bool = False,
 ) -> Task | Analysis:
     """The task for one source item, or the final ``Analysis`` of an item that never reaches a worker."""
     if item.status != "media":
@@ -192,26 +231,37 @@ def item_task(
             path=str(item.path),
             expected_size=item.size,
             embed_faces=embed_faces,
+            source_features=source_features,
         )
     try:
         data = item.read()
     except JikimiError as exc:
         return Analysis(index=index, key=item.key, status="failed", reason=str(exc))
-    return Task(index, item.key, item.name, data=data, embed_faces=embed_faces)
+    return Task(
+        index, item.key, item.name, data=data, embed_faces=embed_faces, source_features=source_features
+    )
 
 
 def analyse_items(
-    items: Iterable[Item], executor: Any, *, window: int | None = None, embed_faces: bool = True
+    items: Iterable[Item],
+    executor: Any,
+    *,
+    window: int | None = None,
+    embed_faces: bool = True,
+    source_features: bool = False,
 ) -> Iterator[tuple[Item, Analysis]]:
     """Analyse ``items`` on ``executor`` (see ``jikimi.scan.executors``), yielding ``(item, analysis)`` as
     each finishes (not in input order). At most ``window`` tasks are in flight, so memory stays bounded.
-    ``embed_faces=False`` finds faces without computing embeddings (nobody enrolled is searched for)."""
+    ``embed_faces=False`` finds faces without computing embeddings (nobody enrolled is searched for);
+    ``source_features=True`` also computes ORB features for source-photo matching."""
     pending: dict[int, Item] = {}
     reads_paths = bool(getattr(executor, "reads_paths", True))
 
     def tasks() -> Iterator[Task]:
         for i, item in enumerate(items):
-            t = item_task(i, item, reads_paths=reads_paths, embed_faces=embed_faces)
+            t = item_task(
+                i, item, reads_paths=reads_paths, embed_faces=embed_faces, source_features=source_features
+            )
             if isinstance(t, Analysis):
                 direct.append((item, t))
                 continue

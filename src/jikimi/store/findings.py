@@ -183,12 +183,20 @@ def upsert_finding(
         select(Finding).where(Finding.media_id == media.id, Finding.case_id == case.id)
     ).scalar_one_or_none()
     person = next((p for p in decision.people if p.person_id == person_id), None)
+    derived = next((m for m in decision.sources if m.person_id == person_id), None)
     scores: dict[str, Any] = {k: v for k, v in decision.scores.items() if v is not None}
     if decision.synthetic_evidence:
         scores["synthetic_evidence"] = decision.synthetic_evidence
+    scores.pop("face_distance", None)
+    scores.pop("source_inliers", None)
     if person is not None:
         scores["face_distance"] = round(person.distance, 4)
         scores["face_score"] = round(person.score, 4)
+    if derived is not None:
+        scores["source_inliers"] = derived.inliers
+    from jikimi.store.source_photos import person_names
+
+    people = decision.people_json(person_names(session, decision.person_ids))
     if row is None:
         row = Finding(
             media_id=media.id,
@@ -198,6 +206,7 @@ def upsert_finding(
             reasons_json=_json(decision.reasons),
             scores_json=_json(scores),
             bank_matches_json=_json(decision.bank_matches),
+            people_json=_json(people),
             first_run_id=run_id,
         )
         session.add(row)
@@ -213,16 +222,41 @@ def upsert_finding(
     reasons = sorted(set(row.reasons) | set(decision.reasons), key=_reason_order)
     known = {_json(m) for m in row.bank_matches}
     banks = row.bank_matches + [m for m in decision.bank_matches if _json(m) not in known]
-    if reasons != row.reasons or len(banks) != len(row.bank_matches):
+    merged = _merge_people(row.people, people)
+    if reasons != row.reasons or len(banks) != len(row.bank_matches) or merged != row.people:
         row.reasons_json = _json(reasons)
         row.bank_matches_json = _json(banks)
+        row.people_json = _json(merged)
         row.scores_json = _json({**row.scores, **scores})
         row.updated_at = utcnow()
     return row, False
 
 
+def _names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
+    from jikimi.store.schema.people import Person
+
+    ids = list(person_ids)
+    if not ids:
+        return {}
+    return {
+        int(i): str(n) for i, n in session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))
+    }
+
+
+def _merge_people(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A later scan's ``people`` entries over the earlier ones (per person; ``by`` is the union)."""
+    out = {int(e["id"]): dict(e) for e in old if isinstance(e, dict) and "id" in e}
+    for e in new:
+        prev = out.get(int(e["id"]))
+        merged = {**(prev or {}), **e}
+        merged["by"] = [b for b in ("face", "source_photo") if b in (prev or {}).get("by", []) + e["by"]]
+        merged["score"] = max(float((prev or {}).get("score", 0.0)), float(e["score"]))
+        out[int(e["id"])] = merged
+    return sorted(out.values(), key=lambda e: (-float(e.get("score", 0.0)), int(e["id"])))
+
+
 def _reason_order(reason: str) -> tuple[int, str]:
-    order = {"bank_match": 0, "enrolled_face": 1, "explicit_synthetic": 2}
+    order = {"bank_match": 0, "enrolled_face": 1, "source_photo": 2, "explicit_synthetic": 3}
     return (order.get(reason, 9), reason)
 
 
@@ -303,7 +337,8 @@ class Clusterer:
 
 
 def finding_json(session: Session, finding: Finding) -> dict[str, Any]:
-    """The ``--json`` line of one finding: media, reasons, person, bank matches and sightings."""
+    """The ``--json`` line of one finding: media, reasons, person, ``people`` (everyone found in the media and
+    how: ``[{"id", "name", "by": ["face"|"source_photo"], "score", ...}]``), bank matches and sightings."""
     media = session.get(MediaRecord, finding.media_id)
     case = session.get(Case, finding.case_id)
     sightings = session.execute(
@@ -323,6 +358,7 @@ def finding_json(session: Session, finding: Finding) -> dict[str, Any]:
             "name": case.title if case else None,
             "minor": bool(case.minor) if case else None,
         },
+        "people": finding.people,
         "bank_matches": finding.bank_matches,
         "sightings": [sighting_json(s) for s in sightings],
     }

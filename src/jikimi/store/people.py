@@ -46,7 +46,7 @@ from jikimi.signals.face_models import current_embedder
 from jikimi.store import audit
 from jikimi.store.db import Store
 from jikimi.store.schema.base import utcnow
-from jikimi.store.schema.people import Consent, Person, PersonFace, PersonPhoto
+from jikimi.store.schema.people import Consent, Person, PersonFace, PersonPhoto, PersonSource
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -130,6 +130,8 @@ class PersonInfo:
     #: Faces measured with another face model than the active one: never searched. ``reembed`` measures the
     #: kept photos again; without kept photos she needs new photos (``face_status``).
     outdated_faces: int = 0
+    #: Her own source photos (``jikimi.store.source_photos``): derivatives of them are found too.
+    sources: int = 0
 
     @property
     def face_status(self) -> str:
@@ -159,6 +161,7 @@ class PersonInfo:
             "outdated_faces": self.outdated_faces,
             "face_status": self.face_status,
             "photos": self.photos,
+            "sources": self.sources,
             "created_at": self.created_at.isoformat(),
             "withdrawn_at": self.withdrawn_at.isoformat() if self.withdrawn_at else None,
             "consent": None
@@ -285,6 +288,7 @@ def _info(
         consents=consents,
         searchable=person.status == ACTIVE and any(c.valid(now) for c in consents),
         outdated_faces=n_old,
+        sources=int(session.scalar(select(func.count()).where(PersonSource.person_id == person.id)) or 0),
     )
 
 
@@ -528,13 +532,15 @@ def record_consent(
 def withdraw(
     session: Session, person_id: int, *, actor: str | None = None, reason: str | None = None
 ) -> PersonInfo:
-    """Withdraw consent: delete the person's embeddings, photos and cached indexes; stop every search now."""
+    """Withdraw consent: delete the person's embeddings, photos, source photos and cached indexes; stop every
+    search now."""
     person = _person(session, person_id)
     if person.status == WITHDRAWN:
         raise ValidationError(f"person {person_id} was already withdrawn on {person.withdrawn_at:%Y-%m-%d}")
     now = utcnow()
     faces = session.execute(delete(PersonFace).where(PersonFace.person_id == person_id)).rowcount  # type: ignore[attr-defined]
     photos = session.execute(delete(PersonPhoto).where(PersonPhoto.person_id == person_id)).rowcount  # type: ignore[attr-defined]
+    sources = session.execute(delete(PersonSource).where(PersonSource.person_id == person_id)).rowcount  # type: ignore[attr-defined]
     for c in person.consents:
         if c.revoked_at is None:
             c.revoked_at = now
@@ -546,7 +552,12 @@ def withdraw(
         actor=actor or audit.default_actor(),
         action="person.withdraw",
         subject=f"person:{person_id}",
-        details={"faces_deleted": faces, "photos_deleted": photos, "reason": (reason or "")[:500]},
+        details={
+            "faces_deleted": faces,
+            "photos_deleted": photos,
+            "sources_deleted": sources,
+            "reason": (reason or "")[:500],
+        },
     )
     _purge_index_cache()
     return _info(session, person)

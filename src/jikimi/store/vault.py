@@ -477,6 +477,23 @@ def _reseal_personal_data(session: Session, keys: list[VaultKey]) -> int:
     return n
 
 
+def _reencrypt_person_sources(session: Session, keys: list[VaultKey]) -> int:
+    """Her source photos and their features (``jikimi.store.source_photos``) under the new key."""
+    from jikimi.store.schema.people import PersonSource
+
+    n = 0
+    for row in session.execute(select(PersonSource)).scalars():
+        for column, aad in (
+            ("ciphertext", PersonSource.photo_aad(row.sha256)),
+            ("features_enc", PersonSource.features_aad(row.sha256)),
+        ):
+            blob = getattr(row, column)
+            if blob_key_id(blob) != keys[0].key_id:
+                setattr(row, column, encrypt(keys[0], decrypt(keys, blob, aad), aad))
+                n += 1
+    return n
+
+
 def rotate_key(
     session: Session, *, actor: str, vault: Vault | None = None, resume: bool = False, retire: bool = False
 ) -> RotationReport:
@@ -502,7 +519,7 @@ def rotate_key(
         row = session.get(VaultObject, sha)
         if row is not None and row.key_id != current.key_id:
             row.key_id = current.key_id
-    sealed = _reseal_personal_data(session, v.keys)
+    sealed = _reseal_personal_data(session, v.keys) + _reencrypt_person_sources(session, v.keys)
     for hook in REENCRYPT_HOOKS:
         sealed += hook(session, v.keys)
     session.flush()

@@ -254,6 +254,20 @@ _ENTRIES: list[tuple[str, str]] = [
         r"enrol her again with `jikimi person enroll` if she consents again",
         "다시 동의하면 `jikimi person enroll`로 다시 등록하세요",
     ),
+    # -- jikimi.store.source_photos: her source photos on the enrolment page --
+    (r"person (?P<id>\d+) has no valid consent now", "등록된 사람 {id}번은 지금 유효한 동의가 없습니다"),
+    (
+        r"this photo has too little detail to be recognised",
+        "이 사진은 알아볼 수 있을 만큼 세부 정보가 충분하지 않습니다",
+    ),
+    (
+        r"at most (?P<n>\d+) source photos per person \((?P<have>\d+) already\)",
+        "한 사람당 원본 사진은 {n}장까지입니다(이미 {have}장)",
+    ),
+    (
+        r"person (?P<id>\d+) has no source photo (?P<source>\d+)",
+        "등록된 사람 {id}번에게 {source}번 원본 사진이 없습니다",
+    ),
     (
         r"Invalid isoformat string: (?P<value>.+)",
         "날짜 형식이 올바르지 않습니다: {value}",

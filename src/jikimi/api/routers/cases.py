@@ -42,6 +42,8 @@ class FindingOut(BaseModel):
     bank_matches: list[Any]
     banks: list[str]
     person_id: int | None
+    people: list[dict[str, Any]] = []
+    """Who was found in the media and how: ``[{"id", "name", "by": ["face"|"source_photo"], ...}]``."""
     media_sha256: str
     kind: str
     sightings: int
@@ -104,6 +106,7 @@ def _findings(
                     {str(b.get("bank")) for b in f.bank_matches if isinstance(b, dict) and b.get("bank")}
                 ),
                 person_id=f.person_id,
+                people=f.people,
                 media_sha256=m.sha256,
                 kind=m.kind,
                 sightings=int(n or 0),

@@ -16,7 +16,7 @@ from jikimi.api.roles import Perm
 from jikimi.api.ui import render
 from jikimi.api.uploads import read_uploads
 from jikimi.errors import JikimiError, ValidationError
-from jikimi.store import people
+from jikimi.store import people, source_photos
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require(Perm.PEOPLE_READ))]
@@ -40,6 +40,7 @@ class PersonOut(BaseModel):
     searchable: bool
     faces: int
     photos: int
+    sources: int = 0
     created_at: str
     withdrawn_at: str | None
     consent: ConsentOut | None
@@ -212,16 +213,99 @@ def reembed(s: DB, person_id: int, principal: Writer) -> ReembedOut:
     return _reembed_out(people.reembed(s, person_id, actor=principal.actor))
 
 
+class SourceOut(BaseModel):
+    id: int
+    person_id: int
+    name: str
+    sha256: str
+    size: int
+    width: int
+    height: int
+    face_box: list[int]
+    created_at: str
+
+
+class SourcesAddOut(BaseModel):
+    added: list[SourceOut]
+    already: list[str]
+    failures: list[PhotoFailureOut]
+
+
+def _add_sources(
+    s: Any, principal: Principal, person_id: int, photos: list[tuple[str, bytes]]
+) -> source_photos.AddResult:
+    if not photos:
+        raise ValidationError("no photo uploaded", "add one or more of her photos (each showing her face)")
+    return source_photos.add_sources(
+        s, person_id, [data for _, data in photos], names=[name for name, _ in photos], actor=principal.actor
+    )
+
+
+@router.get(
+    "/api/v1/people/{person_id}/sources",
+    response_model=list[SourceOut],
+    tags=["people"],
+    summary="Her source photos (public photos she fears were taken; derivatives of them are found)",
+    responses={404: {"description": "no such person"}},
+)
+def list_sources(s: DB, person_id: int, _: Reader) -> list[SourceOut]:
+    return [SourceOut(**r.to_dict()) for r in source_photos.list_sources(s, person_id)]
+
+
+@router.post(
+    "/api/v1/people/{person_id}/sources",
+    response_model=SourcesAddOut,
+    status_code=201,
+    tags=["people"],
+    summary="Add her source photos under her existing consent (a bad photo fails alone, with its reason)",
+    responses={
+        404: {"description": "no such person"},
+        422: {"description": "withdrawn, no valid consent, or no photo"},
+    },
+)
+async def add_sources(
+    request: Request,
+    s: DB,
+    person_id: int,
+    principal: Writer,
+    photos: Annotated[list[UploadFile], File(description="Her photos, each showing her face")],
+) -> SourcesAddOut:
+    files = await read_uploads(request, photos)
+    res = _add_sources(s, principal, person_id, files)
+    return SourcesAddOut(
+        added=[SourceOut(**a.to_dict()) for a in res.added],
+        already=res.already,
+        failures=[PhotoFailureOut(photo=f.photo, reason=f.reason, hint=f.hint) for f in res.failures],
+    )
+
+
+@router.delete(
+    "/api/v1/people/{person_id}/sources/{source_id}",
+    response_model=SourceOut,
+    tags=["people"],
+    summary="Delete one of her source photos",
+    responses={404: {"description": "no such source photo of this person"}},
+)
+def remove_source(s: DB, person_id: int, source_id: int, principal: Writer) -> SourceOut:
+    return SourceOut(**source_photos.remove_source(s, person_id, source_id, actor=principal.actor).to_dict())
+
+
 # --- pages ----------------------------------------------------------------------------------------
+
+
+def _sources_of(s: Any, everyone: list[people.PersonInfo]) -> dict[int, list[source_photos.SourceInfo]]:
+    return {p.id: source_photos.list_sources(s, p.id) for p in everyone if p.sources}
 
 
 @router.get("/people", include_in_schema=False)
 def people_page(request: Request, s: DB, principal: Reader) -> Response:
+    everyone = people.list_people(s, include_withdrawn=True)
     return render(
         request,
         "people.html",
         principal,
-        people=people.list_people(s, include_withdrawn=True),
+        people=everyone,
+        sources=_sources_of(s, everyone),
         result=None,
         error=None,
         form={},
@@ -266,23 +350,27 @@ async def people_enrol_page(
         s.rollback()
         reason = exc.reason if isinstance(exc, JikimiError) else str(exc)
         failures = getattr(exc, "failures", [])
+        everyone = people.list_people(s, include_withdrawn=True)
         return render(
             request,
             "people.html",
             principal,
             status=422,
-            people=people.list_people(s, include_withdrawn=True),
+            people=everyone,
+            sources=_sources_of(s, everyone),
             result=None,
             error=reason,
             failures=failures,
             form=form,
         )
+    everyone = people.list_people(s, include_withdrawn=True)
     return render(
         request,
         "people.html",
         principal,
         status=201,
-        people=people.list_people(s, include_withdrawn=True),
+        people=everyone,
+        sources=_sources_of(s, everyone),
         result=res,
         error=None,
         form={},
@@ -309,4 +397,44 @@ def people_withdraw_page(
     s: DB, person_id: int, principal: Writer, reason: Annotated[str, Form(max_length=500)] = ""
 ) -> Response:
     people.withdraw(s, person_id, actor=principal.actor, reason=reason)
+    return RedirectResponse("/people", status_code=303)
+
+
+@router.post("/people/{person_id}/sources", include_in_schema=False)
+async def people_sources_page(
+    request: Request,
+    s: DB,
+    person_id: int,
+    principal: Writer,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    error: str | None = None
+    failures: list[Any] = []
+    added = None
+    try:
+        files = await read_uploads(request, [p for p in (photos or []) if p.filename])
+        added = _add_sources(s, principal, person_id, files)
+        failures = list(added.failures)
+    except JikimiError as exc:
+        s.rollback()
+        error = exc.reason
+    everyone = people.list_people(s, include_withdrawn=True)
+    return render(
+        request,
+        "people.html",
+        principal,
+        status=422 if error else (201 if added and added.added else 200),
+        people=everyone,
+        sources=_sources_of(s, everyone),
+        result=None,
+        sources_added=added,
+        error=error,
+        failures=failures,
+        form={},
+    )
+
+
+@router.post("/people/{person_id}/sources/{source_id}/remove", include_in_schema=False)
+def people_source_remove_page(s: DB, person_id: int, source_id: int, principal: Writer) -> Response:
+    source_photos.remove_source(s, person_id, source_id, actor=principal.actor)
     return RedirectResponse("/people", status_code=303)

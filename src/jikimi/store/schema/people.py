@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jikimi.store.schema.base import Base, UTCDateTime, utcnow
@@ -99,3 +99,40 @@ class PersonPhoto(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
     person: Mapped[Person] = relationship(back_populates="photos")
+
+
+class PersonSource(Base):
+    """One of her own public photos she fears were taken (a *source photo*): the photo and its ORB features
+    (``jikimi.index.source_photos``), both AES-256-GCM encrypted with the vault key, and her face box in it.
+    Deleted with the person's other data on withdrawal."""
+
+    __tablename__ = "person_sources"
+    __table_args__ = (UniqueConstraint("person_id", "sha256", name="uq_person_sources_person_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    width: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    height: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    box_left: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    box_top: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    box_right: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    box_bottom: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    features_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    features_enc: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+    @staticmethod
+    def photo_aad(sha256: str) -> bytes:
+        """What the photo's encryption is bound to (given again to decrypt)."""
+        return f"jikimi-person-source:{sha256}".encode()
+
+    @staticmethod
+    def features_aad(sha256: str) -> bytes:
+        return f"jikimi-person-source-features:{sha256}".encode()

@@ -197,6 +197,8 @@ class Finding(Base):
     reasons_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
     scores_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     bank_matches_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    people_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    """Who was found in the media and how: ``[{"id", "name", "by": ["face"|"source_photo"], ...}]``."""
     first_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("scan_runs.id", ondelete="SET NULL"), nullable=True
     )
@@ -217,6 +219,10 @@ class Finding(Base):
     @property
     def bank_matches(self) -> list[dict[str, Any]]:
         return list(_loads(self.bank_matches_json) or [])
+
+    @property
+    def people(self) -> list[dict[str, Any]]:
+        return list(_loads(self.people_json) or [])
 
 
 class PersonalDataRecord(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 12:40:40.531440
+Create Date: 2026-12-03 06:44:46.472768
 """
 
 from __future__ import annotations
@@ -378,6 +378,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_person_photos_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "person_sources",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("box_left", sa.Integer(), nullable=False),
+        sa.Column("box_top", sa.Integer(), nullable=False),
+        sa.Column("box_right", sa.Integer(), nullable=False),
+        sa.Column("box_bottom", sa.Integer(), nullable=False),
+        sa.Column("features_version", sa.Integer(), nullable=False),
+        sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("features_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", jikimi.store.schema.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name=op.f("fk_person_sources_person_id_people"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person_sources")),
+        sa.UniqueConstraint("person_id", "sha256", name="uq_person_sources_person_sha256"),
+    )
+    with op.batch_alter_table("person_sources", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_sources_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
         "takedown_checks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
@@ -515,6 +542,7 @@ def upgrade() -> None:
         sa.Column("reasons_json", sa.Text(), nullable=False),
         sa.Column("scores_json", sa.Text(), nullable=False),
         sa.Column("bank_matches_json", sa.Text(), nullable=False),
+        sa.Column("people_json", sa.Text(), nullable=False),
         sa.Column("first_run_id", sa.Integer(), nullable=True),
         sa.Column("created_at", jikimi.store.schema.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", jikimi.store.schema.base.UTCDateTime(timezone=True), nullable=False),
@@ -675,6 +703,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_takedown_checks_item_id"))
 
     op.drop_table("takedown_checks")
+    with op.batch_alter_table("person_sources", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_person_sources_person_id"))
+
+    op.drop_table("person_sources")
     with op.batch_alter_table("person_photos", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_photos_person_id"))
 
