@@ -400,6 +400,32 @@ _ENTRIES: list[tuple[str, str]] = [
         "압축을 풀면 전체 크기 한도({limit}바이트)를 넘습니다",
     ),
     (
+        rf"member (?P<name>{_QUOTED}) is a symbolic link",
+        "압축 파일 항목 {name}: 심볼릭 링크라서 풀지 않았습니다",
+    ),
+    (
+        rf"member (?P<name>{_QUOTED}) leads outside the export folder",
+        "압축 파일 항목 {name}: 내보내기 폴더 밖을 가리켜 풀지 않았습니다",
+    ),
+    (
+        rf"member (?P<name>{_QUOTED}) is larger than the archive states",
+        "압축 파일 항목 {name}: 압축 파일에 기록된 크기보다 커서 풀지 않았습니다",
+    ),
+    (
+        r"the export has (?P<n>\d+) entries, over the limit of (?P<limit>\d+)",
+        "내보내기의 항목 수({n}개)가 한도({limit}개)를 넘습니다",
+    ),
+    (
+        r"the export expands past the (?P<limit>\d+)-byte limit",
+        "내보내기의 압축을 풀면 크기 한도({limit}바이트)를 넘습니다",
+    ),
+    (
+        r"the export zip names a file twice: (?P<name>.+)",
+        "내보내기 zip에 같은 파일이 두 번 들어 있습니다: {name}",
+    ),
+    (r"the export zip cannot be read: (?P<detail>.+)", "내보내기 zip을 읽을 수 없습니다({detail})"),
+    (r"re-create the zip and upload it again", "zip 파일을 다시 만들어 올리세요"),
+    (
         r"nested archive not opened \(depth limit (?P<n>\d+)\)",
         "압축 파일 안의 압축 파일은 열지 않았습니다(중첩 한도 {n}단계)",
     ),

@@ -1,0 +1,186 @@
+"""A case finished in the browser alone: a zipped (or folder) Telegram export read as an export, URLs added by
+hand on the case page, notices sent without a mail server, re-upload alerts resolved, and a confirmation step
+before every destructive action."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api_harness import Harness, bearer, login, make_harness
+
+
+def _image(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).resize((256, 256))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+KNOWN = _image(41)
+
+
+def _export_files(shared: Path) -> dict[str, bytes]:
+    """The shared group export as a supergroup (so its messages have t.me/c links), with one known photo."""
+    data = json.loads((shared / "telegram" / "tkonverter_result_group.json").read_text(encoding="utf-8"))
+    data["type"] = "private_supergroup"
+    return {
+        "result.json": json.dumps(data).encode(),
+        "photos/group_shared.jpg": KNOWN,
+        "photos/group_photo.jpg": _image(42),
+        "files/document.pdf": b"%PDF-1.4\n",
+    }
+
+
+def _zip(files: dict[str, bytes], prefix: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(prefix + name, data)
+    return buf.getvalue()
+
+
+def _wait(c: TestClient, job_id: str, headers: dict[str, str] | None = None, seconds: float = 240) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = c.get(f"/api/v1/scans/{job_id}", headers=headers or {}).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.3)
+    pytest.fail(f"scan {job_id} did not finish")
+
+
+def _harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Harness, dict[str, str]]:
+    monkeypatch.setenv("JIKIMI_ORG_NAME", "Test Support Centre")
+    monkeypatch.setenv("JIKIMI_ORG_EMAIL", "help@centre.example")
+    monkeypatch.setenv("JIKIMI_FOUR_EYES", "false")
+    h = make_harness(f"sqlite:///{tmp_path / 'flow.db'}")
+    tokens = h.role_tokens()
+    cw = bearer(tokens["case_worker"])
+    api = h.client()
+    assert api.post("/api/v1/banks", json={"name": "known"}, headers=cw).status_code == 201
+    added = api.post(
+        "/api/v1/banks/known/files", files=[("files", ("k.jpg", KNOWN, "image/jpeg"))], headers=cw
+    )
+    assert added.status_code in (200, 201), added.text
+    return h, tokens
+
+
+def _upload(c: TestClient, csrf: str, files: list[tuple[str, bytes]]) -> str:
+    page = c.post(
+        "/scans",
+        files=[("files", (name, data, "application/octet-stream")) for name, data in files],
+        data={"csrf_token": csrf},
+    )
+    assert page.status_code == 200, page.text
+    found = re.search(r'id="scan-([0-9a-f]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def _check_export_scan(h: Harness, c: TestClient, cw: dict[str, str], job: Any, name: str) -> int:
+    assert job["status"] == "done", job
+    assert job["exports"] == [name]
+    assert job["findings"] == 1, job
+    # The two files Telegram did not save are reported with their message.
+    reasons = {u["reason"] for u in job["unresolved_items"]}
+    assert any("File not included" in r for r in reasons) and any(
+        "exceeds maximum size" in r for r in reasons
+    )
+    missing = next(u for u in job["unresolved_items"] if "File not included" in u["reason"])
+    assert missing["chat"] == "Team Chat" and missing["sender"] == "Alice Example"
+    assert missing["link"] == "https://t.me/c/20001/32"
+    fid = c.get("/api/v1/findings", params={"status": "new"}, headers=cw).json()[0]["id"]
+    done = c.post(f"/api/v1/findings/{fid}/confirm", json={}, headers=cw)
+    assert done.status_code == 200, done.text
+    case_id = int(done.json()["case_id"])
+    detail = c.get(f"/api/v1/cases/{case_id}", headers=cw).json()
+    sg = detail["findings_detail"][0]["sightings"][0]
+    assert sg["source_kind"] == "telegram"
+    assert (sg["chat_name"], sg["sender"], sg["message_id"]) == ("Team Chat", "Alice Example", 29)
+    assert sg["date"].startswith("2026-02-01T10:00:00")
+    assert sg["link"] == "https://t.me/c/20001/29"
+    # Confirming drafted the notice from the message link (no "run jikimi takedown add").
+    notices = c.get("/api/v1/takedowns", params={"case_id": case_id}, headers=cw).json()
+    assert notices and any(
+        "https://t.me/c/20001/29" in it["url"] for n in notices for it in n.get("items", [])
+    ), notices
+    return case_id
+
+
+def test_zipped_telegram_export_uploaded_on_the_scan_page_is_read_as_an_export(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, tokens = _harness(tmp_path, monkeypatch)
+    c = h.client()
+    csrf = login(c, "case-worker")
+    data = _zip(_export_files(shared), "ChatExport_2026-02-01/")
+    job_id = _upload(c, csrf, [("ChatExport_2026-02-01.zip", data)])
+    cw = bearer(tokens["case_worker"])
+    job = _wait(c, job_id, cw)
+    _check_export_scan(h, c, cw, job, "ChatExport_2026-02-01.zip")
+    page = html.unescape(c.get(f"/scans/{job_id}/status").text)
+    assert "텔레그램 내보내기로 읽음: ChatExport_2026-02-01.zip" in page
+    assert "내보내기에 포함되지 않았습니다" in page and "https://t.me/c/20001/32" in page
+
+
+def test_folder_upload_of_a_telegram_export_is_read_as_an_export(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h, tokens = _harness(tmp_path, monkeypatch)
+    c = h.client()
+    csrf = login(c, "case-worker")
+    files = [(f"ChatExport_team/{name}", data) for name, data in _export_files(shared).items()]
+    files.append(("../../evil/photos/x.jpg", _image(43)))  # an unsafe relative name stays an ordinary file
+    job_id = _upload(c, csrf, files)
+    cw = bearer(tokens["case_worker"])
+    job = _wait(c, job_id, cw)
+    _check_export_scan(h, c, cw, job, "ChatExport_team")
+
+
+def test_an_ordinary_zip_is_still_read_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h, tokens = _harness(tmp_path, monkeypatch)
+    c = h.client()
+    csrf = login(c, "case-worker")
+    job_id = _upload(c, csrf, [("photos.zip", _zip({"a.jpg": KNOWN, "b.jpg": _image(44)}, ""))])
+    job = _wait(c, job_id, bearer(tokens["case_worker"]))
+    assert job["status"] == "done" and job["exports"] == [] and job["findings"] == 1
+    assert job["unresolved"] == 0
+
+
+def test_export_zip_extraction_refuses_hostile_members(tmp_path: Path) -> None:
+    import stat as stat_mod
+
+    from jikimi.sources.exports import extract_export_zip, zip_export_root
+
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("Chat/result.json", b"{}")
+        zf.writestr("Chat/../../escape.jpg", b"x")
+        link = zipfile.ZipInfo("Chat/photos/link.jpg")
+        link.external_attr = (stat_mod.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("Chat/photos/ok.jpg", KNOWN)
+    assert zip_export_root(path) == "Chat/"
+    dest = tmp_path / "out" / "Chat"
+    problems = dict(extract_export_zip(path, "Chat/", dest))
+    assert (
+        "escape" in problems["Chat/../../escape.jpg"] and "symbolic link" in problems["Chat/photos/link.jpg"]
+    )
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
+        "photos/ok.jpg",
+        "result.json",
+    ]
+    assert not (tmp_path / "escape.jpg").exists()
