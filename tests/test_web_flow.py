@@ -184,3 +184,87 @@ def test_export_zip_extraction_refuses_hostile_members(tmp_path: Path) -> None:
         "result.json",
     ]
     assert not (tmp_path / "escape.jpg").exists()
+
+
+def _case(h: Harness) -> int:
+    from jikimi.store.schema.scans import Case
+
+    with h.store.session() as s:
+        case = Case(queue_key="manual:kim", title="Kim")
+        s.add(case)
+        s.flush()
+        return int(case.id)
+
+
+def test_a_url_is_added_by_hand_on_the_case_page_and_over_the_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jikimi.store import audit
+
+    h, tokens = _harness(tmp_path, monkeypatch)
+    case_id = _case(h)
+    c = h.client()
+    csrf = login(c, "case-worker")
+    page = c.get(f"/cases/{case_id}")
+    assert f'action="/cases/{case_id}/takedown-items"' in page.text
+    # Bad input: a clear Korean reason, and what was typed is still in the form.
+    bad = c.post(
+        f"/cases/{case_id}/takedown-items",
+        data={"csrf_token": csrf, "url": "not a link", "chat": "채널 A", "first_seen": "2026-02-01T10:00"},
+    )
+    assert bad.status_code == 422
+    text = html.unescape(bad.text)
+    assert "웹 주소가 아닙니다" in text and 'value="채널 A"' in text and 'value="2026-02-01T10:00"' in text
+    bad_hash = c.post(
+        f"/cases/{case_id}/takedown-items",
+        data={"csrf_token": csrf, "url": "https://t.me/somechannel/7", "sha256": "abc"},
+    )
+    assert bad_hash.status_code == 422 and "16진수 64자리" in html.unescape(bad_hash.text)
+    ok = c.post(
+        f"/cases/{case_id}/takedown-items",
+        data={
+            "csrf_token": csrf,
+            "url": "https://t.me/somechannel/7",
+            "chat": "채널 A",
+            "first_seen": "2026-02-01T10:00",
+        },
+    )
+    assert ok.status_code == 303, ok.text
+    page = html.unescape(c.get(f"/cases/{case_id}").text)
+    assert "https://t.me/somechannel/7" in page
+    # The same service function as `jikimi takedown add`: the item is there, first seen in KST (01:00 UTC).
+    from jikimi.takedown.service import case_items
+
+    with h.store.session() as s:
+        items = case_items(s, str(case_id))
+        assert [(i.url, i.platform, i.chat) for i in items] == [
+            ("https://t.me/somechannel/7", "telegram", "채널 A")
+        ]
+        assert items[0].first_seen is not None and items[0].first_seen.hour in (1,)
+        assert any(e.action == "takedown.item.add" for e in audit.entries(s))
+    # The API: the same URL again is the same item; bad input 422; an unknown case 404; investigators 403.
+    cw = bearer(tokens["case_worker"])
+    again = c.post(
+        f"/api/v1/cases/{case_id}/takedown-items", json={"url": "https://t.me/somechannel/7"}, headers=cw
+    )
+    assert again.status_code == 201 and again.json()["created"] is False
+    new = c.post(
+        f"/api/v1/cases/{case_id}/takedown-items",
+        json={"url": "https://example.com/p/1", "md5": "a" * 32},
+        headers=cw,
+    )
+    assert new.status_code == 201 and new.json()["created"] is True
+    assert (
+        c.post(f"/api/v1/cases/{case_id}/takedown-items", json={"url": "x y"}, headers=cw).status_code == 422
+    )
+    assert (
+        c.post("/api/v1/cases/999/takedown-items", json={"url": "https://e.com/1"}, headers=cw).status_code
+        == 404
+    )
+    inv = bearer(tokens["investigator"])
+    assert (
+        c.post(
+            f"/api/v1/cases/{case_id}/takedown-items", json={"url": "https://e.com/1"}, headers=inv
+        ).status_code
+        == 403
+    )

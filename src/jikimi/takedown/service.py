@@ -7,6 +7,7 @@ Entry points for other packages: ``on_finding_confirmed`` (draft as soon as a fi
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice
 from jikimi.takedown import tracking
-from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
+from jikimi.takedown.directory import GENERIC, Platform, load_directory, platform_or_generic, resolve_url
 from jikimi.takedown.mailer import build_message, send_message
 from jikimi.takedown.render import (
     LANGUAGES,
@@ -88,6 +89,7 @@ def reference(notice: TakedownNotice) -> str:
 # ---------------------------------------------------------------------------------------------- items
 
 
+_HEX_FIELDS = (("sha256", 64), ("md5", 32), ("pdq", 64))
 _FILL = ("sha256", "md5", "pdq", "chat", "message_link", "media_url", "captured_at", "first_seen")
 
 
@@ -130,7 +132,15 @@ def add_items(
         if not ref.case_id:
             raise ValidationError("a takedown item needs a case id")
         url = ref.url.strip()
-        resolve_url(url)  # validate all first
+        res = resolve_url(url)  # validate all first
+        if (not res.host and res.platform.key == GENERIC) or any(c.isspace() for c in url):
+            raise ValidationError(
+                f"not a web address: {url[:200]!r}", "give the full link, e.g. https://example.com/post/1"
+            )
+        for name, length in _HEX_FIELDS:
+            value = getattr(ref, name)
+            if value and not re.fullmatch(rf"[0-9a-fA-F]{{{length}}}", value.strip()):
+                raise ValidationError(f"the {name} hash must be {length} hex digits (0-9, a-f)")
         cleaned.append((ref, url))
     existing: dict[tuple[str, str], TakedownItem] = {}
     for case_id in {str(ref.case_id) for ref, _ in cleaned}:

@@ -238,6 +238,59 @@ def draft(s: DB, case_id: str, body: DraftIn, principal: Writer) -> DraftOut:
     return DraftOut(notices=[_out(n) for n in res.notices], notes=res.notes)
 
 
+class ItemIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, description="Where the content is (post, message, file)")
+    sha256: str | None = Field(default=None, max_length=200)
+    md5: str | None = Field(default=None, max_length=200)
+    pdq: str | None = Field(default=None, max_length=200)
+    chat: str | None = Field(default=None, max_length=200)
+    media_url: str | None = Field(default=None, max_length=2000)
+    first_seen: datetime | None = None
+    captured_at: datetime | None = None
+
+
+class ItemAddOut(BaseModel):
+    item: ItemOut
+    created: bool
+
+
+@router.post(
+    "/api/v1/cases/{case_id}/takedown-items",
+    response_model=ItemAddOut,
+    status_code=201,
+    tags=["takedowns"],
+    summary="Register a URL by hand (as `jikimi takedown add`); the same URL twice is the same item",
+    responses={404: {"description": "no such case"}, 422: {"description": "not a link, or a bad hash"}},
+)
+def add_takedown_item(s: DB, case_id: int, body: ItemIn, principal: Writer) -> ItemAddOut:
+    from jikimi.cases.queries import get_case
+
+    get_case(s, case_id)
+    ref = service.FindingRef(
+        case_id=str(case_id),
+        url=body.url,
+        sha256=body.sha256 or None,
+        md5=body.md5 or None,
+        pdq=body.pdq or None,
+        chat=body.chat or None,
+        media_url=body.media_url or None,
+        first_seen=body.first_seen,
+        captured_at=body.captured_at,
+    )
+    item, created = service.add_item(s, ref, actor=principal.actor)
+    audit(
+        s,
+        principal,
+        "takedown.item.add",
+        f"takedown_item:{item.id}",
+        case=str(case_id),
+        url=item.url,
+        created=created,
+        by="api",
+    )
+    return ItemAddOut(item=_item_out(item), created=created)
+
+
 @router.post(
     "/api/v1/takedowns/{notice_id}/approve",
     response_model=NoticeOut,
