@@ -268,3 +268,83 @@ def test_a_url_is_added_by_hand_on_the_case_page_and_over_the_api(
         ).status_code
         == 403
     )
+
+
+def _approved_email_notice(h: Harness, c: TestClient, cw: dict[str, str], case_id: int, url: str) -> int:
+    assert c.post(f"/api/v1/cases/{case_id}/takedown-items", json={"url": url}, headers=cw).status_code == 201
+    drafted = c.post(
+        f"/api/v1/cases/{case_id}/takedowns", json={"recipient": "abuse@host.example"}, headers=cw
+    )
+    assert drafted.status_code == 201, drafted.text
+    nid = int(drafted.json()["notices"][0]["id"])
+    assert c.post(f"/api/v1/takedowns/{nid}/approve", headers=cw).status_code == 200
+    return nid
+
+
+def test_without_smtp_a_notice_is_downloaded_and_recorded_as_sent_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email import message_from_bytes
+    from email.message import Message
+
+    from jikimi.store import audit
+
+    for name in ("JIKIMI_SMTP_HOST", "JIKIMI_SMTP_FROM", "JIKIMI_SMTP_USER", "JIKIMI_SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    h, tokens = _harness(tmp_path, monkeypatch)
+    cw, admin = bearer(tokens["case_worker"]), bearer(tokens["admin"])
+    case_id = _case(h)
+    c = h.client()
+    nid = _approved_email_notice(h, c, cw, case_id, "https://files.host.example/a.jpg")
+    csrf = login(c, "case-worker")
+    # "보내기" without a mail server: the reason in Korean, and the way out on the same page.
+    sent = c.post(f"/takedowns/{nid}/send", data={"csrf_token": csrf, "recipient": "abuse@host.example"})
+    text = html.unescape(sent.text)
+    assert "SMTP 서버가 설정되어 있지 않습니다" in text
+    assert 'id="download-eml"' in text and f'action="/takedowns/{nid}/sent-by-hand"' in text
+    assert 'id="smtp-status"' not in text  # the settings' state is for administrators
+    # The .eml: addressed, with the notice text and the PDF; the download is audited.
+    eml = c.get(f"/api/v1/takedowns/{nid}/eml")
+    assert eml.status_code == 200 and eml.headers["content-type"].startswith("message/rfc822")
+    msg = message_from_bytes(eml.content)
+    assert msg["To"] == "abuse@host.example" and msg["From"] == "help@centre.example"
+    parts: list[Message] = list(msg.walk())
+    assert any(p.get_content_type() == "application/pdf" for p in parts)
+    body = next(p for p in parts if p.get_content_type() == "text/plain").get_payload(decode=True)
+    assert isinstance(body, bytes) and b"files.host.example" in body
+    # "I sent it myself": how is required; who, when and how are recorded and audited.
+    empty = c.post(f"/takedowns/{nid}/sent-by-hand", data={"csrf_token": csrf, "how": " "})
+    assert empty.status_code == 422 and "어떻게 보냈는지" in html.unescape(empty.text)
+    done = c.post(
+        f"/takedowns/{nid}/sent-by-hand",
+        data={"csrf_token": csrf, "how": "from help@centre.example by e-mail"},
+    )
+    assert done.status_code == 303
+    n = c.get(f"/api/v1/takedowns/{nid}", headers=cw).json()
+    assert n["status"] == "sent" and n["sent_at"] and all(i["state"] == "sent" for i in n["items"])
+    page = html.unescape(c.get(f"/takedowns/{nid}").text)
+    assert "KST" in page.split('id="sent-at"')[1][:80]
+    with h.store.session() as s:
+        entries = list(audit.entries(s))
+        sent_entry = next(e for e in entries if e.action == "takedown.send")
+        assert sent_entry.actor == "web:case-worker" or "case-worker" in sent_entry.actor
+        assert sent_entry.details["by_hand"] is True and "centre.example" in sent_entry.details["how"]
+        assert any(e.action == "takedown.eml" for e in entries)
+    # The API: a second notice recorded by hand; twice is refused; administrators see the SMTP state.
+    nid2 = _approved_email_notice(h, c, cw, case_id, "https://other.example/b.jpg")
+    r = c.post(f"/api/v1/takedowns/{nid2}/sent-by-hand", json={"how": "by registered post"}, headers=cw)
+    assert r.status_code == 200 and r.json()["status"] == "sent"
+    again = c.post(f"/api/v1/takedowns/{nid2}/sent-by-hand", json={"how": "again"}, headers=cw)
+    assert again.status_code == 422
+    state = c.get("/api/v1/settings/smtp", headers=admin)
+    assert state.status_code == 200 and state.json()["configured"] is False
+    assert c.get("/api/v1/settings/smtp", headers=cw).status_code == 403
+    monkeypatch.setenv("JIKIMI_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("JIKIMI_SMTP_FROM", "takedown@centre.example")
+    monkeypatch.setenv("JIKIMI_SMTP_PASSWORD", "s3cret-password")
+    configured = c.get("/api/v1/settings/smtp", headers=admin)
+    assert configured.json()["configured"] is True and "s3cret" not in configured.text
+    ac = h.client()
+    login(ac, "admin")
+    admin_page = html.unescape(ac.get(f"/takedowns/{nid}").text)
+    assert 'id="smtp-status"' in admin_page and "127.0.0.1" in admin_page and "s3cret" not in admin_page

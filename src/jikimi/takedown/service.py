@@ -894,3 +894,98 @@ def write_pdf(session: Session, notice_id: int, out: Path | None = None, *, acto
         details={"path": str(path), "sha256": hashlib.sha256(data).hexdigest()},
     )
     return path
+
+
+# ---------------------------------------------------------------------------------------------- without SMTP
+
+
+def notice_eml_bytes(session: Session, notice_id: int, *, actor: str | None = None) -> bytes:
+    """The notice as an e-mail file (``.eml``, with the PDF attached) to send from one's own mailbox when no
+    mail server is configured; the export is audited. The sender is the SMTP sender if one is configured,
+    else the organisation's address."""
+    import hashlib
+
+    from jikimi.takedown.settings import SmtpSettings
+
+    notice = get_notice(session, notice_id)
+    _check_integrity(notice)
+    org = load_organisation(required=False)
+    try:
+        sender = load_smtp().sender
+    except JikimiError:
+        sender = org.email or "takedown@jikimi.invalid"
+    ref = reference(notice)
+    msg = build_message(
+        SmtpSettings(host="", sender=sender),
+        to=notice.recipient or "",
+        subject=notice.subject,
+        body=notice.body,
+        ref=ref,
+        reply_to=org.email,
+        attachment=(f"{ref}.pdf", notice_pdf_bytes(session, notice_id)),
+    )
+    data = msg.as_bytes()
+    audit.append(
+        session,
+        actor=_actor(actor),
+        action="takedown.eml",
+        subject=f"takedown_notice:{notice.id}",
+        details={"sha256": hashlib.sha256(data).hexdigest(), "content_sha256": notice.content_sha256},
+    )
+    return data
+
+
+def mark_sent_by_hand(
+    session: Session, notice_id: int, how: str, *, actor: str | None = None, sent_at: datetime | None = None
+) -> TakedownNotice:
+    """Record that a person sent an approved notice herself (from her own mailbox, by post, by fax...):
+    who (``actor``), when (``sent_at``, default now) and how are kept on the notice and in the audit log."""
+    actor = _actor(actor)
+    how = (how or "").strip()
+    if not how:
+        raise ValidationError(
+            "say how the notice was sent", "e.g. from takedown@centre.kr by e-mail, or by registered post"
+        )
+    if len(how) > 500:
+        raise ValidationError("the description of how it was sent is over 500 characters")
+    notice = get_notice(session, notice_id, lock=True)
+    if notice.status != "approved":
+        hint = "approve it first" if notice.status == "drafted" else None
+        raise ValidationError(f"notice {notice_id} is {notice.status}; only approved notices are sent", hint)
+    _check_integrity(notice)
+    when = sent_at or utcnow()
+    if when.tzinfo is None:
+        raise ValidationError("the time it was sent needs a time zone")
+    if when > utcnow() + timedelta(minutes=5):
+        raise ValidationError("the time it was sent is in the future")
+    _mark_sent(
+        session,
+        notice,
+        actor=actor,
+        message_id=f"manual:{reference(notice)}",
+        details={"by_hand": True, "how": how, "sent_at": when.isoformat(), "reference": reference(notice)},
+    )
+    notice.sent_at = when
+    note = f"sent by hand by {actor}: {how}"
+    notice.note = f"{notice.note}\n{note}" if notice.note else note
+    return notice
+
+
+def smtp_status() -> dict[str, Any]:
+    """Whether a mail server is configured, for administrators: host, port, TLS, sender and whether a login
+    is set, never the password; ``problem`` says what is missing."""
+    from jikimi.takedown.settings import config_path
+
+    try:
+        smtp = load_smtp()
+    except JikimiError as exc:
+        return {"configured": False, "problem": exc.reason, "hint": exc.hint, "file": str(config_path())}
+    return {
+        "configured": True,
+        "host": smtp.host,
+        "port": smtp.port,
+        "tls": "ssl" if smtp.ssl else ("starttls" if smtp.starttls else "none"),
+        "sender": smtp.sender,
+        "login": bool(smtp.user),
+        "file": str(config_path()),
+    }

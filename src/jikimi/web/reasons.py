@@ -533,6 +533,16 @@ _ENTRIES: list[tuple[str, str]] = [
         "플랫폼이나 호스팅 업체의 신고 주소를 받는 주소로 입력하세요"
         "(`jikimi takedown send {id} --to ADDRESS`)",
     ),
+    (r"approve it first", "먼저 승인하세요"),
+    (r"say how the notice was sent", "삭제 요청을 어떻게 보냈는지 적어 주세요"),
+    (
+        r"e\.g\. from (?P<addr>\S+) by e-mail, or by registered post",
+        "예: {addr}에서 이메일로, 또는 등기 우편으로",
+    ),
+    (r"the description of how it was sent is over 500 characters", "보낸 방법 설명이 500자를 넘습니다"),
+    (r"the time it was sent needs a time zone", "보낸 시각에 시간대가 필요합니다"),
+    (r"the time it was sent is in the future", "보낸 시각이 미래입니다"),
+    (r"sent by hand by (?P<who>[^:\n]+): (?P<how>.+)", "{who}님이 직접 보냄: {how}"),
     (r"no SMTP server configured for sending notices", "삭제 요청을 보낼 SMTP 서버가 설정되어 있지 않습니다"),
     (
         r"set JIKIMI_SMTP_HOST \(and PORT, USER, PASSWORD, STARTTLS, FROM\) "

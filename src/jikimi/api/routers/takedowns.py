@@ -316,6 +316,65 @@ def send(s: DB, notice_id: int, body: SendIn, principal: Writer) -> SendOut:
     return SendOut(notice_id=r.notice_id, ok=r.ok, message_id=r.message_id, error=r.error, hint=r.hint)
 
 
+@router.get(
+    "/api/v1/takedowns/{notice_id}/eml",
+    tags=["takedowns"],
+    summary="The notice as an e-mail file (.eml, PDF attached) to send from your own mailbox (audited)",
+    responses={404: {}},
+)
+def notice_eml(s: DB, notice_id: int, principal: Writer) -> Response:
+    n = _notice(s, principal, notice_id)
+    data = service.notice_eml_bytes(s, notice_id, actor=principal.actor)
+    return Response(
+        data,
+        media_type="message/rfc822",
+        headers={
+            "content-disposition": f'attachment; filename="{service.reference(n)}.eml"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+class SentByHandIn(BaseModel):
+    how: str = Field(min_length=1, max_length=500, description="How it was sent (own mailbox, post, fax...)")
+    sent_at: datetime | None = Field(default=None, description="When (default: now); with a time zone")
+
+
+@router.post(
+    "/api/v1/takedowns/{notice_id}/sent-by-hand",
+    response_model=NoticeOut,
+    tags=["takedowns"],
+    summary="Record that an approved notice was sent by a person herself (who, when, how; audited)",
+    responses={404: {}, 422: {"description": "not approved, or how is missing"}},
+)
+def sent_by_hand(s: DB, notice_id: int, body: SentByHandIn, principal: Writer) -> NoticeOut:
+    return _out(
+        service.mark_sent_by_hand(s, notice_id, body.how, actor=principal.actor, sent_at=body.sent_at)
+    )
+
+
+class SmtpStatusOut(BaseModel):
+    configured: bool
+    host: str | None = None
+    port: int | None = None
+    tls: str | None = None
+    sender: str | None = None
+    login: bool | None = None
+    problem: str | None = None
+    hint: str | None = None
+    file: str | None = None
+
+
+@router.get(
+    "/api/v1/settings/smtp",
+    response_model=SmtpStatusOut,
+    tags=["takedowns"],
+    summary="Whether a mail server is configured for sending notices (administrators; never the password)",
+)
+def smtp_settings_status(_: Annotated[Principal, Depends(require(Perm.USER_ADMIN))]) -> SmtpStatusOut:
+    return SmtpStatusOut(**service.smtp_status())
+
+
 @router.post(
     "/api/v1/takedowns/{notice_id}/withdraw",
     response_model=NoticeOut,
@@ -388,8 +447,19 @@ def takedown_page(
 ) -> Response:
     n = _notice(s, principal, notice_id)
     return render(
-        request, "takedown.html", principal, n=n, reference=service.reference(n), error=error, result=None
+        request,
+        "takedown.html",
+        principal,
+        n=n,
+        reference=service.reference(n),
+        error=error,
+        result=None,
+        smtp=_smtp(principal),
     )
+
+
+def _smtp(principal: Principal) -> dict[str, object] | None:
+    return service.smtp_status() if principal.can(Perm.USER_ADMIN) else None
 
 
 @router.post("/takedowns/draft", include_in_schema=False)
@@ -435,10 +505,11 @@ def takedown_action(
     request: Request,
     s: DB,
     notice_id: int,
-    action: Literal["approve", "send", "withdraw", "removed", "refused", "acknowledged"],
+    action: Literal["approve", "send", "withdraw", "removed", "refused", "acknowledged", "sent-by-hand"],
     principal: Writer,
     recipient: Annotated[str, Form(max_length=320)] = "",
     submitted_ref: Annotated[str, Form(max_length=200)] = "",
+    how: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     result = None
     try:
@@ -450,6 +521,8 @@ def takedown_action(
             if recipient:
                 service.set_recipient(s, notice_id, recipient, actor=principal.actor)
             result = service.send(s, notice_id, actor=principal.actor, submitted_ref=submitted_ref or None)
+        elif action == "sent-by-hand":
+            service.mark_sent_by_hand(s, notice_id, how, actor=principal.actor)
         else:
             service.mark(s, notice_id, action, actor=principal.actor)
     except JikimiError as exc:
@@ -459,6 +532,7 @@ def takedown_action(
             request,
             "takedown.html",
             principal,
+            smtp=_smtp(principal),
             status=422,
             n=n,
             reference=service.reference(n),
@@ -471,6 +545,7 @@ def takedown_action(
             request,
             "takedown.html",
             principal,
+            smtp=_smtp(principal),
             status=200,
             n=n,
             reference=service.reference(n),
