@@ -542,7 +542,7 @@ _ENTRIES: list[tuple[str, str]] = [
     (r"the description of how it was sent is over 500 characters", "보낸 방법 설명이 500자를 넘습니다"),
     (r"the time it was sent needs a time zone", "보낸 시각에 시간대가 필요합니다"),
     (r"the time it was sent is in the future", "보낸 시각이 미래입니다"),
-    (r"sent by hand by (?P<who>[^:\n]+): (?P<how>.+)", "{who}님이 직접 보냄: {how}"),
+    (r"sent by hand by (?P<who>\S+): (?P<how>.+)", "{who}님이 직접 보냄: {how}"),
     (r"no SMTP server configured for sending notices", "삭제 요청을 보낼 SMTP 서버가 설정되어 있지 않습니다"),
     (
         r"set JIKIMI_SMTP_HOST \(and PORT, USER, PASSWORD, STARTTLS, FROM\) "
