@@ -348,3 +348,71 @@ def test_without_smtp_a_notice_is_downloaded_and_recorded_as_sent_by_hand(
     login(ac, "admin")
     admin_page = html.unescape(ac.get(f"/takedowns/{nid}").text)
     assert 'id="smtp-status"' in admin_page and "127.0.0.1" in admin_page and "s3cret" not in admin_page
+
+
+def test_reupload_alerts_are_resolved_with_the_reply_and_destructive_actions_ask_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jikimi.store import audit
+    from jikimi.takedown import reupload
+    from jikimi.takedown.service import case_items
+
+    h, tokens = _harness(tmp_path, monkeypatch)
+    cw = bearer(tokens["case_worker"])
+    case_id = _case(h)
+    c = h.client()
+    nid = _approved_email_notice(h, c, cw, case_id, "https://files.host.example/a.jpg")
+    with h.store.session() as s:
+        item = case_items(s, str(case_id))[0]
+        a1 = reupload.raise_alert(s, item, new_url="https://mirror.example/1", matched_by="sha256").id
+        a2 = reupload.raise_alert(s, item, new_url="https://mirror.example/2", matched_by="pdq").id
+    csrf = login(c, "case-worker")
+    page = c.get(f"/cases/{case_id}").text
+    assert f'action="/alerts/{a1}/resolve"' in page and "mirror.example/2" in page
+    # From the page, with the platform's reply.
+    r = c.post(f"/alerts/{a1}/resolve", data={"csrf_token": csrf, "reply": "Removed on 2 Feb, ticket 77"})
+    assert r.status_code == 303 and r.headers["location"] == f"/cases/{case_id}#alerts"
+    page = c.get(f"/cases/{case_id}").text
+    assert f'action="/alerts/{a1}/resolve"' not in page and f'action="/alerts/{a2}/resolve"' in page
+    # From the API; twice is refused; investigators cannot.
+    inv = bearer(tokens["investigator"])
+    assert c.post(f"/api/v1/alerts/{a2}/resolve", json={"reply": "x"}, headers=inv).status_code == 403
+    assert [a["id"] for a in c.get("/api/v1/alerts", params={"case_id": case_id}, headers=cw).json()] == [a2]
+    done = c.post(f"/api/v1/alerts/{a2}/resolve", json={"reply": "Refused: not ours"}, headers=cw)
+    assert done.status_code == 200 and done.json()["resolved_by"] == "api:case-worker"
+    assert c.post(f"/api/v1/alerts/{a2}/resolve", json={}, headers=cw).status_code == 422
+    with h.store.session() as s:
+        replies = [e.details.get("reply") for e in audit.entries(s) if e.action == "takedown.alert_resolved"]
+        assert replies == ["Removed on 2 Feb, ticket 77", "Refused: not ours"]
+
+    # Withdrawing a notice: a confirmation page first (no JavaScript needed), then it happens.
+    asked = c.post(f"/takedowns/{nid}/withdraw", data={"csrf_token": csrf})
+    assert (
+        asked.status_code == 200 and 'id="confirm-yes"' in asked.text and "정말" in html.unescape(asked.text)
+    )
+    assert c.get(f"/api/v1/takedowns/{nid}", headers=cw).json()["status"] == "approved"
+    assert (
+        f'action="/takedowns/{nid}/withdraw"' in asked.text and 'name="confirmed" value="yes"' in asked.text
+    )
+    assert (
+        c.post(f"/takedowns/{nid}/withdraw", data={"csrf_token": csrf, "confirmed": "yes"}).status_code == 303
+    )
+    assert c.get(f"/api/v1/takedowns/{nid}", headers=cw).json()["status"] == "withdrawn"
+    # Marking everything removed asks first too.
+    nid2 = _approved_email_notice(h, c, cw, case_id, "https://other.example/b.jpg")
+    c.post(f"/api/v1/takedowns/{nid2}/sent-by-hand", json={"how": "by post"}, headers=cw)
+    asked = c.post(f"/takedowns/{nid2}/removed", data={"csrf_token": csrf})
+    assert asked.status_code == 200 and 'id="confirm-yes"' in asked.text
+    assert c.get(f"/api/v1/takedowns/{nid2}", headers=cw).json()["items"][0]["state"] == "sent"
+    assert (
+        c.post(f"/takedowns/{nid2}/removed", data={"csrf_token": csrf, "confirmed": "yes"}).status_code == 303
+    )
+    assert c.get(f"/api/v1/takedowns/{nid2}", headers=cw).json()["items"][0]["state"] == "removed"
+    # Withdrawing consent: asked first; an unknown person is still a 404.
+    assert c.post("/people/4242/withdraw", data={"csrf_token": csrf}).status_code == 404
+    # Disabling an account: asked first.
+    ac = h.client()
+    acsrf = login(ac, "admin")
+    asked = ac.post("/users/investigator/disable", data={"csrf_token": acsrf})
+    assert asked.status_code == 200 and 'id="confirm-yes"' in asked.text
+    assert c.get("/api/v1/me", headers=inv).status_code == 200

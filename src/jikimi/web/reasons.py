@@ -533,6 +533,13 @@ _ENTRIES: list[tuple[str, str]] = [
         "플랫폼이나 호스팅 업체의 신고 주소를 받는 주소로 입력하세요"
         "(`jikimi takedown send {id} --to ADDRESS`)",
     ),
+    (r"no re-upload alert (?P<id>\d+)", "재유포 알림 {id}번이 없습니다"),
+    (
+        r"re-upload alert (?P<id>\d+) was already resolved by (?P<who>\S+)",
+        "재유포 알림 {id}번은 이미 {who}님이 처리했습니다",
+    ),
+    (r"the platform's reply is over 5000 characters", "플랫폼 답변이 5000자를 넘습니다"),
+    (r"paste the relevant part", "관련된 부분만 붙여 넣으세요"),
     (r"approve it first", "먼저 승인하세요"),
     (r"say how the notice was sent", "삭제 요청을 어떻게 보냈는지 적어 주세요"),
     (

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from jikimi.api.deps import DB, Forbidden, Principal, User, audit, require
 from jikimi.api.roles import Perm
-from jikimi.api.ui import render
+from jikimi.api.ui import confirm_page, render
 from jikimi.errors import JikimiError, NotFoundError
-from jikimi.store.schema.takedown import TakedownItem, TakedownNotice
+from jikimi.store.schema.takedown import ReuploadAlert, TakedownItem, TakedownNotice
 from jikimi.takedown import figures, service
+from jikimi.web import N_
 
 router = APIRouter()
 Writer = Annotated[Principal, Depends(require(Perm.TAKEDOWN_WRITE))]
@@ -400,6 +401,73 @@ def mark(s: DB, notice_id: int, body: MarkIn, principal: Writer) -> list[ItemOut
     return [_item_out(i) for i in items]
 
 
+class AlertOut(BaseModel):
+    id: int
+    case_id: str
+    item_id: int
+    new_url: str | None
+    matched_by: str
+    distance: int
+    seen_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class ResolveIn(BaseModel):
+    reply: str = Field(default="", max_length=5000, description="The platform's reply, as received")
+
+
+def _alert_out(a: ReuploadAlert) -> AlertOut:
+    return AlertOut(
+        id=a.id,
+        case_id=a.case_id,
+        item_id=a.item_id,
+        new_url=a.new_url,
+        matched_by=a.matched_by,
+        distance=a.distance,
+        seen_at=a.seen_at,
+        resolved_at=a.resolved_at,
+        resolved_by=a.resolved_by,
+    )
+
+
+@router.get(
+    "/api/v1/alerts",
+    response_model=list[AlertOut],
+    tags=["takedowns"],
+    summary="Open re-upload alerts (content of a case seen again), optionally of one case",
+)
+def list_alerts(
+    s: DB, principal: Annotated[Principal, Depends(require(Perm.TAKEDOWN_READ))], case_id: str | None = None
+) -> list[AlertOut]:
+    from jikimi.takedown import reupload
+
+    return [_alert_out(a) for a in reupload.open_alerts(s, case_id)]
+
+
+@router.post(
+    "/api/v1/alerts/{alert_id}/resolve",
+    response_model=AlertOut,
+    tags=["takedowns"],
+    summary="Mark a re-upload alert handled, with the platform's reply (audited)",
+    responses={404: {}, 422: {"description": "already resolved"}},
+)
+def resolve_alert(s: DB, alert_id: int, body: ResolveIn, principal: Writer) -> AlertOut:
+    from jikimi.takedown import reupload
+
+    return _alert_out(reupload.resolve_alert(s, alert_id, actor=principal.actor, reply=body.reply))
+
+
+@router.post("/alerts/{alert_id}/resolve", include_in_schema=False)
+def resolve_alert_page(
+    s: DB, alert_id: int, principal: Writer, reply: Annotated[str, Form(max_length=5000)] = ""
+) -> Response:
+    from jikimi.takedown import reupload
+
+    alert = reupload.resolve_alert(s, alert_id, actor=principal.actor, reply=reply)
+    return RedirectResponse(f"/cases/{alert.case_id}#alerts", status_code=303)
+
+
 class ReportRow(BaseModel):
     group: str
     key: str
@@ -500,6 +568,12 @@ def takedowns_draft_page(
     )
 
 
+CONFIRM_FIRST = {
+    "withdraw": N_("Withdraw this notice? It will not be sent, and a new notice has to be drafted."),
+    "removed": N_("Mark every link of this notice as removed? Do it only when the platform confirmed it."),
+}
+
+
 @router.post("/takedowns/{notice_id}/{action}", include_in_schema=False)
 def takedown_action(
     request: Request,
@@ -510,7 +584,13 @@ def takedown_action(
     recipient: Annotated[str, Form(max_length=320)] = "",
     submitted_ref: Annotated[str, Form(max_length=200)] = "",
     how: Annotated[str, Form(max_length=2000)] = "",
+    confirmed: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    if action in CONFIRM_FIRST and confirmed != "yes":
+        _notice(s, principal, notice_id)
+        return confirm_page(
+            request, principal, question=CONFIRM_FIRST[action], back=f"/takedowns/{notice_id}"
+        )
     result = None
     try:
         if action == "approve":
