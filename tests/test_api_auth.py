@@ -168,7 +168,10 @@ def test_admin_pages_create_and_disable(tmp_path: object) -> None:
     assert ok.status_code == 303
     token = h.token("newbie")
     assert c.get("/api/v1/me", headers=bearer(token)).status_code == 200
-    assert c.post("/users/newbie/disable", data={"csrf_token": csrf}).status_code == 303
+    asked = c.post("/users/newbie/disable", data={"csrf_token": csrf})  # a confirmation step first
+    assert asked.status_code == 200 and 'id="confirm-yes"' in asked.text
+    assert c.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    assert c.post("/users/newbie/disable", data={"csrf_token": csrf, "confirmed": "yes"}).status_code == 303
     assert c.get("/api/v1/me", headers=bearer(token)).status_code == 401  # disabling revokes tokens
     assert c.post("/users/root/disable", data={"csrf_token": csrf}).status_code == 303
     assert c.get("/users").status_code == 200  # an administrator cannot disable herself

@@ -47,3 +47,16 @@ def get_settings() -> Settings:
 
 SHARED_DIR = Path(os.environ.get("JIKIMI_SHARED") or Path(__file__).resolve().parents[3] / "shared").resolve()
 """The read-only shared material (`../shared` beside the repository), used by the demo and benchmarks."""
+
+
+def org_timezone() -> str:
+    """The organisation's time zone for what people read and type (``JIKIMI_TIMEZONE``, Asia/Seoul by
+    default; an unknown name falls back to Asia/Seoul)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = os.environ.get("JIKIMI_TIMEZONE", "").strip() or "Asia/Seoul"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "Asia/Seoul"
+    return name

@@ -165,3 +165,25 @@ def render(
         )
     )
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def confirm_page(
+    request: Request,
+    principal: Principal | None,
+    *,
+    question: str,
+    back: str,
+    fields: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The confirmation step before a destructive action (works without JavaScript): the same form posted
+    again with ``confirmed=yes``. ``question`` is an English source string, translated here."""
+    t = translator(language(request))
+    return render(
+        request,
+        "confirm.html",
+        principal,
+        question=t(question),
+        action=request.url.path,
+        back=safe_next(back),
+        fields=fields or {},
+    )

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jikimi.errors import JikimiError, NotFoundError
+from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.scans import Finding, MediaRecord, SightingRecord
@@ -89,10 +89,16 @@ def open_alerts(session: Session, case_id: str | None = None) -> list[ReuploadAl
     return list(session.execute(q).scalars())
 
 
-def resolve_alert(session: Session, alert_id: int, *, actor: str) -> ReuploadAlert:
+def resolve_alert(session: Session, alert_id: int, *, actor: str, reply: str | None = None) -> ReuploadAlert:
+    """Mark a re-upload alert handled, with the platform's reply (kept in the audit log); twice is refused."""
     alert = session.get(ReuploadAlert, alert_id)
     if alert is None:
         raise NotFoundError(f"no re-upload alert {alert_id}")
+    if alert.resolved_at is not None:
+        raise ValidationError(f"re-upload alert {alert_id} was already resolved by {alert.resolved_by}")
+    text = (reply or "").strip()
+    if len(text) > 5000:
+        raise ValidationError("the platform's reply is over 5000 characters", "paste the relevant part")
     alert.resolved_at = utcnow()
     alert.resolved_by = actor
     audit.append(
@@ -100,7 +106,7 @@ def resolve_alert(session: Session, alert_id: int, *, actor: str) -> ReuploadAle
         actor=actor,
         action="takedown.alert_resolved",
         subject=f"case:{alert.case_id}",
-        details={"alert": alert.id},
+        details={"alert": alert.id, "item": alert.item_id, "new_url": alert.new_url, "reply": text or None},
     )
     return alert
 

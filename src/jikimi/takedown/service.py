@@ -7,6 +7,7 @@ Entry points for other packages: ``on_finding_confirmed`` (draft as soon as a fi
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice
 from jikimi.takedown import tracking
-from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
+from jikimi.takedown.directory import GENERIC, Platform, load_directory, platform_or_generic, resolve_url
 from jikimi.takedown.mailer import build_message, send_message
 from jikimi.takedown.render import (
     LANGUAGES,
@@ -88,6 +89,7 @@ def reference(notice: TakedownNotice) -> str:
 # ---------------------------------------------------------------------------------------------- items
 
 
+_HEX_FIELDS = (("sha256", 64), ("md5", 32), ("pdq", 64))
 _FILL = ("sha256", "md5", "pdq", "chat", "message_link", "media_url", "captured_at", "first_seen")
 
 
@@ -130,7 +132,15 @@ def add_items(
         if not ref.case_id:
             raise ValidationError("a takedown item needs a case id")
         url = ref.url.strip()
-        resolve_url(url)  # validate all first
+        res = resolve_url(url)  # validate all first
+        if (not res.host and res.platform.key == GENERIC) or any(c.isspace() for c in url):
+            raise ValidationError(
+                f"not a web address: {url[:200]!r}", "give the full link, e.g. https://example.com/post/1"
+            )
+        for name, length in _HEX_FIELDS:
+            value = getattr(ref, name)
+            if value and not re.fullmatch(rf"[0-9a-fA-F]{{{length}}}", value.strip()):
+                raise ValidationError(f"the {name} hash must be {length} hex digits (0-9, a-f)")
         cleaned.append((ref, url))
     existing: dict[tuple[str, str], TakedownItem] = {}
     for case_id in {str(ref.case_id) for ref, _ in cleaned}:
@@ -884,3 +894,98 @@ def write_pdf(session: Session, notice_id: int, out: Path | None = None, *, acto
         details={"path": str(path), "sha256": hashlib.sha256(data).hexdigest()},
     )
     return path
+
+
+# ---------------------------------------------------------------------------------------------- without SMTP
+
+
+def notice_eml_bytes(session: Session, notice_id: int, *, actor: str | None = None) -> bytes:
+    """The notice as an e-mail file (``.eml``, with the PDF attached) to send from one's own mailbox when no
+    mail server is configured; the export is audited. The sender is the SMTP sender if one is configured,
+    else the organisation's address."""
+    import hashlib
+
+    from jikimi.takedown.settings import SmtpSettings
+
+    notice = get_notice(session, notice_id)
+    _check_integrity(notice)
+    org = load_organisation(required=False)
+    try:
+        sender = load_smtp().sender
+    except JikimiError:
+        sender = org.email or "takedown@jikimi.invalid"
+    ref = reference(notice)
+    msg = build_message(
+        SmtpSettings(host="", sender=sender),
+        to=notice.recipient or "",
+        subject=notice.subject,
+        body=notice.body,
+        ref=ref,
+        reply_to=org.email,
+        attachment=(f"{ref}.pdf", notice_pdf_bytes(session, notice_id)),
+    )
+    data = msg.as_bytes()
+    audit.append(
+        session,
+        actor=_actor(actor),
+        action="takedown.eml",
+        subject=f"takedown_notice:{notice.id}",
+        details={"sha256": hashlib.sha256(data).hexdigest(), "content_sha256": notice.content_sha256},
+    )
+    return data
+
+
+def mark_sent_by_hand(
+    session: Session, notice_id: int, how: str, *, actor: str | None = None, sent_at: datetime | None = None
+) -> TakedownNotice:
+    """Record that a person sent an approved notice herself (from her own mailbox, by post, by fax...):
+    who (``actor``), when (``sent_at``, default now) and how are kept on the notice and in the audit log."""
+    actor = _actor(actor)
+    how = (how or "").strip()
+    if not how:
+        raise ValidationError(
+            "say how the notice was sent", "e.g. from takedown@centre.kr by e-mail, or by registered post"
+        )
+    if len(how) > 500:
+        raise ValidationError("the description of how it was sent is over 500 characters")
+    notice = get_notice(session, notice_id, lock=True)
+    if notice.status != "approved":
+        hint = "approve it first" if notice.status == "drafted" else None
+        raise ValidationError(f"notice {notice_id} is {notice.status}; only approved notices are sent", hint)
+    _check_integrity(notice)
+    when = sent_at or utcnow()
+    if when.tzinfo is None:
+        raise ValidationError("the time it was sent needs a time zone")
+    if when > utcnow() + timedelta(minutes=5):
+        raise ValidationError("the time it was sent is in the future")
+    _mark_sent(
+        session,
+        notice,
+        actor=actor,
+        message_id=f"manual:{reference(notice)}",
+        details={"by_hand": True, "how": how, "sent_at": when.isoformat(), "reference": reference(notice)},
+    )
+    notice.sent_at = when
+    note = f"sent by hand by {actor}: {how}"
+    notice.note = f"{notice.note}\n{note}" if notice.note else note
+    return notice
+
+
+def smtp_status() -> dict[str, Any]:
+    """Whether a mail server is configured, for administrators: host, port, TLS, sender and whether a login
+    is set, never the password; ``problem`` says what is missing."""
+    from jikimi.takedown.settings import config_path
+
+    try:
+        smtp = load_smtp()
+    except JikimiError as exc:
+        return {"configured": False, "problem": exc.reason, "hint": exc.hint, "file": str(config_path())}
+    return {
+        "configured": True,
+        "host": smtp.host,
+        "port": smtp.port,
+        "tls": "ssl" if smtp.ssl else ("starttls" if smtp.starttls else "none"),
+        "sender": smtp.sender,
+        "login": bool(smtp.user),
+        "file": str(config_path()),
+    }

@@ -414,6 +414,32 @@ _ENTRIES: list[tuple[str, str]] = [
         "압축을 풀면 전체 크기 한도({limit}바이트)를 넘습니다",
     ),
     (
+        rf"member (?P<name>{_QUOTED}) is a symbolic link",
+        "압축 파일 항목 {name}: 심볼릭 링크라서 풀지 않았습니다",
+    ),
+    (
+        rf"member (?P<name>{_QUOTED}) leads outside the export folder",
+        "압축 파일 항목 {name}: 내보내기 폴더 밖을 가리켜 풀지 않았습니다",
+    ),
+    (
+        rf"member (?P<name>{_QUOTED}) is larger than the archive states",
+        "압축 파일 항목 {name}: 압축 파일에 기록된 크기보다 커서 풀지 않았습니다",
+    ),
+    (
+        r"the export has (?P<n>\d+) entries, over the limit of (?P<limit>\d+)",
+        "내보내기의 항목 수({n}개)가 한도({limit}개)를 넘습니다",
+    ),
+    (
+        r"the export expands past the (?P<limit>\d+)-byte limit",
+        "내보내기의 압축을 풀면 크기 한도({limit}바이트)를 넘습니다",
+    ),
+    (
+        r"the export zip names a file twice: (?P<name>.+)",
+        "내보내기 zip에 같은 파일이 두 번 들어 있습니다: {name}",
+    ),
+    (r"the export zip cannot be read: (?P<detail>.+)", "내보내기 zip을 읽을 수 없습니다({detail})"),
+    (r"re-create the zip and upload it again", "zip 파일을 다시 만들어 올리세요"),
+    (
         r"nested archive not opened \(depth limit (?P<n>\d+)\)",
         "압축 파일 안의 압축 파일은 열지 않았습니다(중첩 한도 {n}단계)",
     ),
@@ -521,6 +547,23 @@ _ENTRIES: list[tuple[str, str]] = [
         "플랫폼이나 호스팅 업체의 신고 주소를 받는 주소로 입력하세요"
         "(`jikimi takedown send {id} --to ADDRESS`)",
     ),
+    (r"no re-upload alert (?P<id>\d+)", "재유포 알림 {id}번이 없습니다"),
+    (
+        r"re-upload alert (?P<id>\d+) was already resolved by (?P<who>\S+)",
+        "재유포 알림 {id}번은 이미 {who}님이 처리했습니다",
+    ),
+    (r"the platform's reply is over 5000 characters", "플랫폼 답변이 5000자를 넘습니다"),
+    (r"paste the relevant part", "관련된 부분만 붙여 넣으세요"),
+    (r"approve it first", "먼저 승인하세요"),
+    (r"say how the notice was sent", "삭제 요청을 어떻게 보냈는지 적어 주세요"),
+    (
+        r"e\.g\. from (?P<addr>\S+) by e-mail, or by registered post",
+        "예: {addr}에서 이메일로, 또는 등기 우편으로",
+    ),
+    (r"the description of how it was sent is over 500 characters", "보낸 방법 설명이 500자를 넘습니다"),
+    (r"the time it was sent needs a time zone", "보낸 시각에 시간대가 필요합니다"),
+    (r"the time it was sent is in the future", "보낸 시각이 미래입니다"),
+    (r"sent by hand by (?P<who>\S+): (?P<how>.+)", "{who}님이 직접 보냄: {how}"),
     (r"no SMTP server configured for sending notices", "삭제 요청을 보낼 SMTP 서버가 설정되어 있지 않습니다"),
     (
         r"set JIKIMI_SMTP_HOST \(and PORT, USER, PASSWORD, STARTTLS, FROM\) "
@@ -698,6 +741,25 @@ _ENTRIES: list[tuple[str, str]] = [
     ),
     (r"no finding (?P<id>\d+)", "발견 항목 {id}번이 없습니다"),
     (r"list them with: jikimi case show CASE_ID", "`jikimi case show CASE_ID`로 목록을 확인하세요"),
+    (r"empty URL", "링크가 비어 있습니다"),
+    (r"give the full link, e\.g\. (?P<eg>\S+)", "전체 링크를 입력하세요(예: {eg})"),
+    (rf"not a URL: (?P<url>{_QUOTED}) \((?P<detail>.+)\)", "링크가 아닙니다: {url}({detail})"),
+    (rf"not a web address: (?P<url>{_QUOTED})", "웹 주소가 아닙니다: {url}"),
+    (
+        rf"unsupported link scheme (?P<scheme>{_QUOTED}) in (?P<url>{_QUOTED})",
+        "지원하지 않는 링크 형식({scheme})입니다: {url}",
+    ),
+    (r"give an http\(s\) or tg:// link", "http(s) 또는 tg:// 링크를 입력하세요"),
+    (r"a takedown item needs a case id", "삭제 요청 항목에는 사건 번호가 필요합니다"),
+    (
+        r"the (?P<field>sha256|md5|pdq) hash must be (?P<n>\d+) hex digits \(0-9, a-f\)",
+        "{field} 해시는 16진수 {n}자리(0-9, a-f)여야 합니다",
+    ),
+    (
+        rf"(?P<what>first seen|captured at) is not a date/time: (?P<text>{_QUOTED})",
+        "날짜/시각이 아닙니다({what}): {text}",
+    ),
+    (r"use the date picker, e\.g\. (?P<eg>.+)", "날짜 선택기를 쓰세요(예: {eg})"),
     (r"no case (?P<id>\S+)", "사건 {id}번이 없습니다"),
     (r"list cases with: jikimi case list", "`jikimi case list`로 사건 목록을 확인하세요"),
     (rf"no review action (?P<action>{_QUOTED})", "알 수 없는 검토 동작입니다: {action}"),

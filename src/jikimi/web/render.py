@@ -38,6 +38,21 @@ def reason_filter(context: Context, text: object) -> str:
     return translate_reason(None if text is None else str(text), str(lang))
 
 
+def local_time(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``{{ when|kst }}``: a time in the organisation's time zone, labelled (``2026-02-01 19:00 KST``);
+    naive values are UTC (as the database stores them)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from jikimi.config import org_timezone
+
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(org_timezone()))
+    return f"{local.strftime(fmt)} {local.tzname() or org_timezone()}"
+
+
 def face_recall() -> dict[str, float] | None:
     """What a centre should expect from face search for young Korean women (the shipped calibration):
     share of her other photos found with 1, 3 and 5 enrolment photos, and the false-match limit."""
@@ -65,4 +80,5 @@ def environment() -> Environment:
     env.globals["line_chart"] = charts.line_chart
     env.globals["face_recall"] = face_recall
     env.filters["reason"] = reason_filter
+    env.filters["kst"] = local_time
     return env

@@ -13,10 +13,11 @@ from pydantic import BaseModel, Field
 
 from jikimi.api.deps import DB, Principal, require
 from jikimi.api.roles import Perm
-from jikimi.api.ui import render
+from jikimi.api.ui import confirm_page, render
 from jikimi.api.uploads import read_uploads
 from jikimi.errors import JikimiError, ValidationError
 from jikimi.store import people, source_photos
+from jikimi.web import N_
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require(Perm.PEOPLE_READ))]
@@ -394,8 +395,25 @@ def people_reembed_page(request: Request, s: DB, principal: Writer) -> Response:
 
 @router.post("/people/{person_id}/withdraw", include_in_schema=False)
 def people_withdraw_page(
-    s: DB, person_id: int, principal: Writer, reason: Annotated[str, Form(max_length=500)] = ""
+    request: Request,
+    s: DB,
+    person_id: int,
+    principal: Writer,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    confirmed: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    if confirmed != "yes":
+        people.get_person(s, person_id)  # an unknown person is a 404 before anything is asked
+        return confirm_page(
+            request,
+            principal,
+            question=N_(
+                "Withdraw her consent? Her face data (the templates made from her photos) is deleted now and "
+                "cannot be recovered; face search stops finding her."
+            ),
+            back="/people",
+            fields={"reason": reason},
+        )
     people.withdraw(s, person_id, actor=principal.actor, reason=reason)
     return RedirectResponse("/people", status_code=303)
 

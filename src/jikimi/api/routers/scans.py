@@ -50,6 +50,9 @@ class ScanJob:
     finished_at: datetime | None = None
     report: dict[str, Any] | None = None
     error: str | None = None
+    names: list[str | None] = field(default_factory=list)
+    """The client's relative file names (a folder upload keeps its layout), in saving order."""
+    exports: list[str] = field(default_factory=list)
 
     @property
     def percent(self) -> int | None:
@@ -77,6 +80,12 @@ class ScanJobOut(BaseModel):
     errors: list[dict[str, Any]]
     cases: list[int]
     error: str | None
+    unresolved: int | None = None
+    unresolved_items: list[dict[str, Any]] = []
+    """Media the source names but did not include (a Telegram export's "File not included"), with the
+    chat, message, sender and date it was posted with."""
+    exports: list[str] = []
+    """The Telegram exports found in the upload (a zip or a folder), read with their chats and messages."""
 
 
 class ScanRunOut(BaseModel):
@@ -114,7 +123,84 @@ def _out(j: ScanJob) -> ScanJobOut:
         errors=list(r.get("errors", []))[:50],
         cases=list(r.get("cases", [])),
         error=j.error,
+        unresolved=r.get("unresolved"),
+        unresolved_items=list(r.get("unresolved_items", []))[:200],
+        exports=list(j.exports),
     )
+
+
+def prepare_sources(job: ScanJob, folder: Path) -> tuple[list[Path], list[dict[str, str]]]:
+    """The sources an upload is made of: each Telegram export in it (a zip holding ``result.json`` or
+    ``messages*.html``, or the files of a folder upload) laid out as its export folder, so it is read with its
+    chats, senders, dates and links exactly like ``jikimi scan ChatExport_…/``; then the other files.
+    Returns the paths to scan and the members refused while unpacking (as scan errors)."""
+    from jikimi.sources.exports import (
+        extract_export_zip,
+        is_zip_file,
+        relocate_folder_export,
+        zip_export_root,
+    )
+
+    files_dir = folder / "files"
+    saved = sorted(files_dir.iterdir())
+    names = job.names + [None] * (len(saved) - len(job.names))
+    sources: list[Path] = []
+    errors: list[dict[str, str]] = []
+    moved = set(relocate_folder_export(list(zip(saved, names, strict=False)), folder / "export-0" / "export"))
+    if moved:
+        sources.append(folder / "export-0" / "export")
+        root_name = next((n for p, n in zip(saved, names, strict=False) if p in moved and n), None)
+        job.exports.append(clean_name((root_name or "export").split("/")[0]))
+    for n, (path, name) in enumerate(zip(saved, names, strict=False), start=1):
+        if path in moved or not is_zip_file(path):
+            continue
+        root = zip_export_root(path)
+        if root is None:
+            continue  # an ordinary zip: read in place with the other files
+        label = clean_name(root.rstrip("/") or Path(clean_name(name)).stem)
+        dest = folder / f"export-{n}" / label
+        for member, reason in extract_export_zip(path, root, dest):
+            errors.append({"location": f"{clean_name(name)}!{member}", "reason": reason, "status": "failed"})
+        path.unlink()
+        sources.append(dest)
+        job.exports.append(clean_name(name))
+    if any(files_dir.iterdir()):
+        sources.append(files_dir)
+    return sources, errors
+
+
+def _unresolved_items(store: Store, run_id: int) -> list[dict[str, Any]]:
+    import json
+
+    from jikimi.store.schema.scans import ScanItem
+
+    out: list[dict[str, Any]] = []
+    with store.session() as s:
+        rows = s.execute(
+            select(ScanItem.name, ScanItem.location, ScanItem.reason, ScanItem.sighting_json)
+            .where(ScanItem.run_id == run_id, ScanItem.status == "unresolved")
+            .order_by(ScanItem.id)
+            .limit(1000)
+        ).all()
+    for name, location, reason, sighting_json in rows:
+        try:
+            ctx = json.loads(sighting_json) if sighting_json else {}
+        except ValueError:
+            ctx = {}
+        ctx = ctx if isinstance(ctx, dict) else {}
+        out.append(
+            {
+                "name": name,
+                "location": location,
+                "reason": reason or "",
+                "chat": ctx.get("chat_name"),
+                "sender": ctx.get("sender"),
+                "date": ctx.get("date"),
+                "message_id": ctx.get("message_id"),
+                "link": ctx.get("link"),
+            }
+        )
+    return out
 
 
 def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
@@ -128,8 +214,14 @@ def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
 
     job.status = "running"
     try:
-        report = run_scan(store, [folder], workers=workers, actor=job.actor, progress=progress, resume=False)
+        sources, unpack_errors = prepare_sources(job, folder)
+        report = run_scan(
+            store, list(sources), workers=workers, actor=job.actor, progress=progress, resume=False
+        )
         job.report = report.to_dict()
+        job.report["errors"] = unpack_errors + job.report["errors"]
+        job.report["failed"] += len(unpack_errors)
+        job.report["unresolved_items"] = _unresolved_items(store, report.run_id)
         job.status = "done"
     except Exception as exc:  # the job reports its failure; the server goes on
         job.error = str(exc) or type(exc).__name__
@@ -139,7 +231,9 @@ def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _save_uploads(request: Request, files: list[UploadFile], folder: Path) -> tuple[int, int]:
+async def _save_uploads(
+    request: Request, files: list[UploadFile], folder: Path
+) -> tuple[int, int, list[str | None]]:
     settings = request.app.state.settings
     if not files:
         raise ValidationError("no file uploaded", "choose images, videos, or a zip (e.g. a Telegram export)")
@@ -148,10 +242,12 @@ async def _save_uploads(request: Request, files: list[UploadFile], folder: Path)
             f"too many files ({len(files)})", f"send at most {settings.max_files_per_scan}, or a zip"
         )
     folder.mkdir(parents=True, mode=0o700)
+    (folder / "files").mkdir(mode=0o700)
     total = 0
     for i, f in enumerate(files):
-        # A generated name inside our own folder: the client's name is kept only as a readable suffix.
-        target = folder / f"{i:05d}-{clean_name(f.filename)}"
+        # A generated name inside our own folder: the client's name is kept only as a readable suffix (and,
+        # for a folder upload, its relative path is used to lay a Telegram export out again).
+        target = folder / "files" / f"{i:05d}-{clean_name(f.filename)}"
         size = 0
         with target.open("wb") as out:
             while chunk := await f.read(CHUNK):
@@ -163,18 +259,18 @@ async def _save_uploads(request: Request, files: list[UploadFile], folder: Path)
                     )
                 out.write(chunk)
         total += size
-    return len(files), total
+    return len(files), total, [f.filename for f in files]
 
 
 async def start_scan(request: Request, principal: Principal, files: list[UploadFile]) -> ScanJob:
     job_id = uuid.uuid4().hex[:16]
     folder = get_settings().home / "uploads" / job_id
     try:
-        n, size = await _save_uploads(request, [f for f in files if f.filename], folder)
+        n, size, names = await _save_uploads(request, [f for f in files if f.filename], folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    job = ScanJob(job_id, principal.actor, n, size)
+    job = ScanJob(job_id, principal.actor, n, size, names=names)
     _jobs(request)[job_id] = job
     thread = threading.Thread(
         target=_run,

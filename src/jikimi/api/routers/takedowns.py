@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from jikimi.api.deps import DB, Forbidden, Principal, User, audit, require
 from jikimi.api.roles import Perm
-from jikimi.api.ui import render
+from jikimi.api.ui import confirm_page, render
 from jikimi.errors import JikimiError, NotFoundError
-from jikimi.store.schema.takedown import TakedownItem, TakedownNotice
+from jikimi.store.schema.takedown import ReuploadAlert, TakedownItem, TakedownNotice
 from jikimi.takedown import figures, service
+from jikimi.web import N_
 
 router = APIRouter()
 Writer = Annotated[Principal, Depends(require(Perm.TAKEDOWN_WRITE))]
@@ -238,6 +239,59 @@ def draft(s: DB, case_id: str, body: DraftIn, principal: Writer) -> DraftOut:
     return DraftOut(notices=[_out(n) for n in res.notices], notes=res.notes)
 
 
+class ItemIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, description="Where the content is (post, message, file)")
+    sha256: str | None = Field(default=None, max_length=200)
+    md5: str | None = Field(default=None, max_length=200)
+    pdq: str | None = Field(default=None, max_length=200)
+    chat: str | None = Field(default=None, max_length=200)
+    media_url: str | None = Field(default=None, max_length=2000)
+    first_seen: datetime | None = None
+    captured_at: datetime | None = None
+
+
+class ItemAddOut(BaseModel):
+    item: ItemOut
+    created: bool
+
+
+@router.post(
+    "/api/v1/cases/{case_id}/takedown-items",
+    response_model=ItemAddOut,
+    status_code=201,
+    tags=["takedowns"],
+    summary="Register a URL by hand (as `jikimi takedown add`); the same URL twice is the same item",
+    responses={404: {"description": "no such case"}, 422: {"description": "not a link, or a bad hash"}},
+)
+def add_takedown_item(s: DB, case_id: int, body: ItemIn, principal: Writer) -> ItemAddOut:
+    from jikimi.cases.queries import get_case
+
+    get_case(s, case_id)
+    ref = service.FindingRef(
+        case_id=str(case_id),
+        url=body.url,
+        sha256=body.sha256 or None,
+        md5=body.md5 or None,
+        pdq=body.pdq or None,
+        chat=body.chat or None,
+        media_url=body.media_url or None,
+        first_seen=body.first_seen,
+        captured_at=body.captured_at,
+    )
+    item, created = service.add_item(s, ref, actor=principal.actor)
+    audit(
+        s,
+        principal,
+        "takedown.item.add",
+        f"takedown_item:{item.id}",
+        case=str(case_id),
+        url=item.url,
+        created=created,
+        by="api",
+    )
+    return ItemAddOut(item=_item_out(item), created=created)
+
+
 @router.post(
     "/api/v1/takedowns/{notice_id}/approve",
     response_model=NoticeOut,
@@ -263,6 +317,65 @@ def send(s: DB, notice_id: int, body: SendIn, principal: Writer) -> SendOut:
     return SendOut(notice_id=r.notice_id, ok=r.ok, message_id=r.message_id, error=r.error, hint=r.hint)
 
 
+@router.get(
+    "/api/v1/takedowns/{notice_id}/eml",
+    tags=["takedowns"],
+    summary="The notice as an e-mail file (.eml, PDF attached) to send from your own mailbox (audited)",
+    responses={404: {}},
+)
+def notice_eml(s: DB, notice_id: int, principal: Writer) -> Response:
+    n = _notice(s, principal, notice_id)
+    data = service.notice_eml_bytes(s, notice_id, actor=principal.actor)
+    return Response(
+        data,
+        media_type="message/rfc822",
+        headers={
+            "content-disposition": f'attachment; filename="{service.reference(n)}.eml"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+class SentByHandIn(BaseModel):
+    how: str = Field(min_length=1, max_length=500, description="How it was sent (own mailbox, post, fax...)")
+    sent_at: datetime | None = Field(default=None, description="When (default: now); with a time zone")
+
+
+@router.post(
+    "/api/v1/takedowns/{notice_id}/sent-by-hand",
+    response_model=NoticeOut,
+    tags=["takedowns"],
+    summary="Record that an approved notice was sent by a person herself (who, when, how; audited)",
+    responses={404: {}, 422: {"description": "not approved, or how is missing"}},
+)
+def sent_by_hand(s: DB, notice_id: int, body: SentByHandIn, principal: Writer) -> NoticeOut:
+    return _out(
+        service.mark_sent_by_hand(s, notice_id, body.how, actor=principal.actor, sent_at=body.sent_at)
+    )
+
+
+class SmtpStatusOut(BaseModel):
+    configured: bool
+    host: str | None = None
+    port: int | None = None
+    tls: str | None = None
+    sender: str | None = None
+    login: bool | None = None
+    problem: str | None = None
+    hint: str | None = None
+    file: str | None = None
+
+
+@router.get(
+    "/api/v1/settings/smtp",
+    response_model=SmtpStatusOut,
+    tags=["takedowns"],
+    summary="Whether a mail server is configured for sending notices (administrators; never the password)",
+)
+def smtp_settings_status(_: Annotated[Principal, Depends(require(Perm.USER_ADMIN))]) -> SmtpStatusOut:
+    return SmtpStatusOut(**service.smtp_status())
+
+
 @router.post(
     "/api/v1/takedowns/{notice_id}/withdraw",
     response_model=NoticeOut,
@@ -286,6 +399,73 @@ def mark(s: DB, notice_id: int, body: MarkIn, principal: Writer) -> list[ItemOut
         s, notice_id, body.outcome, actor=principal.actor, item_id=body.item_id, note=body.note
     )
     return [_item_out(i) for i in items]
+
+
+class AlertOut(BaseModel):
+    id: int
+    case_id: str
+    item_id: int
+    new_url: str | None
+    matched_by: str
+    distance: int
+    seen_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class ResolveIn(BaseModel):
+    reply: str = Field(default="", max_length=5000, description="The platform's reply, as received")
+
+
+def _alert_out(a: ReuploadAlert) -> AlertOut:
+    return AlertOut(
+        id=a.id,
+        case_id=a.case_id,
+        item_id=a.item_id,
+        new_url=a.new_url,
+        matched_by=a.matched_by,
+        distance=a.distance,
+        seen_at=a.seen_at,
+        resolved_at=a.resolved_at,
+        resolved_by=a.resolved_by,
+    )
+
+
+@router.get(
+    "/api/v1/alerts",
+    response_model=list[AlertOut],
+    tags=["takedowns"],
+    summary="Open re-upload alerts (content of a case seen again), optionally of one case",
+)
+def list_alerts(
+    s: DB, principal: Annotated[Principal, Depends(require(Perm.TAKEDOWN_READ))], case_id: str | None = None
+) -> list[AlertOut]:
+    from jikimi.takedown import reupload
+
+    return [_alert_out(a) for a in reupload.open_alerts(s, case_id)]
+
+
+@router.post(
+    "/api/v1/alerts/{alert_id}/resolve",
+    response_model=AlertOut,
+    tags=["takedowns"],
+    summary="Mark a re-upload alert handled, with the platform's reply (audited)",
+    responses={404: {}, 422: {"description": "already resolved"}},
+)
+def resolve_alert(s: DB, alert_id: int, body: ResolveIn, principal: Writer) -> AlertOut:
+    from jikimi.takedown import reupload
+
+    return _alert_out(reupload.resolve_alert(s, alert_id, actor=principal.actor, reply=body.reply))
+
+
+@router.post("/alerts/{alert_id}/resolve", include_in_schema=False)
+def resolve_alert_page(
+    s: DB, alert_id: int, principal: Writer, reply: Annotated[str, Form(max_length=5000)] = ""
+) -> Response:
+    from jikimi.takedown import reupload
+
+    alert = reupload.resolve_alert(s, alert_id, actor=principal.actor, reply=reply)
+    return RedirectResponse(f"/cases/{alert.case_id}#alerts", status_code=303)
 
 
 class ReportRow(BaseModel):
@@ -335,8 +515,19 @@ def takedown_page(
 ) -> Response:
     n = _notice(s, principal, notice_id)
     return render(
-        request, "takedown.html", principal, n=n, reference=service.reference(n), error=error, result=None
+        request,
+        "takedown.html",
+        principal,
+        n=n,
+        reference=service.reference(n),
+        error=error,
+        result=None,
+        smtp=_smtp(principal),
     )
+
+
+def _smtp(principal: Principal) -> dict[str, object] | None:
+    return service.smtp_status() if principal.can(Perm.USER_ADMIN) else None
 
 
 @router.post("/takedowns/draft", include_in_schema=False)
@@ -377,16 +568,29 @@ def takedowns_draft_page(
     )
 
 
+CONFIRM_FIRST = {
+    "withdraw": N_("Withdraw this notice? It will not be sent, and a new notice has to be drafted."),
+    "removed": N_("Mark every link of this notice as removed? Do it only when the platform confirmed it."),
+}
+
+
 @router.post("/takedowns/{notice_id}/{action}", include_in_schema=False)
 def takedown_action(
     request: Request,
     s: DB,
     notice_id: int,
-    action: Literal["approve", "send", "withdraw", "removed", "refused", "acknowledged"],
+    action: Literal["approve", "send", "withdraw", "removed", "refused", "acknowledged", "sent-by-hand"],
     principal: Writer,
     recipient: Annotated[str, Form(max_length=320)] = "",
     submitted_ref: Annotated[str, Form(max_length=200)] = "",
+    how: Annotated[str, Form(max_length=2000)] = "",
+    confirmed: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    if action in CONFIRM_FIRST and confirmed != "yes":
+        _notice(s, principal, notice_id)
+        return confirm_page(
+            request, principal, question=CONFIRM_FIRST[action], back=f"/takedowns/{notice_id}"
+        )
     result = None
     try:
         if action == "approve":
@@ -397,6 +601,8 @@ def takedown_action(
             if recipient:
                 service.set_recipient(s, notice_id, recipient, actor=principal.actor)
             result = service.send(s, notice_id, actor=principal.actor, submitted_ref=submitted_ref or None)
+        elif action == "sent-by-hand":
+            service.mark_sent_by_hand(s, notice_id, how, actor=principal.actor)
         else:
             service.mark(s, notice_id, action, actor=principal.actor)
     except JikimiError as exc:
@@ -406,6 +612,7 @@ def takedown_action(
             request,
             "takedown.html",
             principal,
+            smtp=_smtp(principal),
             status=422,
             n=n,
             reference=service.reference(n),
@@ -418,6 +625,7 @@ def takedown_action(
             request,
             "takedown.html",
             principal,
+            smtp=_smtp(principal),
             status=200,
             n=n,
             reference=service.reference(n),

@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field
 
 from jikimi.api.deps import DB, Principal, require
 from jikimi.api.roles import Perm
-from jikimi.api.ui import render
+from jikimi.api.ui import confirm_page, render
 from jikimi.errors import JikimiError
 from jikimi.store import accounts
 from jikimi.store.accounts import Role
 from jikimi.store.schema.accounts import User as UserRow
+from jikimi.web import N_
 
 router = APIRouter()
 Admin = Annotated[Principal, Depends(require(Perm.USER_ADMIN))]
@@ -190,9 +191,23 @@ def users_create(
 
 @router.post("/users/{username}/{action}", include_in_schema=False)
 def users_action(
-    s: DB, username: str, action: Literal["disable", "enable", "unlock"], principal: Admin
+    request: Request,
+    s: DB,
+    username: str,
+    action: Literal["disable", "enable", "unlock"],
+    principal: Admin,
+    confirmed: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     u = accounts.get_user(s, username)
+    if action == "disable" and confirmed != "yes" and u.id != principal.user_id:
+        return confirm_page(
+            request,
+            principal,
+            question=N_(
+                "Disable this account? The person is signed out and cannot sign in until it is enabled."
+            ),
+            back="/users",
+        )
     if action == "unlock":
         accounts.unlock(s, u, actor=principal.actor)
     elif u.id != principal.user_id:  # an administrator cannot lock herself out

@@ -94,6 +94,8 @@
     zone.addEventListener("click", function () { input.click(); });
     zone.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
     input.addEventListener("change", function () { if (input.files.length) send(); });
+    var folderInput = form.querySelector("[data-folder-input]");
+    if (folderInput) folderInput.addEventListener("change", function () { if (folderInput.files.length) send(); });
     form.addEventListener("submit", function (e) { e.preventDefault(); send(); });
     function send() {
       var data = new FormData(form);
