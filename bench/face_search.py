@@ -118,7 +118,7 @@ def main() -> None:
     t_search = timed(lambda q: g.search(q, verify=False), probes)
     t_verify = timed(lambda q: g.search(q, verify=True), probes)
     print(f"faiss IndexFlatL2 (exact baseline), 1 query:  {_pct(t_flat)}")
-    print(f"gallery index ({g.index_kind}), 1 query:     {_pct(t_hnsw)}")
+    print(f"gallery template index ({type(index).__name__}), 1 query: {_pct(t_hnsw)}")
     print(f"FaceGallery.search (index + scoring):         {_pct(t_search)}")
     print(f"FaceGallery.search + consent re-check in DB:   {_pct(t_verify)}")
     print(
@@ -140,6 +140,10 @@ def main() -> None:
     )
     print("| HNSW efSearch | recall of the enrolled person vs exact | mean ms | p50 ms | p95 ms |")
     print("|---|---|---|---|---|")
+    if not hasattr(index, "hnsw"):
+        print("(templates below HNSW_MIN_FACES: exact search, no efSearch to vary)")
+        store.dispose()
+        return
     for ef in (64, 128, 256, 512):
         index.hnsw.efSearch = ef
         hits = g.search_many(genuine, k=1, verify=False, threshold=thr)
