@@ -6,7 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 export RAY_USAGE_STATS_ENABLED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test lint typecheck pytest bench lock migration train-detector clean
+.PHONY: install js demo test lint typecheck pytest bench lock migration train-detector clean
+
+# Front-end libraries (htmx, spark-md5) come from the npm registry, pinned by package-lock.json, and are
+# copied into the static folder (git-ignored): the web app serves every script from its own origin.
+NPM ?= npm
+JS_STAMP := node_modules/.jikimi-stamp
+VENDOR := src/jikimi/web/static/vendor
+VENDORED := $(VENDOR)/htmx.min.js $(VENDOR)/htmx.LICENSE.txt $(VENDOR)/spark-md5.min.js $(VENDOR)/spark-md5.LICENSE.txt
 
 $(STAMP): requirements.lock pyproject.toml scripts/sysdeps.sh
 	bash scripts/sysdeps.sh
@@ -16,7 +23,22 @@ $(STAMP): requirements.lock pyproject.toml scripts/sysdeps.sh
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-install: $(STAMP)
+$(JS_STAMP): package.json package-lock.json
+	$(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+$(VENDOR)/htmx.min.js: $(JS_STAMP)
+	mkdir -p $(@D) && cp node_modules/htmx.org/dist/htmx.min.js $@
+$(VENDOR)/htmx.LICENSE.txt: $(JS_STAMP)
+	mkdir -p $(@D) && cp node_modules/htmx.org/LICENSE $@
+$(VENDOR)/spark-md5.min.js: $(JS_STAMP)
+	mkdir -p $(@D) && cp node_modules/spark-md5/spark-md5.min.js $@
+$(VENDOR)/spark-md5.LICENSE.txt: $(JS_STAMP)
+	mkdir -p $(@D) && cp node_modules/spark-md5/LICENSE $@
+
+js: $(VENDORED)
+
+install: $(STAMP) js
 
 demo: install
 	JIKIMI_HOME=$(CURDIR)/.jikimi-demo $(BIN)/jikimi demo --reset
@@ -50,4 +72,4 @@ train-detector: install
 	$(BIN)/python -m jikimi.signals.faceswap_train --out src/jikimi/signals/models/faceswap.onnx --epochs 24 --minutes 88
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDORED)

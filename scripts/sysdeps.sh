@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System packages the Python dependencies need: FFmpeg headers (vpdq compiles against them),
-# and Chromium for the browser end-to-end tests. Installs only what is missing.
+# Chromium for the browser end-to-end tests, npm for the front-end libraries. Installs only what is missing.
 set -euo pipefail
 need=()
 for lib in libavformat libavcodec libavdevice libavfilter libswresample libswscale libavutil; do
@@ -8,6 +8,8 @@ for lib in libavformat libavcodec libavdevice libavfilter libswresample libswsca
 done
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v chromium >/dev/null || need+=(chromium)
+# npm installs the pinned front-end libraries (package-lock.json) that the web app serves.
+command -v npm >/dev/null || need+=(npm)
 # A Hangul font for Korean takedown notices as PDF (jikimi.takedown.pdf finds it at runtime).
 [ -e /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || need+=(fonts-nanum)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -82,6 +82,8 @@ API: list[tuple[str, str, set[str] | str]] = [
     ("GET", "/api/v1/cases", STAFF),
     ("GET", "/api/v1/cases/{case_id}", STAFF),
     ("GET", "/api/v1/cases/{case_id}/export", STAFF),
+    # a victim for her own case only (another case: 403, tested in test_web_selfhash)
+    ("POST", "/api/v1/cases/{case_id}/self-hashes", {A, CW, V}),
 ]
 
 # Pages (HTML). A role without the page gets 403; "/" sends roles without the dashboard to their own page.
@@ -100,6 +102,8 @@ PAGES: list[tuple[str, str, set[str] | str]] = [
     ("GET", "/review", STAFF),
     ("GET", "/cases", STAFF),
     ("GET", "/cases/{case_id}", STAFF),
+    ("GET", "/cases/{case_id}/hash", WRITERS),
+    ("GET", "/my-case/hash", {V}),  # a victim's own case; accounts without one (admins) have nothing to hash
 ]
 
 PLACEHOLDERS = {

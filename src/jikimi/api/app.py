@@ -41,6 +41,7 @@ ROUTER_MODULES = [
     "people",
     "scans",
     "cases",
+    "selfhash",
     "takedowns",
     "pages",
 ]

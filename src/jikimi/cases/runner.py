@@ -20,7 +20,9 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from jikimi.cases.selfhash import bank_case_ids
 from jikimi.errors import JikimiError
 from jikimi.scan.decide import BankMatcher, Decision, FaceMatcher, SourceMatcher, Thresholds, decide
 from jikimi.scan.executors import make_executor
@@ -29,7 +31,7 @@ from jikimi.sources.base import Item, Sighting, Source
 from jikimi.store import audit, findings
 from jikimi.store.db import Store
 from jikimi.store.schema.base import utcnow
-from jikimi.store.schema.scans import Finding, ScanRun
+from jikimi.store.schema.scans import Case, Finding, ScanRun
 
 AUTO: Literal["auto"] = "auto"
 
@@ -256,9 +258,7 @@ class _Writer:
                             media.in_vault = True
                     elif media.in_vault and new_sighting:
                         vault.add_capture(s, media.sha256, _capture(item), actor=self.actor)
-                    targets: list[int | None] = list(d.person_ids) or [None]
-                    for person_id in targets:
-                        case, _ = findings.case_for(s, person_id, actor=self.actor)
+                    for case, person_id in _targets(s, d, actor=self.actor):
                         f, new = findings.upsert_finding(
                             s, media, case, d, person_id=person_id, run_id=self.run_id, actor=self.actor
                         )
@@ -277,6 +277,23 @@ class _Writer:
         self.report.new_media += stats["new_media"]
         self.report.new_sightings += stats["new_sightings"]
         self.report.new_findings += stats["new_findings"]
+
+
+def _targets(s: Session, d: Decision, *, actor: str) -> list[tuple[Case, int | None]]:
+    """The cases a finding goes to: each found enrolled person's, each case a matched bank entry names
+    (``case_ref`` ``case:<id>``: hashes a victim sent from her own device), else the unidentified queue."""
+    out: list[tuple[Case, int | None]] = []
+    for person_id in d.person_ids:  # found by face or by her source photos
+        case, _ = findings.case_for(s, person_id, actor=actor)
+        out.append((case, person_id))
+    for cid in bank_case_ids(d.bank_matches):
+        named = s.get(Case, cid)
+        if named is not None and all(c.id != named.id for c, _ in out):
+            out.append((named, named.person_id))
+    if not out:
+        case, _ = findings.case_for(s, None, actor=actor)
+        out.append((case, None))
+    return out
 
 
 def _capture(item: Item) -> dict[str, Any]:

@@ -681,4 +681,8 @@ def my_case(s: DB, principal: Annotated[Principal, Depends(require(Perm.CASE_OWN
 def my_case_page(
     request: Request, s: DB, principal: Annotated[Principal, Depends(require(Perm.CASE_OWN))]
 ) -> Response:
-    return render(request, "my_case.html", principal, case=_my_case(s, principal))
+    from jikimi.cases import selfhash
+
+    ref = (principal.case_ref or "").strip()
+    hashes = selfhash.status(s, int(ref)) if ref.isdigit() else None
+    return render(request, "my_case.html", principal, case=_my_case(s, principal), self_hash=hashes)
