@@ -37,6 +37,11 @@ API: list[tuple[str, str, set[str] | str]] = [
     ("GET", "/m/lookup", TOKEN_USERS),
     ("POST", "/m/lookup", TOKEN_USERS),
     ("GET", "/m/raw_lookup", STAFF),
+    ("POST", "/m/compare", TOKEN_USERS),
+    ("GET", "/m/index/status", TOKEN_USERS),
+    ("GET", "/c/banks", STAFF),
+    ("GET", "/c/bank/{bank_name}", STAFF),
+    ("GET", "/c/bank/{bank_name}/content/{content_id}", STAFF),
     ("GET", "/api/v1/banks", STAFF),
     ("POST", "/api/v1/banks", WRITERS),
     ("PATCH", "/api/v1/banks/{name}", WRITERS),
@@ -108,6 +113,8 @@ PAGES: list[tuple[str, str, set[str] | str]] = [
 
 PLACEHOLDERS = {
     "token_id": "999999",
+    "bank_name": "no-such-bank",
+    "content_id": "999999",
     "username": "nobody-here",
     "name": "no-such-bank",
     "person_id": "999999",

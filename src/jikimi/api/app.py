@@ -28,7 +28,7 @@ from jikimi.web.reasons import translate_reason
 
 log = logging.getLogger("jikimi.api")
 
-API_PREFIXES = ("/api/", "/m/", "/h/", "/metrics", "/healthz", "/readyz")
+API_PREFIXES = ("/api/", "/m/", "/h/", "/c/", "/metrics", "/healthz", "/readyz")
 
 # Routers, in order. Each module exposes ``router`` and optionally ``setup(app)``.
 ROUTER_MODULES = [

@@ -1,8 +1,20 @@
-"""HMA-compatible hashing and matching, so platforms already on Meta's Hasher-Matcher-Actioner can query us.
+"""HMA-compatible hashing, matching and read-only curation, so platforms already on Meta's Hasher-Matcher-
+Actioner (HMA 1.1, OpenMediaMatch) can point their tools at us.
 
-Same paths and shapes as HMA's OpenMediaMatch: ``POST /h/hash`` (multipart, the field named ``photo`` or
-``video``) returns ``{signal_type: hash}``; ``GET /m/lookup?signal_type=pdq&signal=HEX`` returns the names
-of the banks holding a match. Unlike HMA, every call needs an API token (platform partner or staff).
+The same paths, parameters, status codes and JSON as HMA 1.1's ``hashing``, ``matching`` and ``curation``
+blueprints for what is implemented (docs/web.md lists the differences):
+
+- ``POST /h/hash`` (multipart field ``photo`` or ``video``) -> ``{signal_type: hash}``;
+- ``GET /m/lookup?signal_type=pdq&signal=HEX[&banks=A,B]`` -> ``{bank: [{"bank_content_id", "distance"}]}``;
+  ``GET /m/lookup?url=...`` and ``POST /m/lookup`` (upload) -> ``{signal_type: {bank: [...]}}``;
+- ``GET /m/raw_lookup`` -> ``{"matches": [id, ...]}`` or, with ``include_distance=true``,
+  ``{"matches": [{"bank_content_id", "distance"}]}``;
+- ``POST /m/compare`` ``{signal_type: [a, b]}`` -> ``{signal_type: [matches, {"distance": d}]}``;
+- ``GET /m/index/status`` -> ``{signal_type: {"present", "built_to", "size"}}``;
+- ``GET /c/banks``, ``GET /c/bank/<name>``, ``GET /c/bank/<name>/content/<id>`` (read-only, staff).
+
+Errors are HMA's ``{"message": ...}`` with its status codes. Unlike HMA, every call needs an API token
+(platform partner or staff), and partners never see bank contents (``/m/raw_lookup`` and ``/c/`` are staff).
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from jikimi.api.deps import Principal, require
@@ -102,82 +115,289 @@ async def hash_upload(request: Request, _: Lookup, types: str | None = None) -> 
 
 # HMA signal type names -> ours.
 SIGNAL_ALIASES = {"pdq": "pdq", "md5": "md5", "video_md5": "md5", "sha256": "sha256"}
+BankRead = Annotated[Principal, Depends(require(Perm.BANK_READ))]
+
+
+def _hma_error(status: int, message: str) -> JSONResponse:
+    """HMA's error body (``flask_utils.api_error_handler``): ``{"message": ...}``."""
+    return JSONResponse({"message": message}, status_code=status)
+
+
+class _HmaError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        return _hma_error(self.status, self.message)
+
+
+def _banks_param(banks: str | None) -> list[str] | None:
+    """HMA's ``banks=A,B`` restriction (None: every bank)."""
+    return [b for b in banks.split(",") if b] if banks else None
 
 
 def _match(
-    request: Request, signal_type: str, signal: str, *, unknown_hint: str = ""
+    request: Request, signal_type: str, signal: str, banks: list[str] | None = None
 ) -> tuple[str, list[Match]]:
-    """Our name for an HMA signal type and the bank matches of ``signal``; HTTP 400 when either is bad."""
+    """Our name for an HMA signal type and the matches of ``signal`` (enabled entries of enabled banks)."""
     from jikimi.api.matching import matcher
 
     ours = SIGNAL_ALIASES.get(signal_type)
     if ours is None:
-        raise HTTPException(400, f"No such SignalType '{signal_type}'{unknown_hint}")
+        raise _HmaError(400, f"No such SignalType '{signal_type}'")
     m = matcher(request)
     try:
         if ours == "pdq":
-            found = m.match_pdq(signal)
+            found = m.match_pdq(signal, banks=banks)
         elif ours == "md5":
-            found = m.match_md5(signal)
+            found = m.match_md5(signal, banks=banks)
         else:
-            found = m.match_sha256(signal)
+            found = m.match_sha256(signal, banks=banks)
     except JikimiError as exc:
-        raise HTTPException(400, f"invalid signal: {exc.reason}") from exc
+        raise _HmaError(400, f"invalid signal: {exc.reason}") from exc
     return ours, found
 
 
-def _lookup_banks(request: Request, signal_type: str, signal: str) -> list[str]:
-    ours, found = _match(request, signal_type, signal, unknown_hint=" (use pdq, md5, video_md5 or sha256)")
-    names = sorted({x.bank for x in found})
-    request.app.state.metrics.hash_lookups.labels(ours, "yes" if names else "no").inc()
-    return names
+def _distance(m: Match) -> str:
+    """HMA's ``similarity_info.pretty_str()``: the distance as a string (0 for exact hashes)."""
+    return str(m.distance if m.distance is not None else 0)
+
+
+def _by_bank(request: Request, signal_type: str, signal: str, banks: list[str] | None) -> dict[str, Any]:
+    """HMA 1.1's lookup result for one signal: ``{bank: [{"bank_content_id", "distance"}, ...]}``."""
+    ours, found = _match(request, signal_type, signal, banks)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in found:
+        out.setdefault(m.bank, []).append({"bank_content_id": m.entry_id, "distance": _distance(m)})
+    request.app.state.metrics.hash_lookups.labels(ours, "yes" if out else "no").inc()
+    return out
+
+
+def _fetch_url(request: Request, url: str) -> tuple[str, bytes]:
+    """Fetch ``url`` for hashing, through the SSRF-guarded fetcher (public addresses only)."""
+    from jikimi.sources.urls import safe_fetch
+
+    limit = request.app.state.settings.max_file_bytes
+    got = safe_fetch(url, max_bytes=limit, allow_hosts=getattr(request.app.state, "fetch_allow_hosts", None))
+    if not got.ok or got.content is None:
+        raise _HmaError(400, f"could not fetch the url: {got.error or f'HTTP {got.status}'}")
+    kind = "video" if (got.sniffed_type or got.content_type or "").startswith("video") else "photo"
+    return kind, got.content
 
 
 @router.get(
     "/m/lookup",
-    response_model=list[str],
-    summary="Look a hash up (HMA-compatible): the names of the banks holding a match",
-    responses={400: {"description": "unknown signal type or malformed hash"}},
+    summary="Look content up by hash or by url (HMA 1.1): {bank: [{bank_content_id, distance}]}",
+    responses={400: {"description": "unknown signal type, malformed hash, or neither hash nor url"}},
 )
 def lookup_get(
     request: Request,
     _: Lookup,
-    signal_type: Annotated[str, Query(max_length=32)],
-    signal: Annotated[str, Query(max_length=200)],
-) -> list[str]:
-    return _lookup_banks(request, signal_type, signal)
+    signal_type: Annotated[str | None, Query(max_length=32)] = None,
+    signal: Annotated[str | None, Query(max_length=200)] = None,
+    url: Annotated[str | None, Query(max_length=2000)] = None,
+    content_type: Annotated[str | None, Query(max_length=16)] = None,
+    banks: Annotated[str | None, Query(max_length=2000)] = None,
+    seed: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    wanted = _banks_param(banks)
+    try:
+        if url:
+            kind, data = _fetch_url(request, url)
+            if content_type in CONTENT_SIGNALS:
+                kind = content_type
+            try:
+                hashes = hash_bytes(kind, data)
+            except JikimiError as exc:
+                raise _HmaError(400, exc.reason) from exc
+            resp = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if st in SIGNAL_ALIASES}
+            if signal_type is not None:
+                return JSONResponse(resp.get(signal_type, {}))
+            return JSONResponse(resp)
+        if not signal or not signal_type:
+            raise _HmaError(400, "Either url or both signal and signal_type are required")
+        return JSONResponse(_by_bank(request, signal_type, signal, wanted))
+    except _HmaError as exc:
+        return exc.response()
 
 
 @router.post(
     "/m/lookup",
-    response_model=dict[str, list[str]],
-    summary="Hash an uploaded photo or video and look it up (HMA-compatible): {signal_type: [banks]}",
+    summary="Hash an uploaded photo or video and look it up (HMA 1.1): {signal_type: {bank: [...]}}",
     openapi_extra=_UPLOAD_BODY,
     responses={400: {"description": "no file, several files, or not an image/video"}},
 )
-async def lookup_post(request: Request, _: Lookup) -> JSONResponse:
-    field, data = await _one_upload(request)
+async def lookup_post(request: Request, _: Lookup, banks: str | None = None) -> JSONResponse:
+    try:
+        field, data = await _one_upload(request)
+    except HTTPException as exc:
+        return _hma_error(exc.status_code, str(exc.detail))
     try:
         hashes = hash_bytes(field, data)
     except JikimiError as exc:
-        return JSONResponse({"detail": exc.reason, "hint": exc.hint}, status_code=400)
-    out = {st: _lookup_banks(request, st, value) for st, value in hashes.items() if st in SIGNAL_ALIASES}
+        return _hma_error(400, exc.reason)
+    wanted = _banks_param(banks)
+    try:
+        out = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if st in SIGNAL_ALIASES}
+    except _HmaError as exc:
+        return exc.response()
     return JSONResponse(out)
 
 
 @router.get(
     "/m/raw_lookup",
-    summary="Look a hash up (HMA-compatible): matching entry ids, optionally with distances",
+    summary="Look a hash up (HMA 1.1): matching bank content ids, optionally with distances",
     responses={400: {"description": "unknown signal type or malformed hash"}},
 )
 def raw_lookup(
     request: Request,
-    _: Annotated[Principal, Depends(require(Perm.BANK_READ))],
+    _: BankRead,
     signal_type: Annotated[str, Query(max_length=32)],
     signal: Annotated[str, Query(max_length=200)],
     include_distance: bool = False,
-) -> dict[str, list[Any]]:
-    found = _match(request, signal_type, signal)[1]
+    banks: Annotated[str | None, Query(max_length=2000)] = None,
+) -> JSONResponse:
+    try:
+        found = _match(request, signal_type, signal, _banks_param(banks))[1]
+    except _HmaError as exc:
+        return exc.response()
     if include_distance:
-        return {"matches": [{"content_id": x.entry_id, "distance": str(x.distance)} for x in found]}
-    return {"matches": [x.entry_id for x in found]}
+        return JSONResponse(
+            {"matches": [{"bank_content_id": x.entry_id, "distance": _distance(x)} for x in found]}
+        )
+    return JSONResponse({"matches": [x.entry_id for x in found]})
+
+
+@router.post(
+    "/m/compare",
+    summary="Compare pairs of hashes (HMA 1.1): {signal_type: [a, b]} -> {signal_type: [match, {distance}]}",
+    responses={400: {"description": "not a JSON object, not a pair, unknown type or malformed hash"}},
+)
+async def compare(request: Request, _: Lookup) -> JSONResponse:
+    from jikimi.signals import registry
+
+    try:
+        body = await request.json()
+    except ValueError:
+        return _hma_error(400, "Request input was not a dict")
+    if not isinstance(body, dict):
+        return _hma_error(400, "Request input was not a dict")
+    out: dict[str, Any] = {}
+    for st, pair in body.items():
+        if not isinstance(pair, list):
+            return _hma_error(400, f"Comparison hashes for {st} was not a list")
+        if len(pair) != 2:
+            return _hma_error(400, "Comparison hash list length must be exactly 2")
+        ours = SIGNAL_ALIASES.get(str(st))
+        if ours is None:
+            return _hma_error(400, f"No such SignalType '{st}'")
+        sig = registry.hash_signal(ours)
+        try:
+            left, right = (sig.validate(str(v)) for v in pair)
+            distance = int(sig.distance(left, right))
+            matched = bool(sig.matches(left, right))
+        except (JikimiError, ValueError, TypeError) as exc:
+            reason = exc.reason if isinstance(exc, JikimiError) else str(exc)
+            return _hma_error(400, f"Invalid {st} hash: {reason}")
+        out[str(st)] = [matched, {"distance": distance}]
+    return JSONResponse(out)
+
+
+@router.get(
+    "/m/index/status",
+    summary="Status of the matching indexes (HMA 1.1): {signal_type: {present, built_to, size}}",
+    responses={400: {"description": "unknown signal type"}},
+)
+def index_status(request: Request, _: Lookup, signal_type: str | None = None) -> JSONResponse:
+    """``built_to``: when the newest indexed hash of that type was banked (Unix seconds), -1 when none."""
+    from sqlalchemy import func
+
+    from jikimi.api.matching import matcher
+    from jikimi.store.schema.banks import BankEntry
+
+    columns = {
+        "pdq": BankEntry.pdq,
+        "md5": BankEntry.md5,
+        "video_md5": BankEntry.md5,
+        "sha256": BankEntry.sha256,
+    }
+    if signal_type is not None and signal_type not in columns:
+        return _hma_error(400, f"No such signal type '{signal_type}'")
+    m = matcher(request)
+    m.refresh()
+    out: dict[str, dict[str, Any]] = {}
+    with request.app.state.store.session() as s:
+        for name in columns if signal_type is None else (signal_type,):
+            col = columns[name]
+            size, newest = s.execute(
+                select(func.count(), func.max(BankEntry.added_at)).where(col.is_not(None))
+            ).one()
+            if name == "pdq":
+                size = len(m.pdq)
+            built_to = int(newest.timestamp()) if newest is not None and size else -1
+            out[name] = {"present": bool(size), "built_to": built_to, "size": int(size or 0)}
+    return JSONResponse(out)
+
+
+def _bank_config(bank: Any) -> dict[str, Any]:
+    """HMA's ``BankConfig``: a disabled bank matches nothing (ratio 0), an enabled one everything (1)."""
+    return {"name": bank.name, "matching_enabled_ratio": 1.0 if bank.enabled else 0.0}
+
+
+@router.get("/c/banks", summary="List banks (HMA 1.1 curation, read-only)")
+def hma_banks(request: Request, _: BankRead) -> list[dict[str, Any]]:
+    from jikimi.store.schema.banks import Bank
+
+    with request.app.state.store.session() as s:
+        return [_bank_config(b) for b in s.scalars(select(Bank).order_by(Bank.name))]
+
+
+@router.get(
+    "/c/bank/{bank_name}",
+    summary="One bank (HMA 1.1 curation, read-only)",
+    responses={404: {"description": "no such bank"}},
+)
+def hma_bank(request: Request, bank_name: str, _: BankRead) -> JSONResponse:
+    from jikimi.store.schema.banks import Bank
+
+    with request.app.state.store.session() as s:
+        bank = s.scalar(select(Bank).where(Bank.name == bank_name))
+        if bank is None:
+            return _hma_error(404, f"bank '{bank_name}' not found")
+        return JSONResponse(_bank_config(bank))
+
+
+@router.get(
+    "/c/bank/{bank_name}/content/{content_id}",
+    summary="One banked content item (HMA 1.1 curation, read-only)",
+    responses={404: {"description": "no such bank or content"}},
+)
+def hma_bank_content(
+    request: Request, bank_name: str, content_id: int, _: BankRead, include_signals: bool = False
+) -> JSONResponse:
+    from jikimi.store.schema.banks import Bank, BankEntry
+
+    with request.app.state.store.session() as s:
+        bank = s.scalar(select(Bank).where(Bank.name == bank_name))
+        if bank is None:
+            return _hma_error(404, f"bank '{bank_name}' not found")
+        entry = s.get(BankEntry, content_id)
+        if entry is None or entry.bank_id != bank.id:
+            return _hma_error(404, f"content '{content_id}' not found")
+        collab = {
+            str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
+            for k, v in entry.exchange_ids.items()
+        }
+        out: dict[str, Any] = {
+            "id": entry.id,
+            "disable_until_ts": 1 if entry.enabled else 0,
+            "collab_metadata": collab,
+            "original_media_uri": entry.content_uri or None,
+            "bank": _bank_config(bank),
+        }
+        if include_signals:
+            signals = {"pdq": entry.pdq, "video_md5" if entry.vpdq else "md5": entry.md5}
+            out["signals"] = {k: v for k, v in signals.items() if v}
+        return JSONResponse(out)
