@@ -125,7 +125,7 @@ def _refs(rows: Any) -> list[FindingRef]:
     return refs
 
 
-def _finding_rows() -> Select[tuple[Finding, MediaRecord, SightingRecord]]:
+def _finding_rows() -> Select[Finding, MediaRecord, SightingRecord]:
     return (
         select(Finding, MediaRecord, SightingRecord)
         .join(MediaRecord, MediaRecord.id == Finding.media_id)
