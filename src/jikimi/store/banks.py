@@ -60,7 +60,6 @@ __all__ = [
     "set_entry_enabled",
 ]
 
-SIGNALS = ("pdq", "md5", "sha256", "vpdq")
 _NAME_MAX = 100
 _MD5_LEN = 32
 _SHA256_LEN = 64

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -232,17 +232,6 @@ def upsert_finding(
     return row, False
 
 
-def _names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
-    from jikimi.store.schema.people import Person
-
-    ids = list(person_ids)
-    if not ids:
-        return {}
-    return {
-        int(i): str(n) for i, n in session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))
-    }
-
-
 def _merge_people(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A later scan's ``people`` entries over the earlier ones (per person; ``by`` is the union)."""
     out = {int(e["id"]): dict(e) for e in old if isinstance(e, dict) and "id" in e}
@@ -384,13 +373,6 @@ def sighting_json(s: SightingRecord, *, mask: bool = True) -> dict[str, Any]:
         "text": text,
         "link": s.link,
     }
-
-
-def findings_of_media(session: Session, media_ids: Iterable[int]) -> list[Finding]:
-    ids = list(media_ids)
-    if not ids:
-        return []
-    return list(session.execute(select(Finding).where(Finding.media_id.in_(ids))).scalars())
 
 
 def loads(text: str | None) -> Any:
