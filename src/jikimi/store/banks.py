@@ -154,7 +154,8 @@ def validate_bank_name(name: str) -> str:
 def validate_threshold(threshold: int) -> int:
     if not 0 <= int(threshold) <= 128:
         raise ValidationError(
-            f"a PDQ threshold is between 0 and 128, got {threshold}", hint="the default is 31"
+            f"a PDQ threshold is between 0 and 128, got {threshold}",
+            hint=f"the default is {DEFAULT_THRESHOLD}",
         )
     return int(threshold)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jikimi.scan.decide import Decision
 from jikimi.scan.pipeline import Analysis
+from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.sources.base import Item, Sighting
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
@@ -30,7 +31,6 @@ from jikimi.store.schema.scans import (
 )
 
 UNIDENTIFIED = "unidentified"
-PDQ_CLUSTER_THRESHOLD = 31
 PDQ_MIN_QUALITY = 50
 
 
@@ -289,9 +289,10 @@ def add_personal_data(session: Session, finding: Finding, sighting: SightingReco
 
 class Clusterer:
     """Groups near-duplicate images: a new media joins the cluster of any earlier media within PDQ distance
-    31 (quality >= 50), otherwise starts its own. Holds a PDQ index of clustered media in memory."""
+    ``jikimi.signals.pdq.MATCH_THRESHOLD`` (quality >= 50), otherwise starts its own. Holds a PDQ index of
+    clustered media in memory."""
 
-    def __init__(self, threshold: int = PDQ_CLUSTER_THRESHOLD) -> None:
+    def __init__(self, threshold: int = MATCH_THRESHOLD) -> None:
         from jikimi.index.pdq_index import PDQIndex
 
         self.threshold = threshold

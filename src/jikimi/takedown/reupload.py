@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.index.pdq_index import PDQIndex
+from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.store import audit
 from jikimi.store.schema.banks import BankEntry
 from jikimi.store.schema.base import utcnow
@@ -28,13 +30,7 @@ from jikimi.takedown.findings import CONFIRMED_BANK, items_for_confirmed, sighti
 from jikimi.takedown.items import FindingRef, add_item
 from jikimi.takedown.service import draft_case
 
-PDQ_THRESHOLD = 31
-"""PDQ Hamming distance at or below which two images are the same content (Meta's recommended threshold)."""
 SIGHTINGS_CURSOR = "reupload.sightings"
-
-
-def _hamming(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 def raise_alert(
@@ -124,12 +120,21 @@ def confirmed_bank_matches(session: Session, media_id: int) -> list[tuple[str, s
     return out
 
 
+def item_pdq_index(session: Session) -> PDQIndex:
+    """The PDQ hashes of every takedown item, indexed (labels: item ids). ``scan_new_sightings`` builds it
+    once per batch; ``record_sighting`` adds the items it creates."""
+    q = select(TakedownItem.id, TakedownItem.pdq).where(TakedownItem.pdq.is_not(None))
+    hashed = [(iid, h) for iid, h in session.execute(q.order_by(TakedownItem.id)) if h and len(h) == 64]
+    return PDQIndex.build([h for _, h in hashed], [iid for iid, _ in hashed])
+
+
 def _matches(
     session: Session,
     sha256: str | None,
     md5: str | None,
     pdq: str | None,
     confirmed: Sequence[tuple[str, str, int]] = (),
+    pdq_index: PDQIndex | None = None,
 ) -> list[tuple[TakedownItem, str, int]]:
     found: dict[int, tuple[TakedownItem, str, int]] = {}
     if sha256:
@@ -141,13 +146,13 @@ def _matches(
         for it in session.execute(select(TakedownItem).where(TakedownItem.md5 == md5.lower())).scalars():
             found.setdefault(it.id, (it, "md5", 0))
     if pdq and len(pdq) == 64:
-        rows = session.execute(select(TakedownItem.id, TakedownItem.pdq).where(TakedownItem.pdq.is_not(None)))
-        near = [(iid, _hamming(pdq, h)) for iid, h in rows if h and len(h) == 64 and iid not in found]
-        for iid, dist in near:
-            if dist <= PDQ_THRESHOLD:
-                near_item = session.get(TakedownItem, iid)
-                if near_item is not None:
-                    found[iid] = (near_item, "pdq", dist)
+        index = item_pdq_index(session) if pdq_index is None else pdq_index
+        for near in index.search(pdq, MATCH_THRESHOLD):
+            if near.label in found:
+                continue
+            near_item = session.get(TakedownItem, near.label)
+            if near_item is not None:
+                found[near.label] = (near_item, "pdq", near.distance)
     for original, how, dist in confirmed:
         for it in session.execute(
             select(TakedownItem).where(TakedownItem.sha256 == original.lower())
@@ -176,16 +181,18 @@ def record_sighting(
     actor: str = "system:reupload",
     draft: bool = True,
     confirmed: Sequence[tuple[str, str, int]] = (),
+    pdq_index: PDQIndex | None = None,
 ) -> SightingResult:
     """Content seen at ``url``: if it matches a case's taken-down content, raise a re-upload alert there.
 
     ``confirmed`` adds what a scan's bank matching found (``confirmed_bank_matches``): a video re-upload
-    matches by vPDQ although none of its own hashes equal the original's."""
+    matches by vPDQ although none of its own hashes equal the original's. ``pdq_index`` is
+    ``item_pdq_index(session)``, kept by a caller that records many sightings (built here otherwise)."""
     out = SightingResult()
     seen = seen_at or utcnow()
     seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
     seen_cases: set[str] = set()
-    for item, how, dist in _matches(session, sha256, md5, pdq, confirmed):
+    for item, how, dist in _matches(session, sha256, md5, pdq, confirmed, pdq_index):
         if item.url == url:
             if item.state == "removed" and (item.removed_at is None or seen > item.removed_at):
                 tracking.move(
@@ -225,6 +232,8 @@ def record_sighting(
         )
         if not created:
             continue
+        if pdq_index is not None and new_item.pdq and len(new_item.pdq) == 64:
+            pdq_index.add([new_item.pdq], [new_item.id])
         out.new_items.append(new_item)
         out.alerts.append(
             raise_alert(
@@ -263,6 +272,7 @@ def scan_new_sightings(
         .limit(limit)
     ).all()
     out = SightingResult()
+    pdq_index = item_pdq_index(session) if rows else None
     for sighting, media in rows:
         cursor.value = int(sighting.id)
         url = sighting_url(sighting)
@@ -278,6 +288,7 @@ def scan_new_sightings(
             chat=sighting.chat_name,
             actor=actor,
             confirmed=confirmed_bank_matches(session, media.id),
+            pdq_index=pdq_index,
         )
         out.alerts.extend(res.alerts)
         out.new_items.extend(res.new_items)
