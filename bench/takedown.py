@@ -26,7 +26,8 @@ from jikimi.store import open_store
 from jikimi.store.db import Store
 from jikimi.store.schema.scans import Case, Finding, MediaRecord, SightingRecord
 from jikimi.takedown import service
-from jikimi.takedown.reupload import draft_for_finding, items_for_confirmed
+from jikimi.takedown.confirm import draft_for_finding
+from jikimi.takedown.findings import items_for_confirmed
 
 GOAL_S = 1.0
 

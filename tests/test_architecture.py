@@ -1,8 +1,10 @@
-"""The architecture follows the data: each package imports only packages to its left."""
+"""The architecture follows the data: each package imports only packages to its left, and no module imports
+itself back (no import cycle between ``jikimi`` modules, imports inside functions included)."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,100 @@ def test_torch_is_not_a_runtime_import() -> None:
             if any(n.split(".")[0] in {"torch", "torchvision", "imwatermark"} for n in names):
                 offenders.append(str(path.relative_to(SRC)))
     assert not offenders, f"torch/imwatermark imported at runtime in {offenders}"
+
+
+# -- no import cycles ----------------------------------------------------------------------------------------
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES: dict[str, Path] = {_module_name(p): p for p in SRC.rglob("*.py")}
+
+
+def _nearest_module(name: str) -> str | None:
+    """``name`` or its nearest enclosing module that exists (``jikimi.x.y.Thing`` → ``jikimi.x.y``)."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _module_imports(name: str) -> set[str]:
+    """The ``jikimi`` modules that module ``name`` imports, anywhere in it (functions and ``TYPE_CHECKING``
+    blocks included). ``from pkg import sub`` is the submodule ``pkg.sub`` when there is one, else ``pkg``."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str | None] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(_nearest_module(a.name) for a in node.names if a.name.split(".")[0] == "jikimi")
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            if base.split(".")[0] != "jikimi":
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in MODULES else _nearest_module(base))
+    return {m for m in found if m is not None and m != name}
+
+
+def _cycles(graph: dict[str, set[str]]) -> Iterator[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1:
+                    yield sorted(component)
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    assert list(_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})) == [["a", "b", "c"]]
+    assert list(_cycles({"a": {"b"}, "b": set()})) == []
+
+
+def test_the_import_graph_sees_imports_inside_functions() -> None:
+    assert "jikimi.cases.priority" in _module_imports("jikimi.cases.review")  # imported in ``_change``
+
+
+def test_no_import_cycles() -> None:
+    graph = {name: _module_imports(name) for name in MODULES}
+    cycles = list(_cycles(graph))
+    assert not cycles, "import cycles between modules (imports inside functions count too): " + "; ".join(
+        " <-> ".join(c) for c in cycles
+    )

@@ -1,4 +1,4 @@
-"""Cases: review (confirm, dismiss, reopen; audited, hooks, priority) and evidence packages, offline."""
+"""Cases: review (confirm, dismiss, reopen; audited, priority) and evidence packages, offline."""
 
 from __future__ import annotations
 
@@ -45,8 +45,6 @@ def _scan_with_findings(root: Path, url: str | None) -> tuple[object, list[int]]
 
 def test_review_states_are_audited_and_drive_priority(db_url: str, tmp_path: Path) -> None:
     store, fids = _scan_with_findings(tmp_path / "in", db_url)
-    seen: list[tuple[int, str]] = []
-    hook = review.on_confirm(lambda s, f, actor: seen.append((f.id, actor)))
     try:
         with store.session() as s:  # type: ignore[attr-defined]
             case = s.execute(sa.select(Case)).scalar_one()
@@ -58,8 +56,11 @@ def test_review_states_are_audited_and_drive_priority(db_url: str, tmp_path: Pat
             review.dismiss_finding(s, fids[1], actor="web:reviewer")
             review.reopen_finding(s, fids[0], actor="web:lead")
             review.dismiss_finding(s, fids[0], actor="web:lead")
-        assert seen == [(fids[0], "web:reviewer")]
         with store.session() as s:  # type: ignore[attr-defined]
+            confirms = s.execute(
+                sa.select(AuditEntry.subject, AuditEntry.actor).where(AuditEntry.action == "finding.confirm")
+            ).all()
+            assert [tuple(c) for c in confirms] == [(f"finding:{fids[0]}", "web:reviewer")]
             actions = [
                 a
                 for (a,) in s.execute(
@@ -73,7 +74,6 @@ def test_review_states_are_audited_and_drive_priority(db_url: str, tmp_path: Pat
             assert case.priority < before  # nothing left but dismissed findings
             assert case.priority_factors["sightings_n"] == 0
     finally:
-        review._CONFIRM_HOOKS.remove(hook)
         store.dispose()  # type: ignore[attr-defined]
 
 

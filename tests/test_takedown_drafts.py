@@ -36,15 +36,6 @@ def store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     s.dispose()
 
 
-@pytest.fixture
-def hook() -> Iterator[None]:
-    from jikimi.takedown.hooks import install, uninstall
-
-    install()
-    yield
-    uninstall()
-
-
 def _finding(s: Any, case: Case, n: int, url: str) -> Finding:
     m = MediaRecord(sha256=f"{n:064x}", md5=f"{n:032x}", size=100, kind="image", pdq=None)
     s.add(m)
@@ -73,8 +64,8 @@ def _notices(s: Any, case_id: int) -> list[TakedownNotice]:
 # -- notices accumulate ------------------------------------------------------------------------------------
 
 
-def test_confirmations_one_by_one_make_one_draft_per_platform(store: Store, hook: None) -> None:
-    from jikimi.cases.review import confirm_finding
+def test_confirmations_one_by_one_make_one_draft_per_platform(store: Store) -> None:
+    from jikimi.takedown.confirm import confirm_finding
 
     with store.session() as s:
         case = Case(queue_key="person:21", person_id=21, title="case 21")

@@ -264,12 +264,23 @@ def test_edited_notice_is_refused_and_withdraw_returns_items(store: Store) -> No
 
 
 def test_confirmed_finding_drafts_at_once(store: Store) -> None:
+    from jikimi.store.schema.scans import Case, Finding, MediaRecord, SightingRecord
+    from jikimi.takedown.confirm import draft_for_finding
+
     with store.session() as s:
-        ref = service.FindingRef(case_id="c7", url="https://t.me/room/77", sha256=SHA, finding_id="f1")
-        res = service.on_finding_confirmed(s, ref, actor="officer")
+        case = Case(queue_key="person:7", person_id=7, title="case 7")
+        media = MediaRecord(sha256=SHA, md5=SHA[:32], size=100, kind="image")
+        s.add_all([case, media])
+        s.flush()
+        url = "https://t.me/room/77"
+        s.add(SightingRecord(media_id=media.id, item_key="k77", source_kind="url", location=url, link=url))
+        finding = Finding(media_id=media.id, case_id=case.id, status="confirmed")
+        s.add(finding)
+        s.flush()
+        res = draft_for_finding(s, finding.id, actor="officer")
         assert len(res.notices) == 1 and res.notices[0].status == "drafted"
-        again = service.on_finding_confirmed(s, ref, actor="officer")
-        assert again.notices == [] and "already drafted" in again.notes[0]
+        again = draft_for_finding(s, finding.id, actor="officer")
+        assert again.notices == [] and "already have notices" in again.notes[0]
 
 
 def test_smtp_settings_from_environment(monkeypatch: pytest.MonkeyPatch, jikimi_home: Path) -> None:

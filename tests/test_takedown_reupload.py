@@ -15,13 +15,9 @@ from jikimi.store import open_store
 from jikimi.store.db import Store
 from jikimi.store.schema.scans import Case, Finding, MediaRecord, SightingRecord
 from jikimi.takedown import service, tracking
-from jikimi.takedown.reupload import (
-    draft_for_finding,
-    items_for_confirmed,
-    open_alerts,
-    record_sighting,
-    scan_new_sightings,
-)
+from jikimi.takedown.confirm import draft_for_finding
+from jikimi.takedown.findings import items_for_confirmed
+from jikimi.takedown.reupload import open_alerts, record_sighting, scan_new_sightings
 
 SHA = "1" * 64
 PDQ = "f0" * 32
@@ -124,23 +120,54 @@ def test_unconfirmed_content_raises_no_alert(store: Store) -> None:
         assert res.alerts == [] and res.new_items == []
 
 
-@pytest.fixture
-def hook() -> Iterator[None]:
-    from jikimi.takedown.hooks import install, uninstall
+def test_pdq_matches_through_the_index_equal_a_full_scan(store: Store) -> None:
+    """Re-upload matching finds near copies with the PDQ index: the same items and distances as comparing
+    the query with every item's PDQ (the threshold included, 31 in and 32 out)."""
+    import random
 
-    install()
-    install()  # idempotent
-    yield
-    uninstall()  # the hook list is process-wide: leave other tests' confirmations alone
+    from jikimi.signals.pdq import MATCH_THRESHOLD
+    from jikimi.takedown.reupload import _matches, item_pdq_index
+
+    rng = random.Random(7)
+    query = f"{rng.getrandbits(256):064x}"
+
+    def near(bits: int) -> str:
+        mask = sum(1 << b for b in rng.sample(range(256), bits))
+        return f"{int(query, 16) ^ mask:064x}"
+
+    with store.session() as s:
+        assert _matches(s, None, None, query) == []  # no items yet
+        hashes = [near(d) for d in (0, 5, 30, 31, 32, 40)]
+        hashes += [f"{rng.getrandbits(256):064x}" for _ in range(40)]
+        for i, h in enumerate(hashes):
+            ref = service.FindingRef(case_id=f"c{i % 4}", url=f"https://x.com/u/status/{900 + i}", pdq=h)
+            service.add_item(s, ref, actor="t")
+        service.add_item(
+            s, service.FindingRef(case_id="c9", url="https://t.me/a/9", sha256=SHA, pdq=near(3)), actor="t"
+        )
+        items = service.case_items(s, "c0") + service.case_items(s, "c1") + service.case_items(s, "c2")
+        items += service.case_items(s, "c3") + service.case_items(s, "c9")
+        full_scan = sorted(
+            (
+                (it.case_id, d, it.id, "sha256" if it.sha256 == SHA else "pdq")
+                for it in items
+                if it.pdq
+                for d in [0 if it.sha256 == SHA else (int(query, 16) ^ int(it.pdq, 16)).bit_count()]
+                if it.sha256 == SHA or d <= MATCH_THRESHOLD
+            ),
+        )
+        got = _matches(s, SHA, None, query)
+        assert [(it.case_id, d, it.id, how) for it, how, d in got] == full_scan
+        assert {d for _it, how, d in got if how == "pdq"} >= {0, 5, 30, 31}
+        assert 32 not in {d for _it, _how, d in got}
+        assert _matches(s, SHA, None, query, pdq_index=item_pdq_index(s)) == got
 
 
-def test_confirming_a_finding_banks_it_and_drafts(
-    store: Store, hook: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from jikimi.cases.review import confirm_finding
+def test_confirming_a_finding_banks_it_and_drafts(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from jikimi.store.banks import find_entries
     from jikimi.store.schema.takedown import TakedownNotice
-    from jikimi.takedown.hooks import CONFIRMED_BANK
+    from jikimi.takedown.confirm import confirm_finding
+    from jikimi.takedown.findings import CONFIRMED_BANK
 
     with store.session() as s:
         case = Case(queue_key="person:7", person_id=7, title="case of person 7")
@@ -171,9 +198,9 @@ def test_confirming_a_finding_banks_it_and_drafts(
         assert find_entries(s, CONFIRMED_BANK, signal="sha256", value="5" * 64)
 
 
-def test_sync_drafts_findings_confirmed_without_the_hook(store: Store) -> None:
+def test_sync_drafts_findings_confirmed_without_drafting(store: Store) -> None:
     from jikimi.store.banks import find_entries
-    from jikimi.takedown.hooks import CONFIRMED_BANK
+    from jikimi.takedown.findings import CONFIRMED_BANK
     from jikimi.takedown.reupload import sync_confirmed
 
     with store.session() as s:
@@ -274,13 +301,13 @@ def _export(root: Path, video: Path, message_id: int) -> Path:
     return root
 
 
-def test_a_reencoded_video_reupload_is_recognised_by_vpdq(store: Store, hook: None, tmp_path: Path) -> None:
+def test_a_reencoded_video_reupload_is_recognised_by_vpdq(store: Store, tmp_path: Path) -> None:
     """Confirming a video banks its vPDQ frames; the same clip re-encoded at another size (so no SHA-256,
     MD5 or PDQ of the file is equal) posted again raises a re-upload alert on the original case."""
-    from jikimi.cases.review import confirm_finding
     from jikimi.cases.runner import run_scan
     from jikimi.store import banks
-    from jikimi.takedown.hooks import CONFIRMED_BANK
+    from jikimi.takedown.confirm import confirm_finding
+    from jikimi.takedown.findings import CONFIRMED_BANK
 
     original, repost = tmp_path / "clip.mp4", tmp_path / "clip-small.mp4"
     _clip(original, size=(320, 240), seconds=6)

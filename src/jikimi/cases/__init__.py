@@ -4,15 +4,13 @@ into them (``runner.run_scan``), their priority, the review of findings and evid
 
 from __future__ import annotations
 
-from jikimi.cases.review import confirm_finding, dismiss_finding, on_confirm, on_dismiss, reopen_finding
+from jikimi.cases.review import confirm_finding, dismiss_finding, reopen_finding
 from jikimi.cases.runner import ScanReport, run_scan
 
 __all__ = [
     "ScanReport",
     "confirm_finding",
     "dismiss_finding",
-    "on_confirm",
-    "on_dismiss",
     "reopen_finding",
     "run_scan",
 ]

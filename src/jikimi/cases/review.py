@@ -1,13 +1,11 @@
 """Reviewing findings: new → confirmed | dismissed (and back to new with ``reopen_finding``), each audited.
 
 ``confirm_finding(session, finding_id, actor=..., note=...)`` and ``dismiss_finding(...)`` change the state
-in the caller's transaction, append ``finding.confirm`` / ``finding.dismiss`` to the audit log, recompute
-the case priority and then call every hook registered with :func:`on_confirm` (e.g. the takedown package
-drafts a notice) or :func:`on_dismiss`, in the same transaction."""
+in the caller's transaction, append ``finding.confirm`` / ``finding.dismiss`` to the audit log and recompute
+the case priority. What follows a confirmation (banking the content, drafting the takedown notices) is
+``jikimi.takedown.confirm.confirm_finding``, which calls this one."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -16,25 +14,7 @@ from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.scans import Finding
 
-ReviewHook = Callable[[Session, Finding, str], None]
-"""``hook(session, finding, actor)``, called after a state change, inside the same transaction."""
-
-_CONFIRM_HOOKS: list[ReviewHook] = []
-_DISMISS_HOOKS: list[ReviewHook] = []
 STATES = ("new", "confirmed", "dismissed")
-
-
-def on_confirm(hook: ReviewHook) -> ReviewHook:
-    """Register ``hook`` to run whenever a finding is confirmed (usable as a decorator)."""
-    if hook not in _CONFIRM_HOOKS:
-        _CONFIRM_HOOKS.append(hook)
-    return hook
-
-
-def on_dismiss(hook: ReviewHook) -> ReviewHook:
-    if hook not in _DISMISS_HOOKS:
-        _DISMISS_HOOKS.append(hook)
-    return hook
 
 
 def get_finding(session: Session, finding_id: int) -> Finding:
@@ -73,9 +53,6 @@ def _change(
         details={"from": old, "to": new, "case": f.case_id, "note": note},
     )
     update_priority(session, f.case_id)
-    hooks = _CONFIRM_HOOKS if new == "confirmed" else _DISMISS_HOOKS if new == "dismissed" else []
-    for hook in list(hooks):
-        hook(session, f, actor)
     return f
 
 

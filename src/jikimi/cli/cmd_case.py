@@ -111,16 +111,13 @@ def _review(kind: str, finding_id: int, note: str | None) -> None:
     from jikimi.errors import JikimiError
     from jikimi.store import open_store
     from jikimi.store.audit import default_actor
+    from jikimi.takedown.confirm import confirm_finding
 
     fn = {
-        "confirm": review.confirm_finding,
+        "confirm": confirm_finding,  # a confirmed finding gets its takedown notices drafted
         "dismiss": review.dismiss_finding,
         "reopen": review.reopen_finding,
     }
-    if kind == "confirm":  # a confirmed finding gets its takedown notices drafted (jikimi.takedown)
-        from jikimi.takedown.hooks import install
-
-        install()
     store = open_store()
     try:
         with store.session() as s:

@@ -36,7 +36,6 @@ def demo(
     from rich.table import Table
 
     from jikimi.cases.queries import list_cases
-    from jikimi.cases.review import confirm_finding
     from jikimi.cases.runner import run_scan
     from jikimi.cli.common import progress
     from jikimi.cli.demo import DEMO_BANK, DEMO_PASSWORD, DEMO_PERSON, DEMO_USER, make_demo_data
@@ -46,7 +45,7 @@ def demo(
     from jikimi.store.banks import add_entry, create_bank, entry_from_file
     from jikimi.store.people import enroll
     from jikimi.store.schema.scans import Finding
-    from jikimi.takedown import hooks
+    from jikimi.takedown.confirm import confirm_finding
     from jikimi.takedown.service import list_notices
 
     settings = get_settings()
@@ -75,7 +74,6 @@ def demo(
     console.print(f"data directory: {settings.home}")
     data = make_demo_data(settings.home / "demo-data")
     store = open_store()
-    hooks.install()
 
     with store.session() as s:
         if data.has_faces:

@@ -28,11 +28,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from jikimi.signals.pdq import MATCH_THRESHOLD
+
 PDQ_BITS = 256
 PDQ_BYTES = 32
 PDQ_HEX_LEN = 64
-DEFAULT_THRESHOLD = 31
-"""Distance at which two PDQ hashes are the same picture (PDQ documentation, python-threatexchange)."""
+DEFAULT_THRESHOLD = MATCH_THRESHOLD
+"""Distance at which two PDQ hashes are the same picture (``jikimi.signals.pdq.MATCH_THRESHOLD``)."""
 QUALITY_TRUSTED = 50
 """Hashes of quality below this are not trusted for matching (PDQ documentation)."""
 

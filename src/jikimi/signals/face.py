@@ -13,7 +13,7 @@ This module only measures faces. Searching them is possible only against enrolle
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -107,12 +107,6 @@ class Face:
         if with_embedding:
             d["embedding"] = [round(float(v), 6) for v in self.embedding]
         return d
-
-
-class _Frame(Protocol):
-    index: int
-    timestamp: float
-    rgb: np.ndarray
 
 
 class _FrameSource(Protocol):
@@ -273,25 +267,6 @@ def detect_faces(
         )
     faces.sort(key=lambda f: (f.box.left, f.box.top))
     return faces
-
-
-def faces_in_frames(
-    frames: Iterable[_Frame],
-    *,
-    detector: Detector = "hog",
-    upsample: int = 1,
-    max_side: int = DEFAULT_MAX_SIDE,
-) -> Iterator[Face]:
-    """Faces in a sequence of frames (``jikimi.media.Frame``-like: ``index``, ``timestamp``, ``rgb``)."""
-    for fr in frames:
-        yield from detect_faces(
-            fr.rgb,
-            detector=detector,
-            upsample=upsample,
-            max_side=max_side,
-            frame_index=int(fr.index),
-            timestamp=float(fr.timestamp),
-        )
 
 
 def faces_in_media(

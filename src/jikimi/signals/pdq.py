@@ -28,6 +28,10 @@ Decode = Literal["fast", "standard", "reference"]
 FAST_MIN_SIDE = 768
 #: Hashes below this quality are not trusted for matching (PDQ documentation).
 MIN_QUALITY = 50
+MATCH_THRESHOLD = 31
+"""PDQ Hamming distance at or below which two images are the same content (Meta's recommended
+threshold; PDQ documentation, python-threatexchange). The one place it is set: vPDQ frames, the PDQ index,
+banks, clustering and re-upload alerts use it."""
 #: Order of the dihedral variants as ``pdqhash.compute_dihedral`` returns them.
 DIHEDRAL = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip_plus1", "flip_minus1")
 
@@ -83,7 +87,7 @@ class PDQSignal(HashSignal):
     name: ClassVar[str] = "pdq"
     kinds: ClassVar[frozenset[str]] = frozenset({IMAGE})
     description: ClassVar[str] = "PDQ perceptual hash (survives resizing, re-encoding, small edits)"
-    default_threshold: ClassVar[int] = 31
+    default_threshold: ClassVar[int] = MATCH_THRESHOLD
     hex_length: ClassVar[int] = 64
     min_quality: ClassVar[int] = MIN_QUALITY
 

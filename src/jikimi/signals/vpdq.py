@@ -15,7 +15,7 @@ import numpy as np
 
 from jikimi.media import Media
 from jikimi.signals.base import JSON, VIDEO, HashSignal, hamming_hex
-from jikimi.signals.pdq import pdq_from_array
+from jikimi.signals.pdq import MATCH_THRESHOLD, pdq_from_array
 
 #: Frames below this quality are left out of matching (vPDQ default).
 MIN_QUALITY = 50
@@ -27,7 +27,7 @@ class VPDQSignal(HashSignal):
     name: ClassVar[str] = "vpdq"
     kinds: ClassVar[frozenset[str]] = frozenset({VIDEO})
     description: ClassVar[str] = "vPDQ: PDQ hash of one frame per second (matches clips and re-encodes)"
-    default_threshold: ClassVar[int] = 31
+    default_threshold: ClassVar[int] = MATCH_THRESHOLD
     hex_length: ClassVar[int] = 64
     min_quality: ClassVar[int] = MIN_QUALITY
 
@@ -75,7 +75,7 @@ def match(
     query: Sequence[dict[str, Any]],
     target: Sequence[dict[str, Any]],
     *,
-    distance: int = 31,
+    distance: int = MATCH_THRESHOLD,
     min_quality: int = MIN_QUALITY,
 ) -> VideoMatch:
     """vPDQ brute-force matching: frames of quality >= ``min_quality``, duplicates hashes counted once per

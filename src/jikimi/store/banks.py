@@ -60,7 +60,6 @@ __all__ = [
     "set_entry_enabled",
 ]
 
-SIGNALS = ("pdq", "md5", "sha256", "vpdq")
 _NAME_MAX = 100
 _MD5_LEN = 32
 _SHA256_LEN = 64
@@ -155,7 +154,8 @@ def validate_bank_name(name: str) -> str:
 def validate_threshold(threshold: int) -> int:
     if not 0 <= int(threshold) <= 128:
         raise ValidationError(
-            f"a PDQ threshold is between 0 and 128, got {threshold}", hint="the default is 31"
+            f"a PDQ threshold is between 0 and 128, got {threshold}",
+            hint=f"the default is {DEFAULT_THRESHOLD}",
         )
     return int(threshold)
 

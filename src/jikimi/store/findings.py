@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jikimi.scan.decide import Decision
 from jikimi.scan.pipeline import Analysis
+from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.sources.base import Item, Sighting
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
@@ -30,7 +31,6 @@ from jikimi.store.schema.scans import (
 )
 
 UNIDENTIFIED = "unidentified"
-PDQ_CLUSTER_THRESHOLD = 31
 PDQ_MIN_QUALITY = 50
 
 
@@ -232,17 +232,6 @@ def upsert_finding(
     return row, False
 
 
-def _names(session: Session, person_ids: Iterable[int]) -> dict[int, str]:
-    from jikimi.store.schema.people import Person
-
-    ids = list(person_ids)
-    if not ids:
-        return {}
-    return {
-        int(i): str(n) for i, n in session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))
-    }
-
-
 def _merge_people(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A later scan's ``people`` entries over the earlier ones (per person; ``by`` is the union)."""
     out = {int(e["id"]): dict(e) for e in old if isinstance(e, dict) and "id" in e}
@@ -300,9 +289,10 @@ def add_personal_data(session: Session, finding: Finding, sighting: SightingReco
 
 class Clusterer:
     """Groups near-duplicate images: a new media joins the cluster of any earlier media within PDQ distance
-    31 (quality >= 50), otherwise starts its own. Holds a PDQ index of clustered media in memory."""
+    ``jikimi.signals.pdq.MATCH_THRESHOLD`` (quality >= 50), otherwise starts its own. Holds a PDQ index of
+    clustered media in memory."""
 
-    def __init__(self, threshold: int = PDQ_CLUSTER_THRESHOLD) -> None:
+    def __init__(self, threshold: int = MATCH_THRESHOLD) -> None:
         from jikimi.index.pdq_index import PDQIndex
 
         self.threshold = threshold
@@ -384,13 +374,6 @@ def sighting_json(s: SightingRecord, *, mask: bool = True) -> dict[str, Any]:
         "text": text,
         "link": s.link,
     }
-
-
-def findings_of_media(session: Session, media_ids: Iterable[int]) -> list[Finding]:
-    ids = list(media_ids)
-    if not ids:
-        return []
-    return list(session.execute(select(Finding).where(Finding.media_id.in_(ids))).scalars())
 
 
 def loads(text: str | None) -> Any:

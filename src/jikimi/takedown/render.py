@@ -185,8 +185,3 @@ def victim_name_in(body: str, lang: str) -> str | None:
         if before and text.startswith(before) and text.endswith(after) and len(text) > len(before + after):
             return text[len(before) : len(text) - len(after)] if after else text[len(before) :]
     return None
-
-
-def gettext_for(lang: str) -> gettext.NullTranslations:
-    """The catalogue, for short messages in code (e.g. PDF headings)."""
-    return translations(lang)

@@ -1,4 +1,4 @@
-"""Re-upload alerts, and the bridge from confirmed findings (``jikimi.cases`` tables) to takedown items.
+"""Re-upload alerts: content a case had taken down, seen again.
 
 Content a person confirmed stays known by its hashes (SHA-256, MD5, PDQ; a video's vPDQ frames through the
 ``jikimi-confirmed`` bank the scan matches against). When a later scan sees it again
@@ -13,31 +13,24 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.index.pdq_index import PDQIndex
+from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.store import audit
+from jikimi.store.schema.banks import BankEntry
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.scans import Finding, MediaRecord, SightingRecord
-from jikimi.store.schema.takedown import ReuploadAlert, TakedownCursor, TakedownItem
+from jikimi.store.schema.takedown import ReuploadAlert, TakedownCursor, TakedownItem, TakedownNotice
 from jikimi.takedown import tracking
+from jikimi.takedown.findings import CONFIRMED_BANK, items_for_confirmed, sighting_url
+from jikimi.takedown.items import FindingRef, add_item
+from jikimi.takedown.service import draft_case
 
-PDQ_THRESHOLD = 31
-"""PDQ Hamming distance at or below which two images are the same content (Meta's recommended threshold)."""
 SIGHTINGS_CURSOR = "reupload.sightings"
-
-
-def _looks_like_url(text: str | None) -> bool:
-    return bool(text) and str(text).lower().startswith(
-        ("http://", "https://", "tg://", "t.me/", "telegram.me/")
-    )
-
-
-def _hamming(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 def raise_alert(
@@ -114,9 +107,6 @@ def resolve_alert(session: Session, alert_id: int, *, actor: str, reply: str | N
 def confirmed_bank_matches(session: Session, media_id: int) -> list[tuple[str, str, int]]:
     """``(original SHA-256, signal, distance)`` for each ``jikimi-confirmed`` bank entry that a scan matched
     to this media (how a re-encoded or cut video is recognised: by its vPDQ frames, or a frame by PDQ)."""
-    from jikimi.store.schema.banks import BankEntry
-    from jikimi.takedown.hooks import CONFIRMED_BANK
-
     out: list[tuple[str, str, int]] = []
     for (matches_json,) in session.execute(
         select(Finding.bank_matches_json).where(Finding.media_id == media_id)
@@ -130,12 +120,21 @@ def confirmed_bank_matches(session: Session, media_id: int) -> list[tuple[str, s
     return out
 
 
+def item_pdq_index(session: Session) -> PDQIndex:
+    """The PDQ hashes of every takedown item, indexed (labels: item ids). ``scan_new_sightings`` builds it
+    once per batch; ``record_sighting`` adds the items it creates."""
+    q = select(TakedownItem.id, TakedownItem.pdq).where(TakedownItem.pdq.is_not(None))
+    hashed = [(iid, h) for iid, h in session.execute(q.order_by(TakedownItem.id)) if h and len(h) == 64]
+    return PDQIndex.build([h for _, h in hashed], [iid for iid, _ in hashed])
+
+
 def _matches(
     session: Session,
     sha256: str | None,
     md5: str | None,
     pdq: str | None,
     confirmed: Sequence[tuple[str, str, int]] = (),
+    pdq_index: PDQIndex | None = None,
 ) -> list[tuple[TakedownItem, str, int]]:
     found: dict[int, tuple[TakedownItem, str, int]] = {}
     if sha256:
@@ -147,13 +146,13 @@ def _matches(
         for it in session.execute(select(TakedownItem).where(TakedownItem.md5 == md5.lower())).scalars():
             found.setdefault(it.id, (it, "md5", 0))
     if pdq and len(pdq) == 64:
-        rows = session.execute(select(TakedownItem.id, TakedownItem.pdq).where(TakedownItem.pdq.is_not(None)))
-        near = [(iid, _hamming(pdq, h)) for iid, h in rows if h and len(h) == 64 and iid not in found]
-        for iid, dist in near:
-            if dist <= PDQ_THRESHOLD:
-                near_item = session.get(TakedownItem, iid)
-                if near_item is not None:
-                    found[iid] = (near_item, "pdq", dist)
+        index = item_pdq_index(session) if pdq_index is None else pdq_index
+        for near in index.search(pdq, MATCH_THRESHOLD):
+            if near.label in found:
+                continue
+            near_item = session.get(TakedownItem, near.label)
+            if near_item is not None:
+                found[near.label] = (near_item, "pdq", near.distance)
     for original, how, dist in confirmed:
         for it in session.execute(
             select(TakedownItem).where(TakedownItem.sha256 == original.lower())
@@ -182,18 +181,18 @@ def record_sighting(
     actor: str = "system:reupload",
     draft: bool = True,
     confirmed: Sequence[tuple[str, str, int]] = (),
+    pdq_index: PDQIndex | None = None,
 ) -> SightingResult:
     """Content seen at ``url``: if it matches a case's taken-down content, raise a re-upload alert there.
 
     ``confirmed`` adds what a scan's bank matching found (``confirmed_bank_matches``): a video re-upload
-    matches by vPDQ although none of its own hashes equal the original's."""
-    from jikimi.takedown.service import FindingRef, add_item, draft_case
-
+    matches by vPDQ although none of its own hashes equal the original's. ``pdq_index`` is
+    ``item_pdq_index(session)``, kept by a caller that records many sightings (built here otherwise)."""
     out = SightingResult()
     seen = seen_at or utcnow()
     seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
     seen_cases: set[str] = set()
-    for item, how, dist in _matches(session, sha256, md5, pdq, confirmed):
+    for item, how, dist in _matches(session, sha256, md5, pdq, confirmed, pdq_index):
         if item.url == url:
             if item.state == "removed" and (item.removed_at is None or seen > item.removed_at):
                 tracking.move(
@@ -233,6 +232,8 @@ def record_sighting(
         )
         if not created:
             continue
+        if pdq_index is not None and new_item.pdq and len(new_item.pdq) == 64:
+            pdq_index.add([new_item.pdq], [new_item.id])
         out.new_items.append(new_item)
         out.alerts.append(
             raise_alert(
@@ -255,13 +256,6 @@ def record_sighting(
     return out
 
 
-def _sighting_url(s: SightingRecord) -> str | None:
-    for cand in (s.link, s.location):
-        if _looks_like_url(cand):
-            return str(cand)
-    return None
-
-
 def scan_new_sightings(
     session: Session, *, actor: str = "system:reupload", limit: int = 50_000
 ) -> SightingResult:
@@ -278,9 +272,10 @@ def scan_new_sightings(
         .limit(limit)
     ).all()
     out = SightingResult()
+    pdq_index = item_pdq_index(session) if rows else None
     for sighting, media in rows:
         cursor.value = int(sighting.id)
-        url = _sighting_url(sighting)
+        url = sighting_url(sighting)
         if url is None:
             continue
         res = record_sighting(
@@ -293,6 +288,7 @@ def scan_new_sightings(
             chat=sighting.chat_name,
             actor=actor,
             confirmed=confirmed_bank_matches(session, media.id),
+            pdq_index=pdq_index,
         )
         out.alerts.extend(res.alerts)
         out.new_items.extend(res.new_items)
@@ -301,97 +297,14 @@ def scan_new_sightings(
     return out
 
 
-def _refs(rows: Any) -> list[Any]:
-    from jikimi.takedown.service import FindingRef
-
-    refs = []
-    for finding, media, s in rows:
-        url = _sighting_url(s)
-        if url is None:
-            continue
-        refs.append(
-            FindingRef(
-                case_id=str(finding.case_id),
-                url=url,
-                finding_id=str(finding.id),
-                sha256=media.sha256,
-                md5=media.md5,
-                pdq=media.pdq,
-                chat=s.chat_name,
-                message_link=s.link if s.link and s.link != url else None,
-                media_kind=media.kind,
-                first_seen=s.posted_at or s.seen_at,
-                last_seen=s.seen_at,
-                captured_at=s.seen_at,
-                found_at=finding.created_at,
-            )
-        )
-    return refs
-
-
-def _finding_rows() -> Any:
-    return (
-        select(Finding, MediaRecord, SightingRecord)
-        .join(MediaRecord, MediaRecord.id == Finding.media_id)
-        .join(SightingRecord, SightingRecord.media_id == MediaRecord.id)
-        .order_by(Finding.id, SightingRecord.id)
-    )
-
-
-def refs_for_finding(session: Session, finding_id: int) -> list[Any]:
-    """The takedown references (``service.FindingRef``, one per URL it was seen at) of a finding."""
-    if session.get(Finding, finding_id) is None:
-        raise NotFoundError(f"no finding {finding_id}")
-    return _refs(session.execute(_finding_rows().where(Finding.id == finding_id)).all())
-
-
-def items_for_confirmed(
-    session: Session, case_id: str | None = None, *, actor: str = "system"
-) -> list[TakedownItem]:
-    """Register every URL of every confirmed finding (of one case, or all) that has no takedown item yet."""
-    from jikimi.takedown.service import add_items
-
-    q = _finding_rows().where(Finding.status == "confirmed")
-    if case_id is not None:
-        try:
-            q = q.where(Finding.case_id == int(case_id))
-        except ValueError:
-            return []
-    rows = session.execute(q).all()
-    created = [item for item, new in add_items(session, _refs(rows), actor=actor) if new]
-    if created:
-        from jikimi.takedown.hooks import bank_findings
-
-        new_findings = {it.finding_id for it in created}
-        findings = {f.id: f for f, _m, _s in rows if str(f.id) in new_findings}
-        bank_findings(session, list(findings.values()), actor=actor)  # the same content is one entry
-    return created
-
-
-def draft_for_finding(session: Session, finding_id: int, *, actor: str) -> Any:
-    """What the web app calls right after ``jikimi.cases`` confirms a finding: items for its URLs, one
-    drafted notice per platform (each waits for a person's approval), or added to the case's open draft to
-    that platform."""
-    from jikimi.takedown.service import DraftResult, add_items, draft_case
-
-    refs = refs_for_finding(session, finding_id)
-    if not refs:
-        return DraftResult(
-            notes=[f"finding {finding_id} was not seen at any URL: nothing to take down by link"]
-        )
-    ids = [item.id for item, _ in add_items(session, refs, actor=actor) if item.state in tracking.DRAFTABLE]
-    if not ids:
-        return DraftResult(notes=[f"finding {finding_id}: its URLs already have notices"])
-    return draft_case(session, refs[0].case_id, actor=actor, item_ids=ids)
-
-
-def sync_confirmed(session: Session, *, actor: str = "system:takedown") -> tuple[list[Any], list[str]]:
-    """Register and draft every confirmed finding that has no takedown item yet (for when the confirm hook
-    was not installed in the process that confirmed it). Returns the drafted notices and notes."""
-    from jikimi.takedown.service import draft_case
-
+def sync_confirmed(
+    session: Session, *, actor: str = "system:takedown"
+) -> tuple[list[TakedownNotice], list[str]]:
+    """Register and draft every confirmed finding that has no takedown item yet (for findings confirmed
+    without drafting, e.g. by ``jikimi.cases.review.confirm_finding`` alone). Returns the drafted notices and
+    notes."""
     created = items_for_confirmed(session, actor=actor)
-    notices: list[Any] = []
+    notices: list[TakedownNotice] = []
     notes: list[str] = []
     by_case: dict[str, list[int]] = {}
     for it in created:

@@ -1,13 +1,12 @@
 """The takedown flow: register confirmed findings, draft notices per platform, approve, send, mark outcomes.
 
 Every function works inside the caller's session (``with store.session() as s:``) and audits what it changes.
-Entry points for other packages: ``on_finding_confirmed`` (draft as soon as a finding is confirmed),
+Entry points for other packages: ``add_items`` / ``add_item`` (from ``jikimi.takedown.items``),
 ``draft_case``, ``approve``, ``send``, ``send_due``, ``mark``, ``notice_pdf_bytes``.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,7 +21,11 @@ from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice
 from jikimi.takedown import tracking
-from jikimi.takedown.directory import GENERIC, Platform, load_directory, platform_or_generic, resolve_url
+from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
+from jikimi.takedown.findings import items_for_confirmed
+from jikimi.takedown.items import FindingRef as FindingRef  # re-exported: registering items is step one
+from jikimi.takedown.items import add_item as add_item
+from jikimi.takedown.items import add_items as add_items
 from jikimi.takedown.mailer import build_message, send_message
 from jikimi.takedown.render import (
     LANGUAGES,
@@ -38,28 +41,6 @@ RETRY_BASE = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
 REAPPEAR_CHECK = timedelta(days=7)
 NOTICE_STATUSES = ("drafted", "approved", "sent", "closed", "withdrawn")
-
-
-@dataclass(frozen=True)
-class FindingRef:
-    """What takedown needs to know about one confirmed finding (one URL where the content was seen)."""
-
-    case_id: str
-    url: str
-    finding_id: str | None = None
-    sha256: str | None = None
-    md5: str | None = None
-    pdq: str | None = None
-    chat: str | None = None
-    message_link: str | None = None
-    media_url: str | None = None
-    media_kind: str | None = None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    captured_at: datetime | None = None
-    found_at: datetime | None = None
-    platform: str | None = None
-    """Force a platform key; by default it is resolved from the URL."""
 
 
 @dataclass
@@ -87,93 +68,6 @@ def reference(notice: TakedownNotice) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- items
-
-
-_HEX_FIELDS = (("sha256", 64), ("md5", 32), ("pdq", 64))
-_FILL = ("sha256", "md5", "pdq", "chat", "message_link", "media_url", "captured_at", "first_seen")
-
-
-def _new_item(ref: FindingRef, url: str, actor: str) -> TakedownItem:
-    res = resolve_url(url)
-    item = TakedownItem(
-        case_id=str(ref.case_id),
-        finding_id=None if ref.finding_id is None else str(ref.finding_id),
-        url=url,
-        platform=ref.platform or res.platform.key,
-        chat=ref.chat or res.chat,
-        message_link=ref.message_link or (url if res.platform.key == "telegram" and res.post else None),
-        media_url=ref.media_url,
-        media_kind=ref.media_kind,
-        sha256=(ref.sha256 or None) and ref.sha256.lower(),
-        md5=(ref.md5 or None) and ref.md5.lower(),
-        pdq=(ref.pdq or None) and ref.pdq.lower(),
-        first_seen=ref.first_seen,
-        last_seen=ref.last_seen,
-        captured_at=ref.captured_at,
-        found_at=ref.found_at or utcnow(),
-        state="found",
-    )
-    item.events.append(tracking.first_event(item, actor=actor, note=res.note))
-    return item
-
-
-def add_items(
-    session: Session, refs: list[FindingRef], *, actor: str | None = None
-) -> list[tuple[TakedownItem, bool]]:
-    """Register the URLs of confirmed findings for takedown (idempotent per case and URL), in one flush.
-
-    Returns each item and whether it was created. The platform is resolved from the URL (generic host if
-    unknown, with a note in the item's history). A bad URL raises ``ValidationError`` before anything is
-    added.
-    """
-    actor = _actor(actor)
-    cleaned = []
-    for ref in refs:
-        if not ref.case_id:
-            raise ValidationError("a takedown item needs a case id")
-        url = ref.url.strip()
-        res = resolve_url(url)  # validate all first
-        if (not res.host and res.platform.key == GENERIC) or any(c.isspace() for c in url):
-            raise ValidationError(
-                f"not a web address: {url[:200]!r}", "give the full link, e.g. https://example.com/post/1"
-            )
-        for name, length in _HEX_FIELDS:
-            value = getattr(ref, name)
-            if value and not re.fullmatch(rf"[0-9a-fA-F]{{{length}}}", value.strip()):
-                raise ValidationError(f"the {name} hash must be {length} hex digits (0-9, a-f)")
-        cleaned.append((ref, url))
-    existing: dict[tuple[str, str], TakedownItem] = {}
-    for case_id in {str(ref.case_id) for ref, _ in cleaned}:
-        urls = [u for ref, u in cleaned if str(ref.case_id) == case_id]
-        for i in range(0, len(urls), 500):
-            q = select(TakedownItem).where(
-                TakedownItem.case_id == case_id, TakedownItem.url.in_(urls[i : i + 500])
-            )
-            for it in session.execute(q).scalars():
-                existing[(case_id, it.url)] = it
-    out: list[tuple[TakedownItem, bool]] = []
-    for ref, url in cleaned:
-        key = (str(ref.case_id), url)
-        item = existing.get(key)
-        if item is not None:
-            for name in _FILL:
-                if getattr(item, name) is None and getattr(ref, name) is not None:
-                    setattr(item, name, getattr(ref, name))
-            if ref.last_seen and (item.last_seen is None or ref.last_seen > item.last_seen):
-                item.last_seen = ref.last_seen
-            out.append((item, False))
-            continue
-        item = _new_item(ref, url, actor)
-        session.add(item)
-        existing[key] = item
-        out.append((item, True))
-    session.flush()
-    return out
-
-
-def add_item(session: Session, ref: FindingRef, *, actor: str | None = None) -> tuple[TakedownItem, bool]:
-    """Register one URL of a confirmed finding (see ``add_items``)."""
-    return add_items(session, [ref], actor=actor)[0]
 
 
 def get_item(session: Session, item_id: int) -> TakedownItem:
@@ -395,9 +289,7 @@ def draft_case(
     now = now or utcnow()
     if lang is not None and lang not in LANGUAGES:
         raise ValidationError(f"unsupported notice language {lang!r}", f"use one of {', '.join(LANGUAGES)}")
-    if item_ids is None:  # confirmed findings of the case not registered yet (confirm hook not installed)
-        from jikimi.takedown.reupload import items_for_confirmed
-
+    if item_ids is None:  # confirmed findings of the case not registered yet (confirmed without drafting)
         items_for_confirmed(session, str(case_id), actor=actor)
     result = DraftResult()
     if victim_name and not org.include_victim_name:
@@ -507,16 +399,6 @@ def draft_case(
             result.notices.append(notice)
             result.notes.extend(f"notice {notice.id}: {n}" for n in notes)
     return result
-
-
-def on_finding_confirmed(
-    session: Session, ref: FindingRef, *, actor: str | None = None, org: Organisation | None = None
-) -> DraftResult:
-    """Call when a person confirms a finding: register its URL and draft the notice (awaiting approval)."""
-    item, _created = add_item(session, ref, actor=actor)
-    if item.state not in tracking.DRAFTABLE:
-        return DraftResult(notes=[f"item {item.id} is already {item.state}"])
-    return draft_case(session, item.case_id, actor=actor, org=org, item_ids=[item.id])
 
 
 # ---------------------------------------------------------------------------------------------- notices

@@ -17,6 +17,7 @@ from jikimi.api.roles import Perm
 from jikimi.api.ui import render
 from jikimi.api.uploads import read_uploads
 from jikimi.errors import JikimiError, ValidationError
+from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.store import banks
 from jikimi.store.schema.banks import BankEntry
 
@@ -39,7 +40,7 @@ class BankOut(BaseModel):
 class BankCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=2000)
-    pdq_threshold: int = Field(default=31, ge=0, le=128)
+    pdq_threshold: int = Field(default=MATCH_THRESHOLD, ge=0, le=128)
 
 
 class BankPatch(BaseModel):

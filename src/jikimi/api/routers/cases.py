@@ -19,11 +19,12 @@ from jikimi.api import thumbs
 from jikimi.api.deps import DB, Forbidden, Principal, require
 from jikimi.api.roles import Perm
 from jikimi.api.ui import render
-from jikimi.cases import confirm_finding, dismiss_finding, reopen_finding
+from jikimi.cases import dismiss_finding, reopen_finding
 from jikimi.cases.queries import case_detail, get_case, list_cases
 from jikimi.errors import JikimiError, NotFoundError
 from jikimi.store import audit, vault
 from jikimi.store.schema.scans import Case, Finding, MediaRecord, SightingRecord
+from jikimi.takedown.confirm import confirm_finding
 
 router = APIRouter()
 FindingReader = Annotated[Principal, Depends(require(Perm.FINDING_READ))]

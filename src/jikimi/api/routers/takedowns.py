@@ -30,12 +30,9 @@ Reporter = Annotated[Principal, Depends(require(Perm.REPORT_READ))]
 
 
 def setup(app: object) -> None:
-    """Expose the takedown figures on /metrics; draft notices when a reviewer confirms a finding."""
-    from jikimi.takedown import hooks
-
+    """Expose the takedown figures on /metrics."""
     state = app.state  # type: ignore[attr-defined]
     state.metrics.register(figures.TakedownCollector(state.store))
-    hooks.install()
 
 
 def _can_read(principal: Principal) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.store.schema.base import Base, UTCDateTime, utcnow
 
 #: 64-bit ids on PostgreSQL (banks of many millions of hashes); SQLite's INTEGER PRIMARY KEY is 64-bit.
@@ -28,7 +29,7 @@ class Bank(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    pdq_threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=31)
+    pdq_threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=MATCH_THRESHOLD)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
