@@ -20,7 +20,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("/cases", N_("Cases"), Perm.CASE_READ),
     ("/scans", N_("Scan"), Perm.SCAN_READ),
     ("/takedowns", N_("Takedowns"), Perm.TAKEDOWN_READ),
-    ("/notices", N_("Notices"), Perm.NOTICE_OWN),
+    ("/notices", N_("Notices to my platform"), Perm.NOTICE_OWN),
     ("/people", N_("Enrolment"), Perm.PEOPLE_READ),
     ("/banks", N_("Banks"), Perm.BANK_READ),
     ("/audit", N_("Audit log"), Perm.AUDIT_READ),
@@ -101,11 +101,18 @@ REASON_LABELS = {
 }
 
 
+# Pages of one role only: the victim's own case and the partner's notices are not staff pages (an
+# administrator may open them, but they are not in her navigation).
+NAV_ROLES: dict[str, set[str]] = {"/my-case": {Role.VICTIM.value}, "/notices": {Role.PARTNER.value}}
+
+
 def nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
     if principal is None:
         return []
     items = []
     for href, label, perm in NAV:
+        if href in NAV_ROLES and principal.role not in NAV_ROLES[href]:
+            continue
         if principal.can(perm):
             active = path == href if href == "/" else path.startswith(href)
             items.append({"href": href, "label": label, "active": active})
