@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from jikimi.api import evidence
 from jikimi.api.deps import Principal, language
 from jikimi.api.roles import ROLE_LABELS, Perm
 from jikimi.store.accounts import Role
@@ -70,6 +71,10 @@ VALUE_LABELS = {
     "url": N_("web address"),
     "Unidentified": N_("Unidentified"),
     "face-search": N_("face search"),  # the default consent scope
+    "jikimi-confirmed": N_("Confirmed by this centre"),  # the bank of confirmed findings (takedown.hooks)
+    "Content confirmed by a reviewer; matches are re-uploads (raised on the original case).": N_(
+        "Content confirmed by a reviewer; matches are re-uploads (raised on the original case)."
+    ),
     # takedown directory names that are descriptions rather than proper names
     "Hosting provider (generic)": N_("Hosting provider (generic)"),
     "Google Search (de-indexing)": N_("Google Search (de-indexing)"),
@@ -97,7 +102,7 @@ REASON_LABELS = {
     "bank_match": N_("Matches a hash bank"),
     "enrolled_face": N_("Shows an enrolled person's face"),
     "source_photo": N_("Made from one of her source photos"),
-    "explicit_synthetic": N_("Explicit and likely synthetic"),
+    "explicit_synthetic": N_("Explicit, with a sign of generation or face swap"),
 }
 
 
@@ -168,6 +173,9 @@ def render(
             reason_labels=REASON_LABELS,
             label_of=lambda value: _shown(t, value),
             platform_of=lambda key: _shown(t, platform_name(key)),
+            evidence_of=lambda f: evidence.lines(
+                reasons=f.reasons, scores=f.scores, people=f.people, banks=f.banks
+            ),
             **ctx,
         )
     )
