@@ -53,6 +53,7 @@ SHOWN_VALUES = [
     N_("done"),
     N_("failed"),
     N_("completed"),  # scan runs in the database
+    N_("open"),  # cases
 ]
 
 
