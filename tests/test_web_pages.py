@@ -126,8 +126,15 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Harness, dic
     c = h.client()
     cw = bearer(tokens["case_worker"])
     # A notice drafted, approved and sent by hand, for the takedown pages.
-    assert c.post(f"/api/v1/cases/{ids['case']}/takedown-items", json={"url": "https://t.me/c/1234/99"}, headers=cw).status_code == 201
-    drafted = c.post(f"/api/v1/cases/{ids['case']}/takedowns", json={"recipient": "abuse@host.example"}, headers=cw)
+    assert (
+        c.post(
+            f"/api/v1/cases/{ids['case']}/takedown-items", json={"url": "https://t.me/c/1234/99"}, headers=cw
+        ).status_code
+        == 201
+    )
+    drafted = c.post(
+        f"/api/v1/cases/{ids['case']}/takedowns", json={"recipient": "abuse@host.example"}, headers=cw
+    )
     assert drafted.status_code == 201, drafted.text
     ids["notice"] = int(drafted.json()["notices"][0]["id"])
     assert c.post(f"/api/v1/takedowns/{ids['notice']}/approve", headers=cw).status_code == 200
@@ -209,7 +216,7 @@ def english_runs(html: str) -> list[str]:
 def test_the_detector_finds_english_and_spares_codes() -> None:
     assert english_runs("<p>대시보드 open notices</p>") == ["open notices"]
     assert english_runs("<p>face-search 범위</p>") == []  # one word: caught by the per-word list below
-    assert english_runs('<p><code>jikimi user create</code> https://t.me/c/1/2 SHA-256 KST</p>') == []
+    assert english_runs("<p><code>jikimi user create</code> https://t.me/c/1/2 SHA-256 KST</p>") == []
     assert english_runs('<input placeholder="from your mailbox">') == ["from your mailbox"]
     assert english_runs('<h3 lang="en">Removal request</h3><td translate="no">bank name</td>') == []
 
@@ -232,7 +239,9 @@ PAGES = [
 ]
 
 
-def test_korean_pages_have_no_english_left_over(world: tuple[Harness, dict[str, int], dict[str, str]]) -> None:
+def test_korean_pages_have_no_english_left_over(
+    world: tuple[Harness, dict[str, int], dict[str, str]],
+) -> None:
     h, ids, _ = world
     h.add_user("centre-admin", "admin")
     c = h.client()
@@ -324,7 +333,9 @@ def test_without_a_kept_photo_the_card_says_so(tmp_path: Path, monkeypatch: pyte
     assert c.get(f"/api/v1/findings/{ids['finding0']}/enrolled-face/{ids['face']}").status_code == 404
 
 
-def test_the_dashboard_counts_as_the_cases_page(world: tuple[Harness, dict[str, int], dict[str, str]]) -> None:
+def test_the_dashboard_counts_as_the_cases_page(
+    world: tuple[Harness, dict[str, int], dict[str, str]],
+) -> None:
     h, ids, _ = world
     c = h.client()
     login(c, "case-worker")
@@ -407,7 +418,7 @@ def test_navigation_by_role(world: tuple[Harness, dict[str, int], dict[str, str]
     login(c, "partner-user")
     assert "받은 삭제 요청" in c.get("/account").text  # the partner's page: notices received
     login(c := h.client(), "centre-admin")
-    assert "받은 삭제 요청" not in c.get(f"/takedowns").text  # the centre's outgoing requests
+    assert "받은 삭제 요청" not in c.get("/takedowns").text  # the centre's outgoing requests
 
 
 def test_the_login_page_shows_no_shell_commands(tmp_path: Path) -> None:
@@ -425,13 +436,17 @@ def test_she_changes_her_own_password(tmp_path: Path) -> None:
     login(other, "worker")
     csrf = login(c, "worker")
     new = "a different long passphrase"
-    wrong = c.post("/account/password", data={"csrf_token": csrf, "current": "nope", "new": new, "again": new})
+    wrong = c.post(
+        "/account/password", data={"csrf_token": csrf, "current": "nope", "new": new, "again": new}
+    )
     assert wrong.status_code == 422 and "지금 비밀번호가 틀렸습니다" in wrong.text
     differ = c.post(
         "/account/password", data={"csrf_token": csrf, "current": PASSWORD, "new": new, "again": new + "x"}
     )
     assert differ.status_code == 422 and "서로 다릅니다" in differ.text
-    weak = c.post("/account/password", data={"csrf_token": csrf, "current": PASSWORD, "new": "short", "again": "short"})
+    weak = c.post(
+        "/account/password", data={"csrf_token": csrf, "current": PASSWORD, "new": "short", "again": "short"}
+    )
     assert weak.status_code == 422 and "짧습니다" in weak.text
     ok = c.post("/account/password", data={"csrf_token": csrf, "current": PASSWORD, "new": new, "again": new})
     assert ok.status_code == 303 and ok.headers["location"] == "/account?changed=true"

@@ -77,10 +77,17 @@ def lines(
         add(N_("Likely explicit"))
     synthetic = _number(scores.get("synthetic"))
     if synthetic is not None and synthetic >= 1:
-        add(N_("The file carries signs of generation or editing (metadata, watermark or content credentials)"))
+        add(
+            N_("The file carries signs of generation or editing (metadata, watermark or content credentials)")
+        )
     faceswap = _number(scores.get("faceswap"))
     if faceswap is not None and faceswap >= FACESWAP_LEANS:
-        add(N_("The face-swap detector leans towards a swapped face (a weak signal that proves nothing alone)"), weak=True)
+        add(
+            N_(
+                "The face-swap detector leans towards a swapped face (a weak signal that proves nothing alone)"
+            ),
+            weak=True,
+        )
     elif faceswap is not None and faceswap >= FACESWAP_UNSURE:
         add(N_("The face-swap detector is unsure (a weak signal)"), weak=True)
     return out

@@ -168,7 +168,8 @@ def _kept_faces(s: Session, findings: list[Finding]) -> set[int]:
         select(PersonFace.id)
         .join(
             PersonPhoto,
-            (PersonPhoto.person_id == PersonFace.person_id) & (PersonPhoto.sha256 == PersonFace.source_sha256),
+            (PersonPhoto.person_id == PersonFace.person_id)
+            & (PersonPhoto.sha256 == PersonFace.source_sha256),
         )
         .where(PersonFace.id.in_(ids))
     )
