@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from PIL import Image
@@ -146,8 +147,21 @@ class _Visible(HTMLParser):
     styles, code, and what the page marks as not to be translated (``translate="no"``, or another ``lang``:
     a notice in the platform's language, raw audit details)."""
 
-    SKIP = {"script", "style", "code", "pre"}
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+    SKIP: ClassVar[set[str]] = {"script", "style", "code", "pre"}
+    VOID: ClassVar[set[str]] = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "wbr",
+    }
 
     def __init__(self) -> None:
         super().__init__()

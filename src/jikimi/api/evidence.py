@@ -81,13 +81,11 @@ def lines(
             N_("The file carries signs of generation or editing (metadata, watermark or content credentials)")
         )
     faceswap = _number(scores.get("faceswap"))
+    leans = N_(
+        "The face-swap detector leans towards a swapped face (a weak signal that proves nothing alone)"
+    )
     if faceswap is not None and faceswap >= FACESWAP_LEANS:
-        add(
-            N_(
-                "The face-swap detector leans towards a swapped face (a weak signal that proves nothing alone)"
-            ),
-            weak=True,
-        )
+        add(leans, weak=True)
     elif faceswap is not None and faceswap >= FACESWAP_UNSURE:
         add(N_("The face-swap detector is unsure (a weak signal)"), weak=True)
     return out

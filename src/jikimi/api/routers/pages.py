@@ -77,7 +77,7 @@ def change_password(
                 error = exc.reason
     if error is not None:
         return render(request, "account.html", principal, status=422, error=error, changed=False)
-    ws, secret = accounts.create_session(
+    _, secret = accounts.create_session(
         s,
         user,
         ip=client_ip(request),
