@@ -47,6 +47,8 @@ class FindingOut(BaseModel):
     media_sha256: str
     kind: str
     sightings: int
+    enrolled_photos: list[int] = []
+    """Of the enrolled faces its people entries name (``face.enrolled_face``), those whose photo was kept."""
     first_sighting: dict[str, Any] | None = None
     """Where and when it was first seen: ``{"chat_name", "link", "source_kind", "posted_at", "seen_at"}``."""
     created_at: datetime
@@ -111,7 +113,8 @@ def _findings(
                     {str(b.get("bank")) for b in f.bank_matches if isinstance(b, dict) and b.get("bank")}
                 ),
                 person_id=f.person_id,
-                people=[_with_kept(p, kept) for p in f.people],
+                people=f.people,
+                enrolled_photos=sorted(_enrolled_faces(f) & kept),
                 media_sha256=m.sha256,
                 kind=m.kind,
                 sightings=int(n or 0),
@@ -174,14 +177,6 @@ def _kept_faces(s: Session, findings: list[Finding]) -> set[int]:
         .where(PersonFace.id.in_(ids))
     )
     return set(s.scalars(q))
-
-
-def _with_kept(p: dict[str, Any], kept: set[int]) -> dict[str, Any]:
-    face = p.get("face")
-    fid = face.get("enrolled_face") if isinstance(face, dict) else None
-    if fid is None:
-        return p
-    return {**p, "enrolled_photo": fid in kept}
 
 
 def _one(s: Session, finding_id: int) -> FindingOut:
