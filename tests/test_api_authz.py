@@ -84,6 +84,7 @@ API: list[tuple[str, str, set[str] | str]] = [
     ("POST", "/api/v1/findings/{finding_id}/dismiss", WRITERS),
     ("POST", "/api/v1/findings/{finding_id}/reopen", WRITERS),
     ("GET", "/api/v1/findings/{finding_id}/thumbnail", STAFF),
+    ("GET", "/api/v1/findings/{finding_id}/enrolled-face/{face_id}", STAFF),
     ("GET", "/api/v1/cases", STAFF),
     ("GET", "/api/v1/cases/{case_id}", STAFF),
     ("GET", "/api/v1/cases/{case_id}/export", STAFF),
@@ -124,6 +125,7 @@ PLACEHOLDERS = {
     "case_id": "999999",
     "job_id": "no-such-job",
     "finding_id": "999999",
+    "face_id": "999999",
 }
 
 

@@ -1,4 +1,5 @@
-"""The dashboard's figures: findings and removals per month, time to removal, open notices by platform.
+"""The dashboard's figures: findings awaiting review and confirmed (counted as the cases page counts them),
+findings and removals per month, time to removal, open notices by platform.
 
 Findings per week come from the scan results; removals, time to removal and platforms from the takedown
 figures (``jikimi.takedown.figures``: every confirmed finding with a URL becomes a takedown item).
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jikimi.store.schema.scans import Finding
@@ -20,19 +21,25 @@ OPEN_STATUSES = ("drafted", "approved", "sent")
 
 
 def findings_per_week(s: Session, weeks: int = 12, now: datetime | None = None) -> list[tuple[str, float]]:
-    """Findings created in each of the last ``weeks`` ISO weeks (oldest first), zeros included."""
-    now = now or datetime.now(UTC)
+    """Findings created in each of the last ``weeks`` weeks (oldest first, zeros included), the weeks
+    starting on Monday in the organisation's time zone and labelled by that Monday (``12/1``)."""
+    from zoneinfo import ZoneInfo
+
+    from jikimi.config import org_timezone
+
+    tz = ZoneInfo(org_timezone())
+    now = (now or datetime.now(UTC)).astimezone(tz)
     start = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     start -= timedelta(weeks=weeks - 1)
-    counts: dict[str, int] = {}
+    counts: dict[int, int] = {}
     for (created,) in s.execute(select(Finding.created_at).where(Finding.created_at >= start)):
-        year, week, _ = created.isocalendar()
-        counts[f"{year}-W{week:02d}"] = counts.get(f"{year}-W{week:02d}", 0) + 1
+        local = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(tz)
+        index = (local.date() - start.date()).days // 7
+        counts[index] = counts.get(index, 0) + 1
     out = []
     for i in range(weeks):
-        year, week, _ = (start + timedelta(weeks=i)).isocalendar()
-        key = f"{year}-W{week:02d}"
-        out.append((key, float(counts.get(key, 0))))
+        monday = start + timedelta(weeks=i)
+        out.append((f"{monday.month}/{monday.day}", float(counts.get(i, 0))))
     return out
 
 
@@ -46,16 +53,22 @@ def figures(s: Session) -> dict[str, Any]:
     for (platform, status), n in takedown_figures.notice_counts(s).items():
         if status in OPEN_STATUSES:
             open_by_platform[platform] = open_by_platform.get(platform, 0) + n
-    totals: dict[str, Any] = {}
+    by_status = dict(s.execute(select(Finding.status, func.count()).group_by(Finding.status)).all())
+    # Findings, as the cases page counts them (not the links to take down: one finding may be at many).
+    totals: dict[str, Any] = {
+        N_("Awaiting review"): int(by_status.get("new", 0)),
+        N_("Confirmed findings"): int(by_status.get("confirmed", 0)),
+    }
     if total is not None and total.findings:
-        totals = {
-            N_("Confirmed findings"): total.findings,
-            N_("Removed"): total.removed,
-            N_("Removal rate"): f"{(total.removal_rate or 0) * 100:.0f}%",
-            N_("Median hours to removal"): "-"
-            if total.median_hours_to_removal is None
-            else total.median_hours_to_removal,
-        }
+        totals.update(
+            {
+                N_("Links removed"): total.removed,
+                N_("Removal rate"): f"{(total.removal_rate or 0) * 100:.0f}%",
+                N_("Median hours to removal"): "-"
+                if total.median_hours_to_removal is None
+                else total.median_hours_to_removal,
+            }
+        )
     return {
         "findings_per_week": findings_per_week(s),
         "removals_per_month": [(r.key, float(r.removed)) for r in months],

@@ -18,6 +18,7 @@ from jikimi.errors import JikimiError
 SIZE = 320
 MOSAIC = 12
 _CACHE: OrderedDict[tuple[str, bool, bool], bytes] = OrderedDict()
+_FACES: OrderedDict[tuple[int, bool], bytes] = OrderedDict()
 _CACHE_MAX = 512
 _LOCK = Lock()
 
@@ -33,9 +34,23 @@ def _first_frame(data: bytes) -> Image.Image:
     raise JikimiError("the original has no frame to show")
 
 
-def render(data: bytes, *, blurred: bool, grey: bool = False) -> bytes:
-    """A JPEG thumbnail (at most ``SIZE`` pixels a side) of an image or a video's first frame."""
+def render(
+    data: bytes, *, blurred: bool, grey: bool = False, box: tuple[int, int, int, int] | None = None
+) -> bytes:
+    """A JPEG thumbnail (at most ``SIZE`` pixels a side) of an image or a video's first frame; with ``box``
+    (left, top, right, bottom), of that face with a margin around it."""
     img = _first_frame(data).convert("RGB")
+    if box is not None and box[2] > box[0] and box[3] > box[1]:
+        left, top, right, bottom = box
+        margin = max(right - left, bottom - top) // 2
+        img = img.crop(
+            (
+                max(0, left - margin),
+                max(0, top - margin),
+                min(img.width, right + margin),
+                min(img.height, bottom + margin),
+            )
+        )
     img.thumbnail((SIZE, SIZE))
     if blurred:
         w, h = img.size
@@ -62,4 +77,21 @@ def blurred_thumbnail(sha256: str, data_loader: object, *, grey: bool = False) -
         _CACHE[key] = out
         while len(_CACHE) > _CACHE_MAX:
             _CACHE.popitem(last=False)
+    return out
+
+
+def blurred_face(face_id: int, loader: object, *, grey: bool = False) -> bytes:
+    """The blurred crop of an enrolled face (``loader()`` returns the kept photo and the face box), cached
+    so the kept photo is decrypted (and audited) once per process, not at every page load."""
+    key = (face_id, grey)
+    with _LOCK:
+        if key in _FACES:
+            _FACES.move_to_end(key)
+            return _FACES[key]
+    data, box = loader()  # type: ignore[operator]
+    out = render(data, blurred=True, grey=grey, box=box)
+    with _LOCK:
+        _FACES[key] = out
+        while len(_FACES) > _CACHE_MAX:
+            _FACES.popitem(last=False)
     return out

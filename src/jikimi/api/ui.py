@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from jikimi.api import evidence
 from jikimi.api.deps import Principal, language
 from jikimi.api.roles import ROLE_LABELS, Perm
 from jikimi.store.accounts import Role
@@ -20,7 +21,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("/cases", N_("Cases"), Perm.CASE_READ),
     ("/scans", N_("Scan"), Perm.SCAN_READ),
     ("/takedowns", N_("Takedowns"), Perm.TAKEDOWN_READ),
-    ("/notices", N_("Notices"), Perm.NOTICE_OWN),
+    ("/notices", N_("Notices to my platform"), Perm.NOTICE_OWN),
     ("/people", N_("Enrolment"), Perm.PEOPLE_READ),
     ("/banks", N_("Banks"), Perm.BANK_READ),
     ("/audit", N_("Audit log"), Perm.AUDIT_READ),
@@ -52,6 +53,7 @@ SHOWN_VALUES = [
     N_("done"),
     N_("failed"),
     N_("completed"),  # scan runs in the database
+    N_("open"),  # cases
 ]
 
 
@@ -70,6 +72,10 @@ VALUE_LABELS = {
     "url": N_("web address"),
     "Unidentified": N_("Unidentified"),
     "face-search": N_("face search"),  # the default consent scope
+    "jikimi-confirmed": N_("Confirmed by this centre"),  # the bank of confirmed findings (takedown.hooks)
+    "Content confirmed by a reviewer; matches are re-uploads (raised on the original case).": N_(
+        "Content confirmed by a reviewer; matches are re-uploads (raised on the original case)."
+    ),
     # takedown directory names that are descriptions rather than proper names
     "Hosting provider (generic)": N_("Hosting provider (generic)"),
     "Google Search (de-indexing)": N_("Google Search (de-indexing)"),
@@ -97,8 +103,13 @@ REASON_LABELS = {
     "bank_match": N_("Matches a hash bank"),
     "enrolled_face": N_("Shows an enrolled person's face"),
     "source_photo": N_("Made from one of her source photos"),
-    "explicit_synthetic": N_("Explicit and likely synthetic"),
+    "explicit_synthetic": N_("Explicit, with a sign of generation or face swap"),
 }
+
+
+# Pages of one role only: the victim's own case and the partner's notices are not staff pages (an
+# administrator may open them, but they are not in her navigation).
+NAV_ROLES: dict[str, set[str]] = {"/my-case": {Role.VICTIM.value}, "/notices": {Role.PARTNER.value}}
 
 
 def nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
@@ -106,6 +117,8 @@ def nav_for(principal: Principal | None, path: str) -> list[dict[str, Any]]:
         return []
     items = []
     for href, label, perm in NAV:
+        if href in NAV_ROLES and principal.role not in NAV_ROLES[href]:
+            continue
         if principal.can(perm):
             active = path == href if href == "/" else path.startswith(href)
             items.append({"href": href, "label": label, "active": active})
@@ -161,6 +174,9 @@ def render(
             reason_labels=REASON_LABELS,
             label_of=lambda value: _shown(t, value),
             platform_of=lambda key: _shown(t, platform_name(key)),
+            evidence_of=lambda f: evidence.lines(
+                reasons=f.reasons, scores=f.scores, people=f.people, banks=f.banks
+            ),
             **ctx,
         )
     )

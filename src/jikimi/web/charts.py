@@ -11,13 +11,23 @@ HEIGHT = 200
 PAD_L, PAD_R, PAD_T, PAD_B = 40, 10, 14, 44
 
 
-def _nice_max(value: float) -> float:
+STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000)
+
+
+def _scale(value: float) -> tuple[float, int]:
+    """The axis top and the number of grid steps for a largest value of ``value``: whole-number ticks (at
+    most four steps), so a count never reads "0.25"."""
     if value <= 0:
-        return 1.0
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
-        if value <= step:
-            return float(step)
-    return float(value)
+        return 1.0, 1
+    step = next((st for st in STEPS if value / st <= 4), None)
+    if step is None:
+        step = int(-(-value // 4))
+    steps = max(1, int(-(-value // step)))
+    return float(step * steps), steps
+
+
+def _nice_max(value: float) -> float:
+    return _scale(value)[0]
 
 
 def _label_step(labels: Sequence[str]) -> int:
@@ -28,7 +38,12 @@ def _label_step(labels: Sequence[str]) -> int:
     return max(1, -(-len(labels) // fits))
 
 
-def _frame(title: str, top: float, unit: str, *, empty: str | None) -> list[str]:
+def _shown_label(i: int, n: int, step: int) -> bool:
+    """Every ``step``-th label, counted from the newest (the last point is always labelled)."""
+    return (n - 1 - i) % step == 0
+
+
+def _frame(title: str, top: float, unit: str, *, empty: str | None, steps: int = 4) -> list[str]:
     """The SVG opening, title and grid; with ``empty`` set, the no-data message too."""
     inner_h = HEIGHT - PAD_T - PAD_B
     parts = [
@@ -36,10 +51,10 @@ def _frame(title: str, top: float, unit: str, *, empty: str | None) -> list[str]
         'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
-    for i in range(5):
-        y = PAD_T + inner_h * i / 4
-        val = top * (4 - i) / 4
-        label = f"{val:g}{escape(unit)}"
+    for i in range(steps + 1):
+        y = PAD_T + inner_h * i / steps
+        val = top * (steps - i) / steps
+        label = f"{val:.0f}{escape(unit)}"
         parts.append(f'<line class="grid" x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{PAD_L - 4}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
     if empty is not None:
@@ -54,8 +69,8 @@ def bar_chart(
     points: Sequence[tuple[str, float]], *, title: str = "", unit: str = "", empty: str = "No data yet"
 ) -> Markup:
     """A bar chart of ``(label, value)`` pairs."""
-    top = _nice_max(max((v for _, v in points), default=0))
-    parts = _frame(title, top, unit, empty=None if points else empty)
+    top, steps = _scale(max((v for _, v in points), default=0))
+    parts = _frame(title, top, unit, empty=None if points else empty, steps=steps)
     inner_w = WIDTH - PAD_L - PAD_R
     inner_h = HEIGHT - PAD_T - PAD_B
     n = max(len(points), 1)
@@ -70,7 +85,7 @@ def bar_chart(
             f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
             f"<title>{escape(label)}: {value:g}{escape(unit)}</title></rect>"
         )
-        if i % step == 0:
+        if _shown_label(i, len(points), step):
             parts.append(
                 f'<text class="label" x="{x + bar_w / 2:.1f}" y="{HEIGHT - PAD_B + 14}" '
                 f'text-anchor="middle">{escape(label)}</text>'
@@ -83,8 +98,8 @@ def line_chart(
     points: Sequence[tuple[str, float]], *, title: str = "", unit: str = "", empty: str = "No data yet"
 ) -> Markup:
     """A line chart of ``(label, value)`` pairs."""
-    top = _nice_max(max((v for _, v in points), default=0))
-    parts = _frame(title, top, unit, empty=None if points else empty)
+    top, steps = _scale(max((v for _, v in points), default=0))
+    parts = _frame(title, top, unit, empty=None if points else empty, steps=steps)
     inner_w = WIDTH - PAD_L - PAD_R
     inner_h = HEIGHT - PAD_T - PAD_B
     n = len(points)
@@ -99,7 +114,7 @@ def line_chart(
             f"<title>{escape(label)}: {value:g}{escape(unit)}"
             "</title></circle>"
         )
-        if i % step == 0:
+        if _shown_label(i, len(points), step):
             parts.append(
                 f'<text class="label" x="{x:.1f}" y="{HEIGHT - PAD_B + 14}" text-anchor="middle">'
                 f"{escape(label)}</text>"

@@ -40,12 +40,21 @@ def reason_filter(context: Context, text: object) -> str:
 
 def local_time(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """``{{ when|kst }}``: a time in the organisation's time zone, labelled (``2026-02-01 19:00 KST``);
-    naive values are UTC (as the database stores them)."""
+    naive values are UTC (as the database stores them). An ISO 8601 string with an offset is converted the
+    same way; one without (a chat export's own local time) is only tidied, its zone being unknown."""
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     from jikimi.config import org_timezone
 
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if parsed.tzinfo is None:
+            return parsed.strftime(fmt)
+        value = parsed
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -48,6 +48,10 @@ class FindingOut(BaseModel):
     media_sha256: str
     kind: str
     sightings: int
+    enrolled_photos: list[int] = []
+    """Of the enrolled faces its people entries name (``face.enrolled_face``), those whose photo was kept."""
+    first_sighting: dict[str, Any] | None = None
+    """Where and when it was first seen: ``{"chat_name", "link", "source_kind", "posted_at", "seen_at"}``."""
     created_at: datetime
     reviewed_by: str | None
     reviewed_at: datetime | None
@@ -92,8 +96,11 @@ def _findings(
         q = q.where(Finding.status == status)
     if case_id is not None:
         q = q.where(Finding.case_id == case_id)
+    rows = list(s.execute(q))
+    firsts = _first_sightings(s, [m.id for _, m, _, _ in rows])
+    kept = _kept_faces(s, [f for f, _, _, _ in rows])
     out = []
-    for f, m, title, n in s.execute(q):
+    for f, m, title, n in rows:
         out.append(
             FindingOut(
                 id=f.id,
@@ -108,9 +115,11 @@ def _findings(
                 ),
                 person_id=f.person_id,
                 people=f.people,
+                enrolled_photos=sorted(_enrolled_faces(f) & kept),
                 media_sha256=m.sha256,
                 kind=m.kind,
                 sightings=int(n or 0),
+                first_sighting=firsts.get(m.id),
                 created_at=f.created_at,
                 reviewed_by=f.reviewed_by,
                 reviewed_at=f.reviewed_at,
@@ -118,6 +127,57 @@ def _findings(
             )
         )
     return out
+
+
+def _first_sightings(s: Session, media_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The earliest sighting of each media item (by the time it was posted, else seen)."""
+    out: dict[int, dict[str, Any]] = {}
+    if not media_ids:
+        return out
+    q = select(SightingRecord).where(SightingRecord.media_id.in_(media_ids)).order_by(SightingRecord.id)
+    for sg in s.scalars(q):
+        when = sg.posted_at or sg.seen_at
+        known = out.get(sg.media_id)
+        if known is not None and (known["posted_at"] or known["seen_at"]) <= when:
+            continue
+        out[sg.media_id] = {
+            "chat_name": sg.chat_name,
+            "link": sg.link,
+            "source_kind": sg.source_kind,
+            "posted_at": sg.posted_at,
+            "seen_at": sg.seen_at,
+        }
+    return out
+
+
+def _enrolled_faces(f: Finding) -> set[int]:
+    """The enrolled faces (``PersonFace`` ids) a finding's people entries point to."""
+    out = set()
+    for p in f.people:
+        face = p.get("face") if isinstance(p, dict) else None
+        fid = face.get("enrolled_face") if isinstance(face, dict) else None
+        if isinstance(fid, int) and not isinstance(fid, bool):
+            out.add(fid)
+    return out
+
+
+def _kept_faces(s: Session, findings: list[Finding]) -> set[int]:
+    """Of the enrolled faces these findings point to, those whose photo was kept (``keep_photos``)."""
+    from jikimi.store.schema.people import PersonFace, PersonPhoto
+
+    ids = set().union(*(_enrolled_faces(f) for f in findings)) if findings else set()
+    if not ids:
+        return set()
+    q = (
+        select(PersonFace.id)
+        .join(
+            PersonPhoto,
+            (PersonPhoto.person_id == PersonFace.person_id)
+            & (PersonPhoto.sha256 == PersonFace.source_sha256),
+        )
+        .where(PersonFace.id.in_(ids))
+    )
+    return set(s.scalars(q))
 
 
 def _one(s: Session, finding_id: int) -> FindingOut:
@@ -234,6 +294,59 @@ def thumbnail(
     else:
         sha = m.sha256
         body = thumbs.blurred_thumbnail(sha, lambda: vault.default_vault().read(sha), grey=grey)
+    return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store, private"})
+
+
+@router.get(
+    "/api/v1/findings/{finding_id}/enrolled-face/{face_id}",
+    tags=["findings"],
+    summary="Her enrolled photo's face beside a finding: blurred unless reveal=true (original:view); "
+    "the kept photo is decrypted under an audit entry",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "no such face, or not kept"}},
+)
+def enrolled_face(
+    request: Request,
+    s: DB,
+    finding_id: int,
+    face_id: int,
+    principal: FindingReader,
+    reveal: bool = False,
+    grey: bool = False,
+) -> Response:
+    from jikimi.store import people
+    from jikimi.store.schema.people import PersonFace, PersonPhoto
+
+    f = s.get(Finding, finding_id)
+    if f is None or face_id not in _enrolled_faces(f):
+        raise NotFoundError(f"finding {finding_id} has no enrolled face {face_id}")
+    face = s.get(PersonFace, face_id)
+    row = (
+        s.scalars(
+            select(PersonPhoto).where(
+                PersonPhoto.person_id == face.person_id, PersonPhoto.sha256 == face.source_sha256
+            )
+        ).first()
+        if face is not None
+        else None
+    )
+    if face is None or row is None:
+        raise NotFoundError("her enrolment photo was not kept", "photos are kept only with --keep-photos")
+    if reveal and not principal.can(Perm.ORIGINAL_VIEW):
+        raise Forbidden(Perm.ORIGINAL_VIEW.value)
+    box = (face.box_left, face.box_top, face.box_right, face.box_bottom)
+    photo_id = row.id
+
+    def load(purpose: str) -> tuple[bytes, tuple[int, int, int, int]]:
+        _, data = people.photo(s, photo_id, actor=principal.actor, purpose=purpose)
+        return data, box
+
+    if reveal:
+        data, _ = load(f"review of finding {finding_id}")
+        request.app.state.metrics.reveals.inc()
+        body = thumbs.render(data, blurred=False, grey=grey, box=box)
+    else:
+        body = thumbs.blurred_face(face_id, lambda: load(f"blurred preview, finding {finding_id}"), grey=grey)
     return Response(body, media_type="image/jpeg", headers={"cache-control": "no-store, private"})
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from jikimi.api.deps import DB, Principal, User, optional_principal, require
+from jikimi.api.deps import DB, Principal, User, client_ip, get_settings, optional_principal, require
 from jikimi.api.roles import Perm
 from jikimi.api.ui import render
 
@@ -35,8 +35,66 @@ def home(
 
 
 @router.get("/account", include_in_schema=False)
-def account(request: Request, principal: User) -> Response:
-    return render(request, "account.html", principal)
+def account(request: Request, principal: User, changed: bool = False) -> Response:
+    return render(request, "account.html", principal, error=None, changed=changed)
+
+
+@router.post("/account/password", include_in_schema=False)
+def change_password(
+    request: Request,
+    s: DB,
+    principal: User,
+    current: Annotated[str, Form(max_length=1000)] = "",
+    new: Annotated[str, Form(max_length=1000)] = "",
+    again: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """She changes her own password (the current one first). Every other session of hers ends; this browser
+    gets a new session, so she stays signed in here."""
+    from jikimi.api.settings import SESSION_COOKIE
+    from jikimi.errors import JikimiError
+    from jikimi.store import accounts
+    from jikimi.web import N_
+
+    settings = get_settings(request)
+    error: str | None = None
+    if principal.via != "session":
+        error = N_("Change your password in the browser.")
+    elif new != again:
+        error = N_("The two new passwords differ.")
+    else:
+        try:
+            user = accounts.authenticate(
+                s, principal.username, current, ip=client_ip(request), policy=settings.lockout
+            )
+        except accounts.AuthError:
+            s.commit()  # the failed attempt counts towards the lockout
+            error = N_("The current password is wrong.")
+        else:
+            try:
+                accounts.set_password(s, user, new, actor=principal.actor)
+            except JikimiError as exc:
+                s.rollback()
+                error = exc.reason
+    if error is not None:
+        return render(request, "account.html", principal, status=422, error=error, changed=False)
+    _, secret = accounts.create_session(
+        s,
+        user,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        hours=settings.session_hours,
+    )
+    redirect = RedirectResponse("/account?changed=true", status_code=303)
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+        path="/",
+        max_age=int(settings.session_hours * 3600),
+    )
+    return redirect
 
 
 def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:

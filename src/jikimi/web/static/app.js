@@ -16,14 +16,17 @@
   });
   applyGrey();
 
-  // Reveal one thumbnail: the server sends the unblurred image only on ?reveal=1 and records it in the audit log.
+  // Reveal one card's images together (the found image and her enrolment photo): the server sends the unblurred
+  // images only on ?reveal=true and records each in the audit log.
   function reveal(card) {
     if (!card) return;
-    var img = card.querySelector("img.thumb");
-    if (!img || img.dataset.revealed === "1") return;
-    img.src = img.dataset.revealSrc;
-    img.dataset.revealed = "1";
-    img.classList.remove("blurred");
+    var imgs = card.querySelectorAll("img.thumb");
+    if (!imgs.length || imgs[0].dataset.revealed === "1") return;
+    imgs.forEach(function (img) {
+      img.src = img.dataset.revealSrc;
+      img.dataset.revealed = "1";
+      img.classList.remove("blurred");
+    });
     var btn = card.querySelector("[data-reveal]");
     if (btn) btn.disabled = true;
   }
