@@ -17,8 +17,6 @@ from api_harness import Harness, bearer, login, make_harness
 
 
 def _harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Harness, dict[str, str]]:
-    for name in ("JIKIMI_ORG_NAME", "JIKIMI_ORG_EMAIL", "JIKIMI_ORG_PHONE", "JIKIMI_SMTP_HOST"):
-        monkeypatch.delenv(name, raising=False)
     h = make_harness(f"sqlite:///{tmp_path / 'victim.db'}")
     return h, h.role_tokens()
 
@@ -63,3 +61,85 @@ def test_scan_page_names_files_not_server_paths_and_refreshes_its_lists(
     lists = status[status.index('id="scan-lists"') :]
     assert "완료" in lists or "done" in lists
     assert "No scans yet" not in lists and "스캔 기록이 없습니다" not in lists
+
+
+# --- 16. the victim's page -----------------------------------------------------------------------------
+
+
+def _victim_case(h: Harness, *, new_findings: int) -> int:
+    from jikimi.store import accounts
+    from jikimi.store.schema.scans import Case, Finding
+    from jikimi.store.schema.scans import MediaRecord as Media
+
+    with h.store.session() as s:
+        accounts.create_user(
+            s,
+            username="jiyoung",
+            password="correct horse battery staple",
+            role="case_worker",
+            display_name="김지영",
+            actor="test",
+        )
+        case = Case(queue_key="person:1", title="case one")
+        s.add(case)
+        s.flush()
+        for i in range(new_findings):
+            media = Media(sha256=f"{i:064x}", md5=f"{i:032x}", size=1, kind="image")
+            s.add(media)
+            s.flush()
+            s.add(Finding(media_id=media.id, case_id=case.id, status="new"))
+        accounts.create_user(
+            s,
+            username="victim-b",
+            password="correct horse battery staple",
+            role="victim",
+            case_ref=str(case.id),
+            actor="web:jiyoung",
+        )
+        return case.id
+
+
+def test_victim_sees_her_worker_and_under_review_in_korean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JIKIMI_ORG_NAME", "서울 상담소")
+    monkeypatch.setenv("JIKIMI_ORG_PHONE", "02-000-0000")
+    monkeypatch.setenv("JIKIMI_ORG_EMAIL", "help@centre.example")
+    h, _ = _harness(tmp_path, monkeypatch)
+    _victim_case(h, new_findings=2)
+    c = h.client()
+    login(c, "victim-b")
+    page = html.unescape(c.get("/my-case").text)
+    assert "담당 상담원" in page and "김지영" in page and "02-000-0000" in page
+    assert "help@centre.example" in page
+    assert "검토 중" in page and "2건" in page
+    assert "아직 신고된 게시물이 없습니다" not in page
+
+
+def test_victim_sees_what_was_sent_where_in_plain_korean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JIKIMI_ORG_NAME", "서울 상담소")
+    monkeypatch.setenv("JIKIMI_FOUR_EYES", "false")
+    h, tokens = _harness(tmp_path, monkeypatch)
+    case_id = _victim_case(h, new_findings=0)
+    from jikimi.takedown.service import FindingRef, add_item
+
+    with h.store.session() as s:
+        add_item(s, FindingRef(case_id=str(case_id), url="https://x.com/a/status/1", sha256="cd" * 32))
+    c = h.client()
+    cw = bearer(tokens["case_worker"])
+    drafted = c.post(f"/api/v1/cases/{case_id}/takedowns", json={"lang": "ko"}, headers=cw)
+    assert drafted.status_code == 201, drafted.text
+    nid = drafted.json()["notices"][0]["id"]
+    assert c.post(f"/api/v1/takedowns/{nid}/approve", headers=cw).status_code == 200
+    sent = c.post(f"/api/v1/takedowns/{nid}/send", json={"submitted_ref": "X-1"}, headers=cw)
+    assert sent.status_code == 200 and sent.json()["ok"], sent.text
+    v = h.client()
+    login(v, "victim-b")
+    page = html.unescape(v.get("/my-case").text)
+    assert re.search(r"\d{4}-\d{2}-\d{2} KST: X \(Twitter\)에 삭제 요청을 보냈습니다", page), page
+    assert "플랫폼의 답변을 기다리고 있습니다" in page
+    assert c.post(f"/api/v1/takedowns/{nid}/mark", json={"outcome": "removed"}, headers=cw).status_code == 200
+    page = html.unescape(v.get("/my-case").text)
+    assert "플랫폼이 삭제했습니다" in page
