@@ -365,6 +365,12 @@ SAMPLES = [
     "enrol new photos",
     "person 4 was withdrawn; her face data was deleted",
     "enrol her again with `jikimi person enroll` if she consents again",
+    "the mailbox address must look like imaps://user@host/INBOX",
+    "imaps:// for TLS from the start (port 993), imap:// for STARTTLS (port 143)",
+    "put the mailbox password in its own field, not in the address",
+    "the password field is write-only; the address is shown on the page",
+    "the SMTP port must be a number from 1 to 65535, not 'abc'",
+    "this photo shows 3 faces; choose hers below",
 ]
 
 

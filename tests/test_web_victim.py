@@ -143,3 +143,102 @@ def test_victim_sees_what_was_sent_where_in_plain_korean(
     assert c.post(f"/api/v1/takedowns/{nid}/mark", json={"outcome": "removed"}, headers=cw).status_code == 200
     page = html.unescape(v.get("/my-case").text)
     assert "플랫폼이 삭제했습니다" in page
+
+
+# --- 3. the centre's settings, shared by the web app and the command line ------------------------------
+
+
+def _clear_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jikimi.takedown.settings import ENV_OF
+
+    for env in ENV_OF.values():
+        monkeypatch.delenv(env, raising=False)
+
+
+def test_admin_sets_the_organisation_and_mail_and_the_cli_drafts_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from jikimi.cli import app as cli
+    from jikimi.config import get_settings
+
+    _clear_env(monkeypatch)
+    h, tokens = _harness(tmp_path, monkeypatch)
+    c = h.client()
+    admin = bearer(tokens["admin"])
+    assert c.get("/api/v1/settings/takedown", headers=bearer(tokens["case_worker"])).status_code == 403
+    body = {
+        "organisation": {"name": "서울 디지털성범죄 상담소", "email": "help@centre.example", "phone": "02-1"},
+        "smtp": {"host": "smtp.centre.example", "port": 587, "user": "u", "password": "s3cret-pass!"},
+        "imap": {"url": "imaps://takedown@mail.centre.example/INBOX", "password": "imap-s3cret!"},
+    }
+    r = c.put("/api/v1/settings/takedown", json=body, headers=admin)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["organisation"]["name"] == "서울 디지털성범죄 상담소"
+    assert out["smtp"]["password_set"] is True and out["imap"]["password_set"] is True
+    assert "s3cret" not in r.text and "imap-s3cret" not in r.text
+    # Stored where the command line reads it, readable by the server's user only.
+    path = get_settings().home / "takedown.yaml"
+    assert path.stat().st_mode & 0o077 == 0
+    from jikimi.takedown.replies import load_imap
+    from jikimi.takedown.settings import load_organisation, load_smtp
+
+    assert load_organisation().phone == "02-1"
+    assert load_smtp().password == "s3cret-pass!" and load_smtp().host == "smtp.centre.example"
+    imap = load_imap()
+    assert imap is not None and imap.password == "imap-s3cret!" and imap.host == "mail.centre.example"
+    # An empty password keeps the stored one; clear_password removes it.
+    r = c.put("/api/v1/settings/takedown", json={"smtp": {"password": ""}}, headers=admin)
+    assert r.json()["smtp"]["password_set"] is True
+    # The CLI drafts with the same organisation (no environment variable).
+    run = CliRunner().invoke
+    assert run(cli, ["takedown", "add", "42", "https://t.me/room/7"]).exit_code == 0
+    res = run(cli, ["takedown", "draft", "42", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "서울 디지털성범죄 상담소" in res.stdout
+    # The password never reaches the audit log or a page.
+    audit = c.get("/api/v1/audit", headers=admin).text
+    assert "settings.update" in audit and "s3cret" not in audit
+    r = c.put("/api/v1/settings/takedown", json={"smtp": {"clear_password": True}}, headers=admin)
+    assert r.json()["smtp"]["password_set"] is False
+
+
+def test_settings_page_is_admin_only_and_never_shows_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear_env(monkeypatch)
+    h, _ = _harness(tmp_path, monkeypatch)
+    worker = h.client()
+    login(worker, "case-worker")
+    assert worker.get("/settings").status_code == 403
+    c = h.client()
+    csrf = login(c, "admin")
+    page = c.get("/settings")
+    assert page.status_code == 200 and "상담소 설정" in page.text
+    form = {
+        "csrf_token": csrf,
+        "org_name": "지킴이 상담소",
+        "org_email": "help@centre.example",
+        "org_phone": "02-2",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": "2525",
+        "smtp_security": "none",
+        "smtp_password": "hunter2-hunter2",
+        "smtp_from": "takedown@centre.example",
+    }
+    saved = c.post("/settings", data=form)
+    assert saved.status_code == 303, saved.text
+    page = html.unescape(c.get(saved.headers["location"]).text)
+    assert "저장했습니다" in page and "지킴이 상담소" in page and "2525" in page
+    assert "hunter2" not in page and "저장됨 — 그대로 두려면 비워 두세요" in page
+    from jikimi.takedown.settings import load_smtp
+
+    smtp = load_smtp()
+    assert smtp.port == 2525 and not smtp.starttls and smtp.password == "hunter2-hunter2"
+    # A refusal comes back in Korean, with nothing saved.
+    bad = c.post("/settings", data={**form, "smtp_port": "abc"})
+    assert bad.status_code == 422 and "SMTP 포트는" in html.unescape(bad.text)
+    bad = c.post("/settings", data={**form, "imap_url": "imaps://u:pw@mail.example/INBOX"})
+    assert bad.status_code == 422 and "비밀번호 칸에" in html.unescape(bad.text)
