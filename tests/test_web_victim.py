@@ -242,3 +242,54 @@ def test_settings_page_is_admin_only_and_never_shows_the_password(
     assert bad.status_code == 422 and "SMTP 포트는" in html.unescape(bad.text)
     bad = c.post("/settings", data={**form, "imap_url": "imaps://u:pw@mail.example/INBOX"})
     assert bad.status_code == 422 and "비밀번호 칸에" in html.unescape(bad.text)
+
+
+# --- 14. enrolment from a group photo ------------------------------------------------------------------
+
+
+def test_enrolment_lets_her_face_be_chosen_in_a_group_photo(
+    shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from PIL import Image
+
+    src = shared / "faces" / "portraits" / "_scenes" / "two_people.jpg"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    im = Image.open(src).convert("RGB")
+    im.thumbnail((640, 640))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=92)
+    group = buf.getvalue()
+    h, _ = _harness(tmp_path, monkeypatch)
+    c = h.client()
+    csrf = login(c, "case-worker")
+    form = {"csrf_token": csrf, "name": "가명 B", "consent_by": "본인", "consent_confirmed": "true"}
+    page = c.post("/people", data=form, files=[("photos", ("우리 가족.jpg", group, "image/jpeg"))])
+    text = html.unescape(page.text)
+    assert page.status_code == 200, text
+    # The faces, numbered, as crops; the file named; no "--face N" and no "사진 1".
+    assert 'id="choose-face"' in text and "우리 가족.jpg: 이 사진에는 얼굴이 2개 있습니다" in text
+    assert len(re.findall(r'<img class="face-crop" src="data:image/jpeg;base64,', text)) == 2
+    assert "--face " not in text and "사진 1:" not in text and "사진 #1" not in text
+    pending = re.search(r'name="pending" value="([^"]+)"', text).group(1)  # type: ignore[union-attr]
+    # Another worker cannot use the held photos.
+    other = h.client()
+    other_csrf = login(other, "admin")
+    refused = other.post(
+        "/people", data={**form, "csrf_token": other_csrf, "pending": pending, "face_0": "2"}
+    )
+    assert refused.status_code == 422
+    done = c.post("/people", data={**form, "pending": pending, "face_0": "2"})
+    assert done.status_code == 201, html.unescape(done.text)
+    assert "등록됨" in html.unescape(done.text) or "가명 B" in done.text
+    from jikimi.store.schema.people import PersonFace
+
+    with h.store.session() as s:
+        (face,) = s.query(PersonFace).all()
+        assert face.source_name == "우리 가족.jpg"
+        assert face.box_left > im.width // 3  # the right-hand face, as chosen
+    # The held photos are gone once she is enrolled.
+    again = c.post("/people", data={**form, "pending": pending, "face_0": "2"})
+    assert again.status_code == 422

@@ -205,7 +205,8 @@ def stored_settings() -> dict[str, dict[str, Any]]:
     data = _read_file()
     out: dict[str, dict[str, Any]] = {}
     for section, keys in SECTIONS.items():
-        sec = data.get(section) if isinstance(data.get(section), dict) else {}
+        raw = data.get(section)
+        sec: dict[str, Any] = raw if isinstance(raw, dict) else {}
         shown: dict[str, Any] = {}
         for key in keys:
             if (section, key) in SECRETS:
