@@ -293,3 +293,22 @@ def test_enrolment_lets_her_face_be_chosen_in_a_group_photo(
     # The held photos are gone once she is enrolled.
     again = c.post("/people", data={**form, "pending": pending, "face_0": "2"})
     assert again.status_code == 422
+
+
+def test_victims_dates_are_days_in_kst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found and removed on her page are days in Seoul: 20:00 UTC on 1 February is 2 February in KST."""
+    from datetime import UTC, datetime
+
+    from jikimi.takedown.service import FindingRef, add_item
+
+    h, _ = _harness(tmp_path, monkeypatch)
+    case_id = _victim_case(h, new_findings=0)
+    with h.store.session() as s:
+        (item,) = add_item(s, FindingRef(case_id=str(case_id), url="https://x.com/a/status/2"))[:1]
+        item.found_at = datetime(2026, 2, 1, 20, 0, tzinfo=UTC)
+        item.state, item.removed_at = "removed", datetime(2026, 2, 3, 16, 30, tzinfo=UTC)
+    v = h.client()
+    login(v, "victim-b")
+    row = html.unescape(v.get("/my-case").text).split("<tbody>")[1].split("</tbody>")[0]
+    assert "2026-02-02 KST" in row and "2026-02-04 KST" in row, row
+    assert "2026-02-01" not in row and "2026-02-03" not in row, row

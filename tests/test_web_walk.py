@@ -293,6 +293,7 @@ def test_a_worker_finishes_a_victims_case_in_the_browser_alone(
         assert re.search(
             r"\d{4}-\d{2}-\d{2} KST: Telegram에 삭제 요청을 보냈습니다\. 삭제됨 플랫폼이 삭제했습니다", mine
         ), mine
+        assert re.search(r"Telegram\s+삭제됨\s+\d{4}-\d{2}-\d{2} KST\s+\d{4}-\d{2}-\d{2} KST", mine), mine
         # The group photo's finding is still being reviewed: said so, in plain Korean.
         assert "검토 중" in page.locator("#under-review").inner_text()
         assert "찾아낸 자료를 검토하고 있습니다(1건)" in mine, mine
