@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,35 @@ def test_demo_runs_the_whole_loop(jikimi_home: Path, shared: Path) -> None:
         states = [e.to_state for e in item.events]
         assert states == ["found", "drafted", "approved", "sent", "acknowledged", "removed"], states
     store.dispose()
+
+    # The organisation is in JIKIMI_HOME/takedown.yaml, so the command line drafts with the data the demo left
+    # (it used to live only in the demo process's environment: "organisation is not configured").
+    assert "JIKIMI_ORG_NAME" not in os.environ
+    assert "지킴이 데모 상담소" in (jikimi_home / "takedown.yaml").read_text(encoding="utf-8")
+    run = CliRunner().invoke
+    assert run(app, ["takedown", "add", "77", "https://t.me/room/9"]).exit_code == 0
+    drafted = run(app, ["takedown", "draft", "77"])
+    assert drafted.exit_code == 0, drafted.output
+
+
+def test_demo_outbox_writes_each_message_as_an_eml_file(tmp_path: Path) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    from jikimi.cli.demo import demo_outbox
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@example.org", "b@example.org", "notice"
+    msg.set_content("hello")
+    with (
+        demo_outbox(tmp_path / "outbox") as (port, received),
+        smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp,
+    ):
+        smtp.send_message(msg)
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    assert b"Subject: notice" in eml.read_bytes() and len(received) == 1
+    with pytest.raises(OSError):  # stopped with the block
+        smtplib.SMTP("127.0.0.1", port, timeout=2)
 
 
 def test_demo_refuses_to_reset_a_real_home(jikimi_home: Path) -> None:

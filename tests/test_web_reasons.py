@@ -365,6 +365,12 @@ SAMPLES = [
     "enrol new photos",
     "person 4 was withdrawn; her face data was deleted",
     "enrol her again with `jikimi person enroll` if she consents again",
+    "the mailbox address must look like imaps://user@host/INBOX",
+    "imaps:// for TLS from the start (port 993), imap:// for STARTTLS (port 143)",
+    "put the mailbox password in its own field, not in the address",
+    "the password field is write-only; the address is shown on the page",
+    "the SMTP port must be a number from 1 to 65535, not 'abc'",
+    "this photo shows 3 faces; choose hers below",
 ]
 
 
@@ -531,7 +537,8 @@ def test_pages_show_lower_layer_errors_in_korean_and_english(tmp_path: Path) -> 
     page = c.post("/people", data=enrol, files=photos)
     assert page.status_code == 422
     assert "아무도 등록하지 못했습니다" in page.text
-    assert "사진 1: 이미지나 동영상 파일이 아닙니다(텍스트 파일로 보입니다)" in page.text
+    assert "face.jpg: 이미지나 동영상 파일이 아닙니다(텍스트 파일로 보입니다)" in page.text
+    assert "사진 1:" not in page.text  # the file is named, not "photo #1"
     # the enrolment page says what recall to expect for young Korean women, from the shipped calibration
     from jikimi.index.faces import calibration
 
@@ -540,7 +547,7 @@ def test_pages_show_lower_layer_errors_in_korean_and_english(tmp_path: Path) -> 
     assert "not an image or video" not in page.text and "nobody enrolled" not in page.text
     c.get("/lang/en?next=/people")
     page = c.post("/people", data=enrol, files=photos)
-    assert "nobody enrolled: no usable face" in page.text and "photo #1: not an image or video" in page.text
+    assert "nobody enrolled: no usable face" in page.text and "face.jpg: not an image or video" in page.text
     assert "아무도" not in page.text
 
     # The error page of a JikimiError (store.people): Korean by default, English by the cookie.

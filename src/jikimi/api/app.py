@@ -35,6 +35,7 @@ ROUTER_MODULES = [
     "health",
     "auth",
     "users",
+    "centre",
     "audit",
     "hma",
     "banks",

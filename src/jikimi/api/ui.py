@@ -26,6 +26,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("/banks", N_("Banks"), Perm.BANK_READ),
     ("/audit", N_("Audit log"), Perm.AUDIT_READ),
     ("/users", N_("Users"), Perm.USER_ADMIN),
+    ("/settings", N_("Settings"), Perm.USER_ADMIN),
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,9 +29,6 @@ def demo(
     workers: int = typer.Option(0, help="Scan worker processes (0 = all cores)."),
 ) -> None:
     """Run the whole loop on sample data: enrol, bank, scan, cases, takedown, re-upload alert, web app."""
-    os.environ.setdefault("JIKIMI_ORG_NAME", "Jikimi demo support centre (지킴이 데모 상담소)")
-    os.environ.setdefault("JIKIMI_ORG_EMAIL", "takedown@example.org")
-
     from rich.table import Table
 
     from jikimi.cases.queries import list_cases
@@ -70,6 +66,7 @@ def demo(
         for sub in ("vault", "index", "faces"):
             shutil.rmtree(settings.home / sub, ignore_errors=True)
     marker.touch()
+    _demo_settings()
     console.rule("[bold]Jikimi demo (지킴이 데모)")
     console.print(f"data directory: {settings.home}")
     data = make_demo_data(settings.home / "demo-data")
@@ -148,7 +145,32 @@ def demo(
     console.print(f"open http://{host}:{port}/  — login [bold]{DEMO_USER}[/] / [bold]{DEMO_PASSWORD}[/]")
     err_console.print("(Ctrl-C stops the server)")
     # The demo's URLs are made up: no scheduled re-checks (`jikimi serve` runs them hourly on real data).
-    run_server(host, port, database_url=store.url, settings=ApiSettings(recheck_minutes=0))
+    # "보내기" (send) works in the demo: notices go to a local SMTP server that writes them as .eml files to
+    # the outbox folder; it stops with the web app.
+    from jikimi.cli.demo import demo_outbox
+    from jikimi.takedown.settings import save_settings
+
+    outbox = settings.home / "outbox"
+    with demo_outbox(outbox) as (smtp_port, _):
+        save_settings({"smtp": dict(DEMO_SMTP, port=smtp_port)})
+        console.print(f"notices sent from the web app are written to {outbox} (a local demo mail server)")
+        run_server(host, port, database_url=store.url, settings=ApiSettings(recheck_minutes=0))
+
+
+DEMO_ORGANISATION = {
+    "name": "Jikimi demo support centre (지킴이 데모 상담소)",
+    "email": "takedown@example.org",
+}
+DEMO_SMTP = {"host": "127.0.0.1", "starttls": False, "ssl": False, "from": "takedown@example.org"}
+
+
+def _demo_settings() -> None:
+    """The demo centre's organisation in ``takedown.yaml``, read by the server and by ``jikimi takedown …``
+    alike (an environment variable still wins); kept when an administrator already changed it."""
+    from jikimi.takedown.settings import save_settings, stored_settings
+
+    if not (stored_settings()["organisation"].get("name") or "").strip():
+        save_settings({"organisation": dict(DEMO_ORGANISATION)})
 
 
 def _takedown_loop(store: Store, notice_id: int, root: Path) -> None:

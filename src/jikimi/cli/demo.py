@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -236,15 +237,22 @@ def platform_reply(root: Path, sent: bytes) -> Path:
 
 
 @contextmanager
-def demo_outbox() -> Iterator[tuple[int, list[bytes]]]:
-    """A local SMTP server on 127.0.0.1 that keeps the messages it receives (the demo's outbox)."""
+def demo_outbox(folder: Path | None = None) -> Iterator[tuple[int, list[bytes]]]:
+    """A local SMTP server on 127.0.0.1 that keeps the messages it receives (the demo's outbox); with
+    ``folder``, each message is also written there as ``<n>.eml``. Stopped when the block ends."""
     from aiosmtpd.controller import Controller
 
     received: list[bytes] = []
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
 
     class Handler:
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-            received.append(bytes(getattr(envelope, "content", b"") or b""))
+            data = bytes(getattr(envelope, "content", b"") or b"")
+            received.append(data)
+            if folder is not None:
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                (folder / f"{stamp}-{len(received):04d}.eml").write_bytes(data)
             return "250 OK"
 
     with socket.socket() as probe:  # a free port on loopback

@@ -93,6 +93,8 @@ class PhotoFailure:
     photo: str
     reason: str
     hint: str | None = None
+    faces: int = 0
+    """How many faces the photo shows when that is why it failed (several: one must be chosen)."""
 
     def __str__(self) -> str:
         return f"{self.photo}: {self.reason}" + (f" ({self.hint})" if self.hint else "")
@@ -292,8 +294,53 @@ def _info(
     )
 
 
-def _photo_name(src: PhotoSource, i: int) -> str:
+def _photo_name(src: PhotoSource, i: int, names: Sequence[str] | None = None) -> str:
+    if names is not None and i < len(names) and names[i]:
+        return names[i]
     return src.name if isinstance(src, Path) else f"photo #{i + 1}"
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """One face of a photo: its number (left to right, as ``enroll(face=N)`` counts), box, and a small JPEG of
+    the face alone (for choosing her face in a group photo; never stored)."""
+
+    number: int
+    box: FaceBox
+    jpeg: bytes
+
+
+def photo_faces(
+    src: PhotoSource, *, detector: Detector = "hog", upsample: int = 1, side: int = 112
+) -> list[FaceCrop]:
+    """The faces in one photo, numbered as ``enroll(face=N)`` numbers them, each cropped (with a margin) to a
+    ``side``-pixel JPEG. A photo that cannot be read raises a ``JikimiError``; nothing is stored."""
+    import io
+
+    from jikimi.media import load
+
+    media = load(src, name=_photo_name(src, 0))
+    if media.kind != "image":
+        return []
+    faces = faces_in_media(media, detector=detector, upsample=upsample, embed=False)
+    upright = media.upright().convert("RGB")
+    out = []
+    for n, f in enumerate(faces, 1):
+        b = f.box
+        margin = int(0.25 * max(b.right - b.left, b.bottom - b.top))
+        crop = upright.crop(
+            (
+                max(0, b.left - margin),
+                max(0, b.top - margin),
+                min(upright.width, b.right + margin),
+                min(upright.height, b.bottom + margin),
+            )
+        )
+        crop.thumbnail((side, side))
+        buf = io.BytesIO()
+        crop.save(buf, "JPEG", quality=85)
+        out.append(FaceCrop(n, b, buf.getvalue()))
+    return out
 
 
 @dataclass(frozen=True)
@@ -305,12 +352,18 @@ class _Prepared:
 
 
 def _prepare(
-    src: PhotoSource, i: int, *, face: int | None, detector: Detector, upsample: int
+    src: PhotoSource,
+    i: int,
+    *,
+    face: int | None,
+    detector: Detector,
+    upsample: int,
+    names: Sequence[str] | None = None,
 ) -> _Prepared | PhotoFailure:
     """Decode one photo and pick its face; a bad photo becomes a ``PhotoFailure`` with the reason."""
     from jikimi.media import load
 
-    name = _photo_name(src, i)
+    name = _photo_name(src, i, names)
     try:
         media = load(src, name=name)
         if media.kind != "image":
@@ -331,6 +384,7 @@ def _prepare(
             name,
             f"this photo shows {len(faces)} faces ({where}, numbered left to right)",
             "choose the person's face with --face N, or use a photo of the person alone",
+            faces=len(faces),
         )
     if face is not None and not 1 <= face <= len(faces):
         return PhotoFailure(
@@ -368,14 +422,17 @@ def enroll(
     minor: bool = False,
     expires: date | datetime | str | None = None,
     keep_photos: bool = False,
-    face: int | None = None,
+    face: int | Sequence[int | None] | None = None,
     detector: Detector = "hog",
     upsample: int = 1,
     actor: str | None = None,
+    names: Sequence[str] | None = None,
 ) -> EnrolResult:
     """Enrol ``name`` from ``photos`` with a consent record. Refused without ``consent_by``.
 
-    Each photo must show exactly one face, or ``face`` (1-based, left to right) picks one. Photos that fail
+    Each photo must show exactly one face, or ``face`` (1-based, left to right) picks one: one number for
+    every photo, or one per photo (``None``: the photo shows her alone). ``names`` names the photos in
+    messages (e.g. the uploaded file names; default: the file name, or "photo #N"). Photos that fail
     are reported in ``failures`` and the others are enrolled; when none is usable nobody is enrolled
     (``EnrolmentError``). Face detection runs before anything is written.
     """
@@ -406,7 +463,8 @@ def enroll(
     prepared: list[_Prepared] = []
     failures: list[PhotoFailure] = []
     for i, src in enumerate(photos):
-        got = _prepare(src, i, face=face, detector=detector, upsample=upsample)
+        pick = face if face is None or isinstance(face, int) else (face[i] if i < len(face) else None)
+        got = _prepare(src, i, face=pick, detector=detector, upsample=upsample, names=names)
         (failures if isinstance(got, PhotoFailure) else prepared).append(got)  # type: ignore[arg-type]
     if not prepared:
         detail = "; ".join(str(f) for f in failures)

@@ -20,7 +20,6 @@ import email
 import hashlib
 import json
 import mailbox
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -127,8 +126,12 @@ class ImapSettings:
 
 
 def load_imap(env: Mapping[str, str] | None = None) -> ImapSettings | None:
-    """The IMAP settings from the environment, or ``None`` when ``JIKIMI_IMAP_URL`` is not set."""
-    env = os.environ if env is None else env
+    """The IMAP settings from the environment (or the ``imap:`` section of ``takedown.yaml``, edited on the
+    settings page), or ``None`` when no mailbox is configured."""
+    if env is None:
+        from jikimi.takedown.settings import imap_values
+
+        env = imap_values()
     url = (env.get("JIKIMI_IMAP_URL") or "").strip()
     if not url:
         return None

@@ -154,3 +154,124 @@ def load_smtp() -> SmtpSettings:
         cafile=_pick("JIKIMI_SMTP_CAFILE", sec, "cafile"),
         timeout=timeout,
     )
+
+
+# -- editing (the web app's settings page; the command line reads the same file) ---------------------------
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "organisation": ("name", "email", "phone", "address", "website", "include_victim_name", "four_eyes"),
+    "smtp": ("host", "port", "user", "password", "starttls", "ssl", "from", "cafile", "timeout"),
+    "imap": ("url", "password", "cafile"),
+}
+SECRETS = {("smtp", "password"), ("imap", "password")}
+"""Write-only fields: stored, never shown, logged or returned (only whether one is set)."""
+
+ENV_OF: dict[tuple[str, str], str] = {
+    ("organisation", "name"): "JIKIMI_ORG_NAME",
+    ("organisation", "email"): "JIKIMI_ORG_EMAIL",
+    ("organisation", "phone"): "JIKIMI_ORG_PHONE",
+    ("organisation", "address"): "JIKIMI_ORG_ADDRESS",
+    ("organisation", "website"): "JIKIMI_ORG_WEBSITE",
+    ("organisation", "include_victim_name"): "JIKIMI_INCLUDE_VICTIM_NAME",
+    ("organisation", "four_eyes"): "JIKIMI_FOUR_EYES",
+    ("smtp", "host"): "JIKIMI_SMTP_HOST",
+    ("smtp", "port"): "JIKIMI_SMTP_PORT",
+    ("smtp", "user"): "JIKIMI_SMTP_USER",
+    ("smtp", "password"): "JIKIMI_SMTP_PASSWORD",
+    ("smtp", "starttls"): "JIKIMI_SMTP_STARTTLS",
+    ("smtp", "ssl"): "JIKIMI_SMTP_SSL",
+    ("smtp", "from"): "JIKIMI_SMTP_FROM",
+    ("smtp", "cafile"): "JIKIMI_SMTP_CAFILE",
+    ("smtp", "timeout"): "JIKIMI_SMTP_TIMEOUT",
+    ("imap", "url"): "JIKIMI_IMAP_URL",
+    ("imap", "password"): "JIKIMI_IMAP_PASSWORD",
+    ("imap", "cafile"): "JIKIMI_IMAP_CAFILE",
+}
+
+
+def _read_file() -> dict[str, Any]:
+    path = config_path()
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}", f"it should look like:\n{EXAMPLE}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def stored_settings() -> dict[str, dict[str, Any]]:
+    """What the file holds, section by section; a secret is replaced by ``<key>_set: true|false``."""
+    data = _read_file()
+    out: dict[str, dict[str, Any]] = {}
+    for section, keys in SECTIONS.items():
+        raw = data.get(section)
+        sec: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        shown: dict[str, Any] = {}
+        for key in keys:
+            if (section, key) in SECRETS:
+                shown[f"{key}_set"] = bool(sec.get(key))
+            else:
+                shown[key] = sec.get(key)
+        out[section] = shown
+    return out
+
+
+def env_overrides() -> list[str]:
+    """The environment variables that are set and win over the file (a page says so next to the form)."""
+    return [env for env in ENV_OF.values() if os.environ.get(env)]
+
+
+def save_settings(changes: dict[str, dict[str, Any]]) -> list[str]:
+    """Update ``takedown.yaml``: each ``changes[section][key]`` replaces the stored value (``None`` or ``""``
+    removes it). A secret left ``None`` or ``""`` keeps the stored one; ``clear_password: true`` removes it.
+    The file is written atomically, readable by its owner only. Returns the changed ``section.key`` names
+    (for the audit log: names only, never values of secrets)."""
+    data = _read_file()
+    changed: list[str] = []
+    for section, values in changes.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown settings section {section!r}", f"use {', '.join(SECTIONS)}")
+        sec = data.get(section)
+        sec = dict(sec) if isinstance(sec, dict) else {}
+        for key, value in values.items():
+            if key == "clear_password":
+                if value and "password" in sec:
+                    del sec["password"]
+                    changed.append(f"{section}.password")
+                continue
+            if key not in SECTIONS[section]:
+                raise ConfigError(f"unknown setting {section}.{key}")
+            if isinstance(value, str):
+                value = value.strip()
+            if (section, key) in SECRETS and value in (None, ""):
+                continue  # write-only: an empty field keeps the stored secret
+            if value in (None, ""):
+                if key in sec:
+                    del sec[key]
+                    changed.append(f"{section}.{key}")
+                continue
+            if sec.get(key) != value:
+                sec[key] = value
+                changed.append(f"{section}.{key}")
+        data[section] = sec
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(data, fh, allow_unicode=True, sort_keys=False)
+    os.replace(tmp, path)
+    return changed
+
+
+def imap_values() -> dict[str, str]:
+    """``JIKIMI_IMAP_URL/PASSWORD/CAFILE`` from the environment, else from the file's ``imap:`` section."""
+    sec = _file_section("imap")
+    out: dict[str, str] = {}
+    for key in SECTIONS["imap"]:
+        env = ENV_OF[("imap", key)]
+        value = _pick(env, sec, key)
+        if value not in (None, ""):
+            out[env] = str(value)
+    return out

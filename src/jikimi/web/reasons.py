@@ -485,6 +485,30 @@ _ENTRIES: list[tuple[str, str]] = [
         "`jikimi takedown list`로 확인하세요",
     ),
     (
+        r"the mailbox address must look like imaps://user@host/INBOX",
+        "메일함 주소는 imaps://사용자@서버/INBOX 형식이어야 합니다",
+    ),
+    (
+        r"imaps:// for TLS from the start \(port 993\), imap:// for STARTTLS \(port 143\)",
+        "처음부터 TLS를 쓰면 imaps://(포트 993), STARTTLS를 쓰면 imap://(포트 143)",
+    ),
+    (
+        r"put the mailbox password in its own field, not in the address",
+        "메일함 비밀번호는 주소가 아니라 비밀번호 칸에 넣으세요",
+    ),
+    (
+        r"the password field is write-only; the address is shown on the page",
+        "비밀번호 칸은 저장만 되고 다시 표시되지 않습니다. 주소는 화면에 표시됩니다",
+    ),
+    (
+        r"the SMTP port must be a number from 1 to 65535, not (?P<port>.+)",
+        "SMTP 포트는 1에서 65535 사이의 숫자여야 합니다({port}은(는) 아닙니다)",
+    ),
+    (
+        r"this photo shows (?P<n>\d+) faces; choose hers below",
+        "이 사진에는 얼굴이 {n}개 있습니다. 아래에서 본인의 얼굴을 고르세요",
+    ),
+    (
         r"the requesting organisation is not configured \(every notice names it\)",
         "요청 기관이 설정되어 있지 않습니다(모든 삭제 요청에 기관명이 들어갑니다)",
     ),

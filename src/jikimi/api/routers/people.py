@@ -4,6 +4,10 @@ with the active face model. Face search is only ever over people enrolled here w
 
 from __future__ import annotations
 
+import base64
+import secrets
+import time
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -118,14 +122,9 @@ def _enrol(
     expires: date | None,
     consent_confirmed: bool,
     photos: list[tuple[str, bytes]],
+    faces: list[int | None] | None = None,
 ) -> people.EnrolResult:
-    if not consent_confirmed:
-        raise ValidationError(
-            "enrolment refused: the consent form was not confirmed",
-            "tick the box confirming the person (or a guardian) consented to face search",
-        )
-    if not photos:
-        raise ValidationError("no photo uploaded", "add one or more photos showing the person's face")
+    _check_form(consent_confirmed, photos)
     return people.enroll(
         s,
         name,
@@ -135,7 +134,19 @@ def _enrol(
         minor=minor,
         expires=expires,
         actor=principal.actor,
+        face=faces,
+        names=[label or f"photo #{i}" for i, (label, _) in enumerate(photos, 1)],
     )
+
+
+def _check_form(consent_confirmed: bool, photos: list[tuple[str, bytes]]) -> None:
+    if not consent_confirmed:
+        raise ValidationError(
+            "enrolment refused: the consent form was not confirmed",
+            "tick the box confirming the person (or a guardian) consented to face search",
+        )
+    if not photos:
+        raise ValidationError("no photo uploaded", "add one or more photos showing the person's face")
 
 
 @router.post(
@@ -313,6 +324,57 @@ def people_page(request: Request, s: DB, principal: Reader) -> Response:
     )
 
 
+# Photos of an enrolment waiting for the worker to pick her face in a group photo: held in memory only (never
+# written to disk), for the worker who uploaded them, for a short while.
+PENDING_SECONDS = 30 * 60
+PENDING_MAX = 50
+
+
+@dataclass
+class _Pending:
+    actor: str
+    created: float
+    photos: list[tuple[str, bytes]]
+
+
+def _pending(request: Request) -> dict[str, _Pending]:
+    held: dict[str, _Pending] | None = getattr(request.app.state, "pending_enrolments", None)
+    if held is None:
+        held = request.app.state.pending_enrolments = {}
+    now = time.monotonic()
+    for token in [t for t, p in held.items() if now - p.created > PENDING_SECONDS]:
+        del held[token]
+    return held
+
+
+def _group_photos(photos: list[tuple[str, bytes]], chosen: dict[int, int]) -> list[dict[str, Any]]:
+    """Photos with several faces and no face chosen yet, each with its faces cropped and numbered."""
+    groups = []
+    for i, (name, data) in enumerate(photos):
+        if i in chosen:
+            continue
+        try:
+            crops = people.photo_faces(data)
+        except JikimiError:
+            continue  # enrolment reports what is wrong with this photo
+        if len(crops) > 1:
+            groups.append(
+                {
+                    "index": i,
+                    "name": name or f"photo #{i + 1}",
+                    "reason": f"this photo shows {len(crops)} faces; choose hers below",
+                    "faces": [
+                        {
+                            "number": c.number,
+                            "src": "data:image/jpeg;base64," + base64.b64encode(c.jpeg).decode(),
+                        }
+                        for c in crops
+                    ],
+                }
+            )
+    return groups
+
+
 @router.post("/people", include_in_schema=False)
 async def people_enrol_page(
     request: Request,
@@ -325,7 +387,10 @@ async def people_enrol_page(
     consent_scope: Annotated[str, Form(max_length=200)] = people.DEFAULT_SCOPE,
     minor: Annotated[bool, Form()] = False,
     expires: Annotated[str, Form(max_length=20)] = "",
+    pending: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    """Enrol from the consent form. When a photo shows several faces, the form comes back with those faces
+    cropped and numbered (the photos held in memory), and enrolment goes on with the face she chose."""
     form = {
         "name": name,
         "consent_by": consent_by,
@@ -333,9 +398,45 @@ async def people_enrol_page(
         "minor": minor,
         "expires": expires,
     }
+    held = _pending(request)
     try:
-        files = await read_uploads(request, [p for p in (photos or []) if p.filename])
+        waiting = held.get(pending) if pending else None
+        if pending and (waiting is None or waiting.actor != principal.actor):
+            raise ValidationError(
+                "the photos of this enrolment are no longer held", "choose the photos again and enrol"
+            )
+        if waiting is not None:
+            files = waiting.photos
+        else:
+            files = await read_uploads(request, [p for p in (photos or []) if p.filename])
         until = date.fromisoformat(expires) if expires else None
+        _check_form(consent_confirmed, files)
+        submitted = await request.form()
+        chosen: dict[int, int] = {}
+        for i in range(len(files)):
+            value = str(submitted.get(f"face_{i}") or "")
+            if value.isdigit():
+                chosen[i] = int(value)
+        groups = _group_photos(files, chosen)
+        if groups:
+            token = pending or secrets.token_urlsafe(16)
+            if token not in held and len(held) >= PENDING_MAX:
+                held.pop(next(iter(held)))
+            held[token] = _Pending(principal.actor, time.monotonic(), files)
+            everyone = people.list_people(s, include_withdrawn=True)
+            return render(
+                request,
+                "people.html",
+                principal,
+                people=everyone,
+                sources=_sources_of(s, everyone),
+                result=None,
+                error=None,
+                form={**form, "consent_confirmed": True},
+                choose=groups,
+                chosen=chosen,
+                pending=token,
+            )
         res = _enrol(
             s,
             principal,
@@ -346,6 +447,7 @@ async def people_enrol_page(
             expires=until,
             consent_confirmed=consent_confirmed,
             photos=files,
+            faces=[chosen.get(i) for i in range(len(files))],
         )
     except (JikimiError, ValueError) as exc:
         s.rollback()
@@ -364,6 +466,8 @@ async def people_enrol_page(
             failures=failures,
             form=form,
         )
+    if pending:
+        held.pop(pending, None)
     everyone = people.list_people(s, include_withdrawn=True)
     return render(
         request,

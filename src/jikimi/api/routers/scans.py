@@ -203,6 +203,32 @@ def _unresolved_items(store: Store, run_id: int) -> list[dict[str, Any]]:
     return out
 
 
+def _public_text(text: str, folder: Path, names: list[str | None]) -> str:
+    """``text`` without the server's paths: a saved upload is named by the client's file name, anything else
+    under the upload folder by its path inside it, and the data directory is left out."""
+    files_dir = folder / "files"
+    for i, name in enumerate(names):
+        prefix = f"{files_dir}/{i:05d}-"
+        if prefix in text:
+            saved = f"{prefix}{clean_name(name)}"
+            text = text.replace(saved, clean_name(name) if name else f"file {i + 1}")
+    for root in (files_dir, folder, get_settings().home):
+        text = text.replace(f"{root}/", "").replace(str(root), "")
+    return text
+
+
+def _public_report(job: ScanJob, folder: Path) -> None:
+    """Scrub server paths from a finished job's errors (shown on the page and by the API)."""
+    if job.error:
+        job.error = _public_text(job.error, folder, job.names)
+    report = job.report or {}
+    for key in ("errors", "unresolved_items"):
+        for entry in report.get(key, []) or []:
+            for k in ("location", "reason"):
+                if isinstance(entry.get(k), str):
+                    entry[k] = _public_text(entry[k], folder, job.names)
+
+
 def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
     from jikimi.cases import run_scan
 
@@ -227,6 +253,7 @@ def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
         job.error = str(exc) or type(exc).__name__
         job.status = "failed"
     finally:
+        _public_report(job, folder)
         job.finished_at = datetime.now(UTC)
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -346,13 +373,25 @@ def get_scan(request: Request, job_id: str, _: Reader) -> ScanJobOut:
 # --- pages -------------------------------------------------------------------------------------------------
 
 
-@router.get("/scans", include_in_schema=False)
-def scans_page(request: Request, s: DB, principal: Reader) -> Response:
+def _lists(request: Request, s: Any) -> dict[str, Any]:
+    """The recent scans of this server and the scan runs on record (``scan_lists.html``)."""
     jobs = sorted(_jobs(request).values(), key=lambda j: j.created_at, reverse=True)
     # Live progress is kept by this server process; the runs themselves (web and command line) are in the
     # database, so the history survives a restart.
     runs = list(s.scalars(select(ScanRun).order_by(ScanRun.id.desc()).limit(20)))
-    return render(request, "scans.html", principal, jobs=jobs, runs=runs)
+    return {"jobs": jobs, "runs": runs}
+
+
+@router.get("/scans", include_in_schema=False)
+def scans_page(request: Request, s: DB, principal: Reader) -> Response:
+    lists = _lists(request, s)
+    running = [j for j in lists["jobs"] if j.status in ("queued", "running")]
+    return render(request, "scans.html", principal, running=running, **lists)
+
+
+@router.get("/scans/lists", include_in_schema=False)
+def scans_lists(request: Request, s: DB, principal: Reader) -> Response:
+    return render(request, "scan_lists.html", principal, **_lists(request, s))
 
 
 @router.post("/scans", include_in_schema=False)
@@ -364,9 +403,12 @@ async def scans_upload(
 
 
 @router.get("/scans/{job_id}/status", include_in_schema=False)
-def scan_status(request: Request, job_id: str, principal: Reader) -> Response:
+def scan_status(request: Request, s: DB, job_id: str, principal: Reader) -> Response:
     job = _jobs(request).get(job_id)
     if job is None:
         raise NotFoundError(f"no scan {job_id}")
     time.sleep(0)  # yield; the partial below is polled by htmx every second while the scan runs
-    return render(request, "scan_status.html", principal, job=job)
+    # When the scan has ended, the same answer also replaces the lists below (an htmx out-of-band swap), so
+    # "Recent scans" and "Scan runs on record" show the new state without a reload.
+    lists = _lists(request, s) if job.status in ("done", "failed") else {}
+    return render(request, "scan_status.html", principal, job=job, oob_lists=bool(lists), **lists)

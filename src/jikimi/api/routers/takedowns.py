@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi.api.deps import DB, Forbidden, Principal, User, audit, require
@@ -642,10 +643,77 @@ class MyItemOut(BaseModel):
     removed_at: datetime | None
 
 
+class MySentOut(BaseModel):
+    """One request sent to a platform: where, when, and where its links stand."""
+
+    platform: str
+    sent_at: datetime | None
+    state: str
+
+
+class MyWorkerOut(BaseModel):
+    """Her case worker and how to reach the centre."""
+
+    name: str
+    organisation: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
 class MyCaseOut(BaseModel):
     case_id: str
     items: list[MyItemOut]
     counts: dict[str, int]
+    under_review: int = 0
+    """Findings of her case that a person is still reviewing (before anything is reported)."""
+    sent: list[MySentOut] = []
+    worker: MyWorkerOut | None = None
+
+
+# Where a sent request stands, from its links' states: the least advanced one (a request is settled when every
+# link is).
+_SENT_ORDER = ("sent", "reappeared", "acknowledged", "refused", "removed")
+
+
+def _case_worker(s: Session, principal: Principal) -> MyWorkerOut | None:
+    """The worker who opened her account (from the audit log), with the organisation's contact details."""
+    from jikimi.errors import ConfigError
+    from jikimi.store.schema.accounts import User as UserRow
+    from jikimi.store.schema.evidence import AuditEntry
+    from jikimi.takedown.settings import load_organisation
+
+    created = s.scalar(
+        select(AuditEntry.actor)
+        .where(AuditEntry.action == "user.create", AuditEntry.subject == f"user:{principal.user_id}")
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    username = (created or "").split(":", 1)[-1]
+    row = s.scalar(select(UserRow).where(UserRow.username == username)) if username else None
+    try:
+        org = load_organisation(required=False)
+    except ConfigError:
+        org = None
+    if row is None and (org is None or not org.name):
+        return None
+    return MyWorkerOut(
+        name=(row.display_name or row.username) if row is not None else "",
+        organisation=(org.name or None) if org else None,
+        email=org.email if org else None,
+        phone=org.phone if org else None,
+    )
+
+
+def _under_review(s: Session, case_ref: str) -> int:
+    from sqlalchemy import func
+
+    from jikimi.store.schema.scans import Finding
+
+    if not case_ref.isdigit():
+        return 0
+    return int(
+        s.scalar(select(func.count()).where(Finding.case_id == int(case_ref), Finding.status == "new")) or 0
+    )
 
 
 def _my_case(s: Session, principal: Principal) -> MyCaseOut:
@@ -654,6 +722,17 @@ def _my_case(s: Session, principal: Principal) -> MyCaseOut:
     counts: dict[str, int] = {}
     for it in items:
         counts[it.state] = counts.get(it.state, 0) + 1
+    sent: list[MySentOut] = []
+    if case_id:
+        notices = s.scalars(
+            select(TakedownNotice)
+            .where(TakedownNotice.case_id == case_id, TakedownNotice.sent_at.is_not(None))
+            .order_by(TakedownNotice.sent_at)
+        )
+        for n in notices:
+            states = [i.state for i in n.items if i.state in _SENT_ORDER]
+            state = min(states, key=_SENT_ORDER.index) if states else "sent"
+            sent.append(MySentOut(platform=n.platform, sent_at=n.sent_at, state=state))
     return MyCaseOut(
         case_id=case_id,
         items=[
@@ -661,6 +740,9 @@ def _my_case(s: Session, principal: Principal) -> MyCaseOut:
             for i in items
         ],
         counts=counts,
+        under_review=_under_review(s, case_id),
+        sent=sent,
+        worker=_case_worker(s, principal) if case_id else None,
     )
 
 
