@@ -351,26 +351,9 @@ class _Prepared:
     face: Face
 
 
-def _prepare(
-    src: PhotoSource,
-    i: int,
-    *,
-    face: int | None,
-    detector: Detector,
-    upsample: int,
-    names: Sequence[str] | None = None,
-) -> _Prepared | PhotoFailure:
-    """Decode one photo and pick its face; a bad photo becomes a ``PhotoFailure`` with the reason."""
-    from jikimi.media import load
-
-    name = _photo_name(src, i, names)
-    try:
-        media = load(src, name=name)
-        if media.kind != "image":
-            return PhotoFailure(name, "is a video or an animation", "enrol from still photos of the person")
-        faces = faces_in_media(media, detector=detector, upsample=upsample)
-    except JikimiError as exc:
-        return PhotoFailure(name, exc.reason, exc.hint)
+def choose_face(name: str, faces: Sequence[Face], face: int | None) -> Face | PhotoFailure:
+    """Her face among the faces found in one photo: the only one, or the ``face``-th from the left; a photo
+    with none, several (and no choice) or fewer than asked becomes a ``PhotoFailure`` naming the file."""
     if not faces:
         return PhotoFailure(
             name,
@@ -392,7 +375,32 @@ def _prepare(
             f"--face {face} asked, but this photo shows {len(faces)} face(s)",
             f"give a number from 1 to {len(faces)} (faces are numbered left to right)",
         )
-    chosen = faces[(face or 1) - 1]
+    return faces[(face or 1) - 1]
+
+
+def _prepare(
+    src: PhotoSource,
+    i: int,
+    *,
+    face: int | None,
+    detector: Detector,
+    upsample: int,
+    names: Sequence[str] | None = None,
+) -> _Prepared | PhotoFailure:
+    """Decode one photo and pick its face; a bad photo becomes a ``PhotoFailure`` with the reason."""
+    from jikimi.media import load
+
+    name = _photo_name(src, i, names)
+    try:
+        media = load(src, name=name)
+        if media.kind != "image":
+            return PhotoFailure(name, "is a video or an animation", "enrol from still photos of the person")
+        faces = faces_in_media(media, detector=detector, upsample=upsample)
+    except JikimiError as exc:
+        return PhotoFailure(name, exc.reason, exc.hint)
+    chosen = choose_face(name, faces, face)
+    if isinstance(chosen, PhotoFailure):
+        return chosen
     data = media.data()
     return _Prepared(name=name, data=data, sha256=media.sha256, face=chosen)
 

@@ -26,7 +26,7 @@ from jikimi.index.source_photos import SourceFeatures, SourceIndex, source_featu
 from jikimi.signals.face import DETECTORS, Detector, detect_faces
 from jikimi.store import audit
 from jikimi.store.db import Store
-from jikimi.store.people import ACTIVE, PhotoFailure, active_people, get_person
+from jikimi.store.people import ACTIVE, PhotoFailure, active_people, choose_face, get_person
 from jikimi.store.schema.people import Person, PersonSource
 
 __all__ = [
@@ -141,27 +141,10 @@ def _prepare(
         faces = detect_faces(rgb, detector=detector, upsample=upsample, embed=False)
     except JikimiError as exc:
         return PhotoFailure(name, exc.reason, exc.hint)
-    if not faces:
-        return PhotoFailure(
-            name,
-            "no face found in this photo",
-            "use a clear, front-facing photo where the face is at least ~80 pixels wide, "
-            "or try --detector cnn or --upsample 2",
-        )
-    if face is None and len(faces) > 1:
-        where = ", ".join(f"{n}: x={f.box.left}..{f.box.right}" for n, f in enumerate(faces, 1))
-        return PhotoFailure(
-            name,
-            f"this photo shows {len(faces)} faces ({where}, numbered left to right)",
-            "choose the person's face with --face N, or use a photo of the person alone",
-        )
-    if face is not None and not 1 <= face <= len(faces):
-        return PhotoFailure(
-            name,
-            f"--face {face} asked, but this photo shows {len(faces)} face(s)",
-            f"give a number from 1 to {len(faces)} (faces are numbered left to right)",
-        )
-    b = faces[(face or 1) - 1].box
+    chosen = choose_face(name, faces, face)
+    if isinstance(chosen, PhotoFailure):
+        return chosen
+    b = chosen.box
     h, w = rgb.shape[:2]
     box = (max(0, b.left), max(0, b.top), min(w, b.right), min(h, b.bottom))
     try:
