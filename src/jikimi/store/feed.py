@@ -90,7 +90,9 @@ def share_bank(session: Session, bank: Bank, platform: str, *, actor: str | None
     who = actor or audit.default_actor()
     session.add(BankShare(bank_id=bank.id, platform=p, created_by=who[:200]))
     session.flush()
-    audit.append(session, actor=who, action="bank.share", subject=f"bank:{bank.name}", details={"platform": p})
+    audit.append(
+        session, actor=who, action="bank.share", subject=f"bank:{bank.name}", details={"platform": p}
+    )
     return True
 
 
@@ -113,7 +115,9 @@ def unshare_bank(session: Session, bank: Bank, platform: str, *, actor: str | No
 
 def shares(session: Session, bank: Bank) -> list[str]:
     return list(
-        session.scalars(select(BankShare.platform).where(BankShare.bank_id == bank.id).order_by(BankShare.platform))
+        session.scalars(
+            select(BankShare.platform).where(BankShare.bank_id == bank.id).order_by(BankShare.platform)
+        )
     )
 
 
@@ -164,7 +168,7 @@ def page(session: Session, platform: str, *, after: int = 0, limit: int = 1000) 
             .join(BankShare, and_(BankShare.bank_id == Bank.id, BankShare.platform == platform))
             .where(BankEntry.id.in_(ids), BankEntry.enabled.is_(True), Bank.enabled.is_(True))
         )
-        visible = {e.id: entry_for_partner(e, name) for e, name in session.execute(q).tuples()}
+        visible = {e.id: entry_for_partner(e, name) for e, name in session.execute(q)}
     last = {r.entry_id: r.seq for r in rows}
     changes = [(r.seq, r.entry_id, visible.get(r.entry_id)) for r in rows if last[r.entry_id] == r.seq]
     return FeedPage(changes, rows[-1].seq if rows else after, more)

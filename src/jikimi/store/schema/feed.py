@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,7 +35,7 @@ class FeedChange(Base):
 
     __tablename__ = "feed_changes"
     # Never reuse a seq, even if the log were pruned from the end.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     bank_id: Mapped[int] = mapped_column(Integer, nullable=False)
