@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
