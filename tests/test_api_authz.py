@@ -51,6 +51,10 @@ API: list[tuple[str, str, set[str] | str]] = [
     ("POST", "/api/v1/banks/{name}/entries", WRITERS),
     ("POST", "/api/v1/banks/{name}/files", WRITERS),
     ("POST", "/api/v1/hashes/lookup", STAFF),
+    ("GET", "/api/v1/feed", {A, P}),
+    ("GET", "/api/v1/banks/{name}/shares", STAFF),
+    ("PUT", "/api/v1/banks/{name}/shares/{platform}", WRITERS),
+    ("DELETE", "/api/v1/banks/{name}/shares/{platform}", WRITERS),
     ("GET", "/api/v1/people", STAFF),
     ("GET", "/api/v1/people/{person_id}", STAFF),
     ("POST", "/api/v1/people", WRITERS),
@@ -129,6 +133,7 @@ PLACEHOLDERS = {
     "job_id": "no-such-job",
     "finding_id": "999999",
     "face_id": "999999",
+    "platform": "example-platform",
 }
 
 

@@ -39,6 +39,7 @@ ROUTER_MODULES = [
     "audit",
     "hma",
     "banks",
+    "feed",
     "people",
     "scans",
     "cases",

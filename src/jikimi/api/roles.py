@@ -24,6 +24,7 @@ class Perm(StrEnum):
     BANK_WRITE = "bank:write"
     HASH_LOOKUP = "hash:lookup"
     HASH_SUBMIT = "hash:submit"
+    FEED_READ = "feed:read"
     TAKEDOWN_READ = "takedown:read"
     TAKEDOWN_WRITE = "takedown:write"
     NOTICE_OWN = "notice:own"
@@ -65,8 +66,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     # Investigators read everything a case holds and export evidence; they change nothing.
     Role.INVESTIGATOR: frozenset(_STAFF_READ | {Perm.ORIGINAL_VIEW, Perm.EVIDENCE_EXPORT, Perm.AUDIT_READ}),
-    # Platform partners look hashes up and read the notices addressed to their platform.
-    Role.PARTNER: frozenset({Perm.HASH_LOOKUP, Perm.NOTICE_OWN, Perm.TOKEN_SELF}),
+    # Platform partners look hashes up, read the notices addressed to their platform and pull the feed of
+    # the banks shared with their platform.
+    Role.PARTNER: frozenset({Perm.HASH_LOOKUP, Perm.NOTICE_OWN, Perm.FEED_READ, Perm.TOKEN_SELF}),
     # A victim sees the status of her own case only, and may add hashes made on her own device to it.
     Role.VICTIM: frozenset({Perm.CASE_OWN, Perm.HASH_SUBMIT}),
 }

@@ -36,7 +36,7 @@ from jikimi.index import (
     hex_to_codes,
     normalize_pdq_hex,
 )
-from jikimi.store import audit
+from jikimi.store import audit, feed
 from jikimi.store.db import Store
 from jikimi.store.schema.banks import Bank, BankEntry
 
@@ -238,6 +238,7 @@ def delete_bank(session: Session, name: str, *, actor: str | None = None) -> lis
     """Delete a bank and its entries; returns the deleted entry ids."""
     bank = get_bank(session, name)
     ids = list(session.scalars(select(BankEntry.id).where(BankEntry.bank_id == bank.id)))
+    feed.log_bank(session, bank.id)  # the bulk delete skips the flush hook: withdraw the entries from feeds
     session.execute(delete(BankEntry).where(BankEntry.bank_id == bank.id))
     session.delete(bank)
     _audit(session, actor, "bank.delete", f"bank:{name}", {"entries": len(ids)})

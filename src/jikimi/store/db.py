@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from jikimi.config import get_settings
+from jikimi.store import feed
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -61,6 +62,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+        # Bank changes go to the partner feed's log in the same transaction.
+        event.listen(self._factory, "after_flush", feed.log_flush)
 
     @property
     def url(self) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 06:44:46.472768
+Create Date: 2026-12-03 08:14:30.176928
 """
 
 from __future__ import annotations
@@ -77,6 +77,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cases_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "feed_changes",
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("at", jikimi.store.schema.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_feed_changes")),
+        sqlite_autoincrement=True,
+    )
+    with op.batch_alter_table("feed_changes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_feed_changes_entry_id"), ["entry_id"], unique=False)
 
     op.create_table(
         "login_attempts",
@@ -287,6 +301,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_bank_entries_pdq"), ["pdq"], unique=False)
         batch_op.create_index(batch_op.f("ix_bank_entries_sha256"), ["sha256"], unique=False)
 
+    op.create_table(
+        "bank_shares",
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=200), nullable=False),
+        sa.Column("created_at", jikimi.store.schema.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["banks.id"], name=op.f("fk_bank_shares_bank_id_banks"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("bank_id", "platform", name=op.f("pk_bank_shares")),
+    )
     op.create_table(
         "media",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -726,6 +751,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_media_cluster_id"))
 
     op.drop_table("media")
+    op.drop_table("bank_shares")
     with op.batch_alter_table("bank_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bank_entries_sha256"))
         batch_op.drop_index(batch_op.f("ix_bank_entries_pdq"))
@@ -770,6 +796,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_login_attempts_ip_at")
 
     op.drop_table("login_attempts")
+    with op.batch_alter_table("feed_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_feed_changes_entry_id"))
+
+    op.drop_table("feed_changes")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cases_person_id"))
 
