@@ -94,4 +94,4 @@ def test_takedown_replies_command(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no such file or folder" in res.stdout
     assert run(app, ["takedown", "replies"]).exit_code == 2  # nothing to read
     res = run(app, ["takedown", "replies", "--imap"])
-    assert res.exit_code == 1 and "JIKIMI_IMAP_URL is not set" in res.stderr
+    assert res.exit_code == 2 and "JIKIMI_IMAP_URL is not set" in res.stderr  # configuration

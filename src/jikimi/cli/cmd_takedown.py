@@ -8,17 +8,13 @@ from typing import Any
 
 import typer
 
-from jikimi.cli.common import console, emit_json, err_console, fail, fail_on
-from jikimi.errors import JikimiError, ValidationError
+from jikimi.cli.common import console, emit_json, err_console, fail
+from jikimi.errors import ConfigError
 
 takedown_app = typer.Typer(
     help="Removal requests: draft per platform (ko/en/ja), approve, send (e-mail or PDF), track, re-check.",
     no_args_is_help=True,
 )
-
-
-def _exit(exc: JikimiError) -> typer.Exit:
-    return fail_on(exc, 2 if isinstance(exc, ValidationError) else 1)
 
 
 def _store() -> Any:
@@ -83,10 +79,7 @@ def platforms_cmd(
 
     from jikimi.takedown.directory import load_directory
 
-    try:
-        d = load_directory()
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    d = load_directory()
     if as_json:
         for p in d.values():
             emit_json(p.as_dict())
@@ -111,10 +104,7 @@ def resolve_cmd(url: str) -> None:
     """Which platform a URL (or t.me / tg:// link) is on."""
     from jikimi.takedown.directory import resolve_url
 
-    try:
-        r = resolve_url(url)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    r = resolve_url(url)
     emit_json(
         {
             "url": url,
@@ -133,10 +123,7 @@ def contact_cmd(url: str) -> None:
     """Suggest the abuse address for an unknown host (RDAP: IP network, then registrar). Verify before use."""
     from jikimi.takedown.abuse import find_abuse_contacts
 
-    try:
-        contacts = find_abuse_contacts(url)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    contacts = find_abuse_contacts(url)
     if not contacts:
         raise fail(f"no abuse contact found for {url}", "look it up by hand (WHOIS) and use --to")
     for c in contacts:
@@ -177,12 +164,9 @@ def add_cmd(
         first_seen=_parse_when(first_seen, "--first-seen"),
         captured_at=_parse_when(captured_at, "--captured-at"),
     )
-    try:
-        with _store().session() as s:
-            item, created = add_item(s, ref)
-            out = {"item": item.id, "platform": item.platform, "state": item.state, "created": created}
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        item, created = add_item(s, ref)
+        out = {"item": item.id, "platform": item.platform, "state": item.state, "created": created}
     emit_json(out)
 
 
@@ -200,12 +184,9 @@ def draft_cmd(
     """Draft notices for a case's confirmed findings (one per platform); a person approves each one."""
     from jikimi.takedown.service import draft_case
 
-    try:
-        with _store().session() as s:
-            res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
-            rows = [_notice_dict(n) for n in res.notices]
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
+        rows = [_notice_dict(n) for n in res.notices]
     _print_notes(res.notes)
     for r in rows:
         if as_json:
@@ -256,11 +237,8 @@ def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> N
     """Show a notice: its text, items and their states."""
     from jikimi.takedown.service import get_notice
 
-    try:
-        with _store().session() as s:
-            d = _notice_dict(get_notice(s, notice_id), body=True)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        d = _notice_dict(get_notice(s, notice_id), body=True)
     if as_json:
         emit_json(d)
         return
@@ -288,34 +266,31 @@ def item_cmd(item_id: int, as_json: bool = typer.Option(False, "--json")) -> Non
     from jikimi.store.schema.takedown import TakedownCheck
     from jikimi.takedown.service import get_item
 
-    try:
-        with _store().session() as s:
-            it = get_item(s, item_id)
-            checks = s.execute(
-                select(TakedownCheck).where(TakedownCheck.item_id == item_id).order_by(TakedownCheck.id)
-            ).scalars()
-            d: dict[str, Any] = {
-                "id": it.id,
-                "case": it.case_id,
-                "url": it.url,
-                "platform": it.platform,
-                "state": it.state,
-                "found_at": it.found_at,
-                "removed_at": it.removed_at,
-                "redirected_to": it.redirected_to,
-                "next_check_at": it.next_check_at,
-                "notices": [n.id for n in it.notices],
-                "history": [
-                    {"at": e.at, "from": e.from_state, "to": e.to_state, "actor": e.actor, "note": e.note}
-                    for e in it.events
-                ],
-                "checks": [
-                    {"at": c.checked_at, "status": c.status_code, "outcome": c.outcome, "detail": c.detail}
-                    for c in checks
-                ],
-            }
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        it = get_item(s, item_id)
+        checks = s.execute(
+            select(TakedownCheck).where(TakedownCheck.item_id == item_id).order_by(TakedownCheck.id)
+        ).scalars()
+        d: dict[str, Any] = {
+            "id": it.id,
+            "case": it.case_id,
+            "url": it.url,
+            "platform": it.platform,
+            "state": it.state,
+            "found_at": it.found_at,
+            "removed_at": it.removed_at,
+            "redirected_to": it.redirected_to,
+            "next_check_at": it.next_check_at,
+            "notices": [n.id for n in it.notices],
+            "history": [
+                {"at": e.at, "from": e.from_state, "to": e.to_state, "actor": e.actor, "note": e.note}
+                for e in it.events
+            ],
+            "checks": [
+                {"at": c.checked_at, "status": c.status_code, "outcome": c.outcome, "detail": c.detail}
+                for c in checks
+            ],
+        }
     if as_json:
         emit_json(d)
         return
@@ -341,12 +316,9 @@ def approve_cmd(notice_id: int) -> None:
     """Approve a drafted notice (after reading it with `takedown show`)."""
     from jikimi.takedown.service import approve
 
-    try:
-        with _store().session() as s:
-            n = approve(s, notice_id)
-            channel = n.channel
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        n = approve(s, notice_id)
+        channel = n.channel
     nxt = (
         "send it"
         if channel == "email"
@@ -369,16 +341,13 @@ def send_cmd(
 
     if notice_id is None and not due:
         raise fail("give a notice id, or --due to send every approved notice", code=2)
-    try:
-        with _store().session() as s:
-            if due:
-                results = send_due(s)
-            else:
-                if to:
-                    set_recipient(s, notice_id, to)
-                results = [send(s, notice_id, submitted_ref=submitted)]
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        if due:
+            results = send_due(s)
+        else:
+            if to:
+                set_recipient(s, notice_id, to)
+            results = [send(s, notice_id, submitted_ref=submitted)]
     failed = 0
     for r in results:
         if r.ok:
@@ -401,11 +370,8 @@ def pdf_cmd(
     """Write a notice as PDF (for web forms and letters; needs a Hangul font for Korean)."""
     from jikimi.takedown.service import write_pdf
 
-    try:
-        with _store().session() as s:
-            path = write_pdf(s, notice_id, out)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        path = write_pdf(s, notice_id, out)
     console.print(f"wrote {path}")
 
 
@@ -419,11 +385,8 @@ def mark_cmd(
     """Record the platform's answer for a notice's items."""
     from jikimi.takedown.service import mark
 
-    try:
-        with _store().session() as s:
-            changed = [it.id for it in mark(s, notice_id, outcome, item_id=item, note=note)]
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        changed = [it.id for it in mark(s, notice_id, outcome, item_id=item, note=note)]
     console.print(f"{len(changed)} item(s) of notice {notice_id} marked {outcome}")
 
 
@@ -432,11 +395,8 @@ def withdraw_cmd(notice_id: int) -> None:
     """Withdraw a notice that was not sent (its items can be drafted again)."""
     from jikimi.takedown.service import withdraw
 
-    try:
-        with _store().session() as s:
-            withdraw(s, notice_id)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        withdraw(s, notice_id)
     console.print(f"notice {notice_id} withdrawn")
 
 
@@ -506,17 +466,14 @@ def replies_cmd(
 
     if not paths and not imap:
         raise fail("give reply files or folders, or --imap", "e.g. jikimi takedown replies ~/Maildir", code=2)
-    try:
-        settings = load_imap() if imap else None
-        if imap and settings is None:
-            raise fail(
-                "JIKIMI_IMAP_URL is not set", "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX"
-            )
-        with _store().session() as s:
-            mails = chain(read_mail(paths or []), read_imap(s, settings) if settings else [])
-            results = apply_replies(s, mails, actor=default_actor())
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
+    settings = load_imap() if imap else None
+    if imap and settings is None:
+        raise ConfigError(
+            "JIKIMI_IMAP_URL is not set", "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX"
+        )
+    with _store().session() as s:
+        mails = chain(read_mail(paths or []), read_imap(s, settings) if settings else [])
+        results = apply_replies(s, mails, actor=default_actor())
     for r in results:
         if as_json:
             emit_json({**r.__dict__, "items": list(r.items)})
