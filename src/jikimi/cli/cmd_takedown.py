@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from jikimi.cli.common import console, emit_json, err_console, fail
-from jikimi.errors import ConfigError
+from jikimi.errors import ConfigError, ValidationError
 
 takedown_app = typer.Typer(
     help="Removal requests: draft per platform (ko/en/ja), approve, send (e-mail or PDF), track, re-check.",
@@ -66,7 +66,9 @@ def _parse_when(text: str | None, what: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise fail(f"{what} is not a date/time: {text!r}", "use ISO 8601, e.g. 2026-11-01T10:00Z", 2) from exc
+        raise ValidationError(
+            f"{what} is not a date/time: {text!r}", "use ISO 8601, e.g. 2026-11-01T10:00Z"
+        ) from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
