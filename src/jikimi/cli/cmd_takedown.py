@@ -23,38 +23,6 @@ def _store() -> Any:
     return open_store()
 
 
-def _notice_dict(n: Any, *, body: bool = False) -> dict[str, Any]:
-    from jikimi.takedown.service import reference
-
-    out = {
-        "id": n.id,
-        "reference": reference(n),
-        "case": n.case_id,
-        "platform": n.platform,
-        "lang": n.lang,
-        "channel": n.channel,
-        "recipient": n.recipient,
-        "form_url": n.form_url,
-        "status": n.status,
-        "items": len(n.items),
-        "subject": n.subject,
-        "content_sha256": n.content_sha256,
-        "created_at": n.created_at,
-        "approved_by": n.approved_by,
-        "sent_at": n.sent_at,
-        "message_id": n.message_id,
-        "send_attempts": n.send_attempts,
-        "last_error": n.last_error,
-        "note": n.note,
-    }
-    if body:
-        out["body"] = n.body
-        out["item_list"] = [
-            {"id": it.id, "url": it.url, "state": it.state, "removed_at": it.removed_at} for it in n.items
-        ]
-    return out
-
-
 def _print_notes(notes: list[str]) -> None:
     for note in notes:
         err_console.print(f"[yellow]note:[/] {note}")
@@ -184,11 +152,11 @@ def draft_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Draft notices for a case's confirmed findings (one per platform); a person approves each one."""
-    from jikimi.takedown.service import draft_case
+    from jikimi.takedown.service import draft_case, notice_to_dict
 
     with _store().session() as s:
         res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
-        rows = [_notice_dict(n) for n in res.notices]
+        rows = [notice_to_dict(n) for n in res.notices]
     _print_notes(res.notes)
     for r in rows:
         if as_json:
@@ -196,7 +164,7 @@ def draft_cmd(
         else:
             console.print(
                 f"drafted notice [bold]{r['id']}[/] ({r['reference']}) to {r['platform']} in {r['lang']}: "
-                f"{r['items']} item(s); review with `jikimi takedown show {r['id']}`, then approve"
+                f"{len(r['items'])} item(s); review with `jikimi takedown show {r['id']}`, then approve"
             )
 
 
@@ -210,10 +178,10 @@ def list_cmd(
     """List notices."""
     from rich.table import Table
 
-    from jikimi.takedown.service import list_notices
+    from jikimi.takedown.service import list_notices, notice_to_dict
 
     with _store().session() as s:
-        rows = [_notice_dict(n) for n in list_notices(s, status=status, case_id=case, platform=platform)]
+        rows = [notice_to_dict(n) for n in list_notices(s, status=status, case_id=case, platform=platform)]
     if as_json:
         for r in rows:
             emit_json(r)
@@ -222,11 +190,11 @@ def list_cmd(
     for r in rows:
         t.add_row(
             str(r["id"]),
-            r["case"],
+            r["case_id"],
             r["platform"],
             r["lang"],
             r["status"],
-            str(r["items"]),
+            str(len(r["items"])),
             r["recipient"] or r["form_url"] or "(none)",
             r["sent_at"].strftime("%Y-%m-%d %H:%M") if r["sent_at"] else "",
             r["last_error"] or "",
@@ -237,10 +205,10 @@ def list_cmd(
 @takedown_app.command("show")
 def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a notice: its text, items and their states."""
-    from jikimi.takedown.service import get_notice
+    from jikimi.takedown.service import get_notice, notice_to_dict
 
     with _store().session() as s:
-        d = _notice_dict(get_notice(s, notice_id), body=True)
+        d = notice_to_dict(get_notice(s, notice_id))
     if as_json:
         emit_json(d)
         return
@@ -256,7 +224,7 @@ def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> N
     console.print(f"sha256: {d['content_sha256']}\n")
     console.print(f"Subject: {d['subject']}\n", markup=False, highlight=False)
     console.print(d["body"], markup=False, highlight=False)
-    for it in d["item_list"]:
+    for it in d["items"]:
         console.print(f"item {it['id']}: {it['state']}  {it['url']}", markup=False, highlight=False)
 
 
