@@ -67,43 +67,26 @@ def reference(notice: TakedownNotice) -> str:
     return f"JKM-{notice.case_id}-{notice.id}"
 
 
+#: The columns of an item and of a notice that the API and ``jikimi takedown ... --json`` show, in order.
+ITEM_FIELDS = ("id", "case_id", "url", "platform", "state", "found_at", "removed_at")
+NOTICE_FIELDS = (
+    "id", "case_id", "platform", "lang", "channel", "recipient", "form_url", "status", "subject", "body",
+    "content_sha256", "created_at", "created_by", "approved_at", "approved_by", "sent_at", "message_id",
+    "send_attempts", "last_error", "note",
+)  # fmt: skip
+
+
 def item_to_dict(item: TakedownItem) -> dict[str, Any]:
     """One item of a notice, as the API (``ItemOut``) and ``jikimi takedown ... --json`` show it."""
-    return {
-        "id": item.id,
-        "case_id": item.case_id,
-        "url": item.url,
-        "platform": item.platform,
-        "state": item.state,
-        "found_at": item.found_at,
-        "removed_at": item.removed_at,
-    }
+    return {name: getattr(item, name) for name in ITEM_FIELDS}
 
 
 def notice_to_dict(notice: TakedownNotice) -> dict[str, Any]:
-    """One notice, as the API (``NoticeOut``) and ``jikimi takedown show/list/draft --json`` show it."""
+    """One notice with its reference and items, as the API (``NoticeOut``) and ``jikimi takedown
+    show/list/draft --json`` show it."""
     return {
-        "id": notice.id,
         "reference": reference(notice),
-        "case_id": notice.case_id,
-        "platform": notice.platform,
-        "lang": notice.lang,
-        "channel": notice.channel,
-        "recipient": notice.recipient,
-        "form_url": notice.form_url,
-        "status": notice.status,
-        "subject": notice.subject,
-        "body": notice.body,
-        "content_sha256": notice.content_sha256,
-        "created_at": notice.created_at,
-        "created_by": notice.created_by,
-        "approved_at": notice.approved_at,
-        "approved_by": notice.approved_by,
-        "sent_at": notice.sent_at,
-        "message_id": notice.message_id,
-        "send_attempts": notice.send_attempts,
-        "last_error": notice.last_error,
-        "note": notice.note,
+        **{name: getattr(notice, name) for name in NOTICE_FIELDS},
         "items": [item_to_dict(i) for i in notice.items],
     }
 
