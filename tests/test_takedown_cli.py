@@ -70,7 +70,7 @@ def test_takedown_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert len(inbox.raw) == 1 and b"abuse@host.test" in inbox.raw[0]
     assert run(app, ["takedown", "mark", str(nid), "removed"]).exit_code == 0
     assert run(app, ["takedown", "mark", str(nid), "deleted"]).exit_code == 2
-    item_id = shown["item_list"][0]["id"]
+    item_id = shown["items"][0]["id"]
     hist = json.loads(run(app, ["takedown", "item", str(item_id), "--json"]).stdout)
     assert [h["to"] for h in hist["history"]] == ["found", "drafted", "approved", "sent", "removed"]
     assert all(h["actor"] and h["at"] for h in hist["history"])
@@ -94,4 +94,4 @@ def test_takedown_replies_command(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no such file or folder" in res.stdout
     assert run(app, ["takedown", "replies"]).exit_code == 2  # nothing to read
     res = run(app, ["takedown", "replies", "--imap"])
-    assert res.exit_code == 1 and "JIKIMI_IMAP_URL is not set" in res.stderr
+    assert res.exit_code == 2 and "JIKIMI_IMAP_URL is not set" in res.stderr  # configuration

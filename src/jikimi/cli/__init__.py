@@ -7,10 +7,13 @@ import os
 
 import typer
 
+from jikimi.cli.common import ErrorBoundary
+
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 app = typer.Typer(
     name="jikimi",
+    cls=ErrorBoundary,  # the one place a JikimiError becomes a message and an exit code
     help="Jikimi (지킴이): find deepfake abuse images and videos, prove what they are, get them removed.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from jikimi.cli.common import console, emit_json, err_console, fail, fail_on, progress
-from jikimi.errors import JikimiError
+from jikimi.cli.common import console, emit_json, err_console, fail, progress
+from jikimi.errors import JikimiError, NotFoundError
 
 bank_app = typer.Typer(
     help="Hash banks: lists of known content that files are matched against.", no_args_is_help=True
@@ -30,11 +30,8 @@ def create(
     from jikimi.store.banks import create_bank
 
     store = _store()
-    try:
-        with store.session() as s:
-            create_bank(s, name, threshold=threshold, description=description)
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    with store.session() as s:
+        create_bank(s, name, threshold=threshold, description=description)
     console.print(f"created bank [bold]{name}[/] (PDQ threshold {threshold})")
 
 
@@ -72,11 +69,8 @@ def add(
     from jikimi.store.banks import add_entry, entry_from_file, get_bank
 
     store = _store()
-    try:
-        with store.session() as s:
-            get_bank(s, name)
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    with store.session() as s:
+        get_bank(s, name)
     failed = 0
     for path in progress(paths, len(paths), "hashing", enabled=len(paths) > 3):
         try:
@@ -110,18 +104,15 @@ def add_hash(
 
     if not (pdq or md5 or sha256):
         raise fail("give --pdq, --md5 or --sha256", code=2)
-    try:
-        with _store().session() as s:
-            res = add_entry(
-                s,
-                name,
-                EntryInput(
-                    pdq=pdq, pdq_quality=quality, md5=md5, sha256=sha256, labels=list(label), note=note,
-                    case_ref=case_ref,
-                ),
-            )  # fmt: skip
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    with _store().session() as s:
+        res = add_entry(
+            s,
+            name,
+            EntryInput(
+                pdq=pdq, pdq_quality=quality, md5=md5, sha256=sha256, labels=list(label), note=note,
+                case_ref=case_ref,
+            ),
+        )  # fmt: skip
     state = "added" if res.created else "already in bank"
     flag = " (low PDQ quality: untrusted for matching)" if res.untrusted else ""
     console.print(f"{state}: entry {res.entry_id}{flag}")
@@ -136,11 +127,8 @@ def import_(
     """Import hashes from a file; bad rows are reported and skipped, the rest imported in one transaction."""
     from jikimi.exchange import import_bank
 
-    try:
-        with _store().session() as s:
-            report = import_bank(s, name, file, fmt)
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    with _store().session() as s:
+        report = import_bank(s, name, file, fmt)
     for e in report.errors:
         err_console.print(f"[red]row {e.row}[/]: {e.reason}", soft_wrap=True)
     console.print(
@@ -162,11 +150,8 @@ def export(
     """Export a bank's enabled entries."""
     from jikimi.exchange import export_bank
 
-    try:
-        with _store().session() as s:
-            text = export_bank(s, name, fmt)
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    with _store().session() as s:
+        text = export_bank(s, name, fmt)
     if output:
         output.write_text(text, encoding="utf-8")
         err_console.print(f"wrote {output}")
@@ -193,18 +178,15 @@ def _toggle(name: str, entry: int | None, enabled: bool) -> None:
     from jikimi.store.banks import get_bank, get_entry, set_bank_enabled, set_entry_enabled
 
     word = "enabled" if enabled else "disabled"
-    try:
-        with _store().session() as s:
-            if entry is None:
-                set_bank_enabled(s, name, enabled)
-                console.print(f"bank {name} {word}")
-            else:
-                if get_entry(s, entry).bank_id != get_bank(s, name).id:
-                    raise fail(f"entry {entry} is not in bank {name}", code=2)
-                set_entry_enabled(s, entry, enabled)
-                console.print(f"entry {entry} {word}")
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    with _store().session() as s:
+        if entry is None:
+            set_bank_enabled(s, name, enabled)
+            console.print(f"bank {name} {word}")
+        else:
+            if get_entry(s, entry).bank_id != get_bank(s, name).id:
+                raise NotFoundError(f"entry {entry} is not in bank {name}")
+            set_entry_enabled(s, entry, enabled)
+            console.print(f"entry {entry} {word}")
 
 
 @bank_app.command("delete")
@@ -219,18 +201,15 @@ def delete(
     what = f"entry {entry} of bank {name}" if entry is not None else f"bank {name} and all its entries"
     if not yes and not typer.confirm(f"delete {what}?"):
         raise typer.Exit(1)
-    try:
-        with _store().session() as s:
-            if entry is None:
-                n = len(delete_bank(s, name))
-                console.print(f"deleted bank {name} ({n} entries)")
-            else:
-                if get_entry(s, entry).bank_id != get_bank(s, name).id:
-                    raise fail(f"entry {entry} is not in bank {name}", code=2)
-                delete_entry(s, entry)
-                console.print(f"deleted entry {entry}")
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    with _store().session() as s:
+        if entry is None:
+            n = len(delete_bank(s, name))
+            console.print(f"deleted bank {name} ({n} entries)")
+        else:
+            if get_entry(s, entry).bank_id != get_bank(s, name).id:
+                raise NotFoundError(f"entry {entry} is not in bank {name}")
+            delete_entry(s, entry)
+            console.print(f"deleted entry {entry}")
 
 
 @bank_app.command("reindex")

@@ -57,18 +57,11 @@ def show(
 ) -> None:
     """A case's priority, findings (reasons, scores, status) and where each was seen."""
     from jikimi.cases.queries import case_detail
-    from jikimi.cli.common import console, emit_json, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json
     from jikimi.store import open_store
 
-    store = open_store()
-    try:
-        with store.session() as s:
-            d = case_detail(s, case_id)
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        d = case_detail(s, case_id)
     if json_out:
         emit_json(d)
         return
@@ -107,8 +100,7 @@ def show(
 
 def _review(kind: str, finding_id: int, note: str | None) -> None:
     from jikimi.cases import review
-    from jikimi.cli.common import console, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console
     from jikimi.store import open_store
     from jikimi.store.audit import default_actor
     from jikimi.takedown.confirm import confirm_finding
@@ -118,15 +110,9 @@ def _review(kind: str, finding_id: int, note: str | None) -> None:
         "dismiss": review.dismiss_finding,
         "reopen": review.reopen_finding,
     }
-    store = open_store()
-    try:
-        with store.session() as s:
-            f = fn[kind](s, finding_id, actor=default_actor(), note=note)
-            status = f.status
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        f = fn[kind](s, finding_id, actor=default_actor(), note=note)
+        status = f.status
     console.print(f"finding {finding_id}: {status}")
 
 

@@ -24,19 +24,12 @@ def export(
 ) -> None:
     """Write CASE's originals, manifest (hashes, sightings) and chain-of-custody log to a zip."""
     from jikimi.cases.export import export_case
-    from jikimi.cli.common import console, emit_json, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json
     from jikimi.store import open_store
     from jikimi.store.audit import default_actor
 
-    store = open_store()
-    try:
-        with store.session() as s:
-            r = export_case(s, case_id, out, actor=default_actor(), include_dismissed=include_dismissed)
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        r = export_case(s, case_id, out, actor=default_actor(), include_dismissed=include_dismissed)
     if json_out:
         emit_json(
             {
@@ -65,13 +58,9 @@ def verify(
 ) -> None:
     """Check an evidence package offline: every hash, the originals' names, the custody chain."""
     from jikimi.cases.export import verify_export
-    from jikimi.cli.common import console, emit_json, err_console, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json, err_console
 
-    try:
-        r = verify_export(package)
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
+    r = verify_export(package)
     if json_out:
         emit_json(r.to_dict())
     elif r.ok:
@@ -91,19 +80,12 @@ def rotate_key(
     resume: bool = typer.Option(False, "--resume", help="Finish an interrupted rotation."),
 ) -> None:
     """Re-encrypt the vault under a fresh key (see docs/evidence.md before using --retire)."""
-    from jikimi.cli.common import console, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console
     from jikimi.store import open_store, vault
     from jikimi.store.audit import default_actor
 
-    store = open_store()
-    try:
-        with store.session() as s:
-            r = vault.rotate_key(s, actor=default_actor(), resume=resume, retire=retire)
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        r = vault.rotate_key(s, actor=default_actor(), resume=resume, retire=retire)
     console.print(
         f"new key {r.new_key_id}: {r.reencrypted} originals re-encrypted, {r.sealed_values} sealed "
         f"values; retired {', '.join(r.retired_key_ids) or 'none'}"

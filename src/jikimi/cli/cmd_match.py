@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from jikimi.cli.common import console, emit_json, err_console, fail_on
+from jikimi.cli.common import console, emit_json, err_console
 
 #: From this many PDQ hashes on, ``jikimi match`` writes the index file when it had to build from the store.
 AUTO_SAVE_SIZE = 200_000
@@ -24,14 +24,11 @@ def match(
     from jikimi.store import open_store
     from jikimi.store.banks import BankMatcher
 
-    try:
-        store = open_store()
-        index_path = get_settings().index_dir / "pdq"
-        matcher = BankMatcher.load(store, index_path=index_path if index_path.exists() else None)
-        if matcher.loaded_from == "store" and len(matcher.pdq) >= AUTO_SAVE_SIZE:
-            matcher.save(index_path)  # large banks: the next start memory-maps the file instead
-    except JikimiError as exc:
-        raise fail_on(exc, 2) from None
+    store = open_store()
+    index_path = get_settings().index_dir / "pdq"
+    matcher = BankMatcher.load(store, index_path=index_path if index_path.exists() else None)
+    if matcher.loaded_from == "store" and len(matcher.pdq) >= AUTO_SAVE_SIZE:
+        matcher.save(index_path)  # large banks: the next start memory-maps the file instead
     failed = 0
     for path in paths:
         try:

@@ -58,8 +58,7 @@ def enroll(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Enrol a person for face search. Refused without --consent-by."""
-    from jikimi.cli.common import console, emit_json, err_console, fail, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json, err_console, fail
     from jikimi.store import open_store, people
 
     if not consent_by or not consent_by.strip():
@@ -92,9 +91,7 @@ def enroll(
             err_console.print(
                 f"[red]{f.photo}[/]: {f.reason}" + (f" [yellow]({f.hint})[/]" if f.hint else "")
             )
-        raise fail_on(exc, code=1) from exc
-    except JikimiError as exc:
-        raise fail_on(exc, code=2) from exc
+        raise
     finally:
         store.dispose()
     p = result.person
@@ -140,22 +137,13 @@ def consent(
     expires: str = typer.Option(None, "--expires", help="Consent ends on this date (YYYY-MM-DD, 00:00 UTC)."),
 ) -> None:
     """Record a new consent for an enrolled person (renew an expired one)."""
-    from jikimi.cli.common import console, fail_on
-    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.cli.common import console
     from jikimi.store import open_store, people
 
-    store = open_store()
-    try:
-        with store.session() as s:
-            info = people.record_consent(
-                s, person_id, consent_by=consent_by, consent_scope=consent_scope, expires=expires
-            )
-    except NotFoundError as exc:
-        raise fail_on(exc, code=1) from exc
-    except JikimiError as exc:
-        raise fail_on(exc, code=2) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        info = people.record_consent(
+            s, person_id, consent_by=consent_by, consent_scope=consent_scope, expires=expires
+        )
     console.print(f"person {info.id}: consent {_consent_line(info)}")
 
 
@@ -165,20 +153,11 @@ def withdraw(
     reason: str = typer.Option("", "--reason", help="Why (kept in the audit log)."),
 ) -> None:
     """Withdraw consent: delete the person's face data now and stop every search for them."""
-    from jikimi.cli.common import console, fail_on
-    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.cli.common import console
     from jikimi.store import open_store, people
 
-    store = open_store()
-    try:
-        with store.session() as s:
-            info = people.withdraw(s, person_id, reason=reason or None)
-    except NotFoundError as exc:
-        raise fail_on(exc, code=1) from exc
-    except JikimiError as exc:
-        raise fail_on(exc, code=1) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        info = people.withdraw(s, person_id, reason=reason or None)
     console.print(f"person {info.id} withdrawn: face data and source photos deleted, no longer searched")
 
 
@@ -244,8 +223,7 @@ def reembed(
 
     People whose photos were not kept are listed as needing new photos. Exit code 1 when a photo failed.
     """
-    from jikimi.cli.common import console, emit_json, err_console, fail_on, progress
-    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.cli.common import console, emit_json, err_console, progress
     from jikimi.signals.face_models import current_embedder
     from jikimi.store import open_store, people
 
@@ -257,10 +235,6 @@ def reembed(
             ids = list(person_ids or people.outdated_people(s))
             for pid in progress(ids, len(ids), "re-embedding", enabled=len(ids) > 1):
                 results.append(people.reembed(s, pid))
-    except NotFoundError as exc:
-        raise fail_on(exc, code=1) from exc
-    except JikimiError as exc:
-        raise fail_on(exc, code=2) from exc
     finally:
         store.dispose()
     if json_out:
@@ -286,18 +260,11 @@ def show(
     json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Show one person: consent records, faces, kept photos, searchable now or not."""
-    from jikimi.cli.common import console, emit_json, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json
     from jikimi.store import open_store, people
 
-    store = open_store()
-    try:
-        with store.session() as s:
-            info = people.get_person(s, person_id)
-    except JikimiError as exc:
-        raise fail_on(exc, code=1) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        info = people.get_person(s, person_id)
     if json_out:
         emit_json(info.to_dict())
         return
@@ -331,12 +298,10 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Find enrolled, consenting people in a photo (only they can ever be found)."""
-    from jikimi.cli.common import console, emit_json, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json
     from jikimi.store import open_store, people
 
-    store = open_store()
-    try:
+    with open_store() as store:
         found = people.search_photo(
             store,
             photo,
@@ -344,10 +309,6 @@ def search(
             detector=_detector(detector),
             upsample=upsample,
         )
-    except JikimiError as exc:
-        raise fail_on(exc, code=1) from exc
-    finally:
-        store.dispose()
     if json_out:
         emit_json(
             {
@@ -389,26 +350,17 @@ def sources_add(
 ) -> None:
     """Add her source photos, under her existing consent record (encrypted at rest, deleted on withdrawal).
     A bad photo fails with its reason; the others are added (exit code 1 when any failed)."""
-    from jikimi.cli.common import console, emit_json, err_console, fail, fail_on
-    from jikimi.errors import JikimiError, NotFoundError
+    from jikimi.cli.common import console, emit_json, err_console, fail
     from jikimi.store import open_store, source_photos
 
     missing = [p for p in photos if not p.is_file()]
     present = [p for p in photos if p.is_file()]
     if not present:
         raise fail(f"photo not found: {', '.join(map(str, missing))}", "check the paths", code=2)
-    store = open_store()
-    try:
-        with store.session() as s:
-            result = source_photos.add_sources(
-                s, person_id, present, face=face, detector=_detector(detector), upsample=upsample
-            )
-    except NotFoundError as exc:
-        raise fail_on(exc, code=1) from exc
-    except JikimiError as exc:
-        raise fail_on(exc, code=2) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        result = source_photos.add_sources(
+            s, person_id, present, face=face, detector=_detector(detector), upsample=upsample
+        )
     from jikimi.store.people import PhotoFailure
 
     failures = [PhotoFailure(p.name, "file not found", "check the path") for p in missing] + result.failures
@@ -437,18 +389,11 @@ def sources_list(
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """List her source photos."""
-    from jikimi.cli.common import console, emit_json, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json
     from jikimi.store import open_store, source_photos
 
-    store = open_store()
-    try:
-        with store.session() as s:
-            rows = source_photos.list_sources(s, person_id)
-    except JikimiError as exc:
-        raise fail_on(exc, code=1) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        rows = source_photos.list_sources(s, person_id)
     if json_out:
         for r in rows:
             emit_json(r.to_dict())

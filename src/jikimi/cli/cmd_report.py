@@ -19,6 +19,7 @@ def report_cmd(
     """Findings, notices, removal rate, median and p90 time from finding to removal, by platform and month."""
     from rich.table import Table
 
+    from jikimi.errors import ValidationError
     from jikimi.store import open_store
     from jikimi.takedown.figures import FIELDS, report
 
@@ -29,7 +30,7 @@ def report_cmd(
         try:
             when = datetime.fromisoformat(since)
         except ValueError as exc:
-            raise fail(f"--since is not a date: {since!r}", "use YYYY-MM-DD", 2) from exc
+            raise ValidationError(f"--since is not a date: {since!r}", "use YYYY-MM-DD") from exc
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
     with open_store().session() as s:
         rows = report(s, since=when)

@@ -43,8 +43,7 @@ def scan(
     An interrupted scan of the same sources resumes where it stopped. Exit code 1 when any item failed
     (the others are still scanned), 2 for usage errors.
     """
-    from jikimi.cli.common import console, emit_json, err_console, fail, fail_on, progress
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console, emit_json, err_console, fail, progress
 
     if executor not in ("local", "ray"):
         raise fail(f"unknown executor {executor!r}", "use --executor local or --executor ray", code=2)
@@ -61,8 +60,7 @@ def scan(
             raise fail(
                 f"unknown signals: {', '.join(unknown)}", f"known: {', '.join(registry.SIGNALS)}", code=2
             )
-    store = open_store()
-    try:
+    with open_store() as store:
         report = run_scan(
             store,
             sources,
@@ -83,10 +81,6 @@ def scan(
         with store.session() as s:
             reuploads = reupload.scan_new_sightings(s, actor="cli:scan")
             alerts = [(a.case_id, a.new_url or a.new_finding_id, a.matched_by) for a in reuploads.alerts]
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
-    finally:
-        store.dispose()
     out = err_console if json_out else console
     out.print(
         f"[bold]scan {report.run_id}[/]{' (resumed)' if report.resumed else ''}: {report.items} items"

@@ -34,14 +34,10 @@ def register(app: typer.Typer) -> None:
         from jikimi.api import ApiSettings
         from jikimi.api import serve as run
         from jikimi.api.settings import split_list
-        from jikimi.cli.common import err_console, fail_on
-        from jikimi.errors import JikimiError
+        from jikimi.cli.common import err_console
 
         settings = ApiSettings(secure_cookies=not insecure_cookies, scan_workers=scan_workers)
         if trusted_proxies is not None:
             settings = dataclasses.replace(settings, trusted_proxies=split_list(trusted_proxies))
         err_console.print(f"Jikimi on http://{host}:{port}/  (API reference: /docs)")
-        try:
-            run(host, port, database_url=database_url, settings=settings)
-        except JikimiError as exc:
-            raise fail_on(exc) from exc
+        run(host, port, database_url=database_url, settings=settings)

@@ -8,8 +8,8 @@ from typing import Any
 
 import typer
 
-from jikimi.cli.common import console, emit_json, err_console, fail, fail_on
-from jikimi.errors import JikimiError, ValidationError
+from jikimi.cli.common import console, emit_json, err_console, fail
+from jikimi.errors import ConfigError, ValidationError
 
 takedown_app = typer.Typer(
     help="Removal requests: draft per platform (ko/en/ja), approve, send (e-mail or PDF), track, re-check.",
@@ -17,46 +17,10 @@ takedown_app = typer.Typer(
 )
 
 
-def _exit(exc: JikimiError) -> typer.Exit:
-    return fail_on(exc, 2 if isinstance(exc, ValidationError) else 1)
-
-
 def _store() -> Any:
     from jikimi.store import open_store
 
     return open_store()
-
-
-def _notice_dict(n: Any, *, body: bool = False) -> dict[str, Any]:
-    from jikimi.takedown.service import reference
-
-    out = {
-        "id": n.id,
-        "reference": reference(n),
-        "case": n.case_id,
-        "platform": n.platform,
-        "lang": n.lang,
-        "channel": n.channel,
-        "recipient": n.recipient,
-        "form_url": n.form_url,
-        "status": n.status,
-        "items": len(n.items),
-        "subject": n.subject,
-        "content_sha256": n.content_sha256,
-        "created_at": n.created_at,
-        "approved_by": n.approved_by,
-        "sent_at": n.sent_at,
-        "message_id": n.message_id,
-        "send_attempts": n.send_attempts,
-        "last_error": n.last_error,
-        "note": n.note,
-    }
-    if body:
-        out["body"] = n.body
-        out["item_list"] = [
-            {"id": it.id, "url": it.url, "state": it.state, "removed_at": it.removed_at} for it in n.items
-        ]
-    return out
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -70,7 +34,9 @@ def _parse_when(text: str | None, what: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise fail(f"{what} is not a date/time: {text!r}", "use ISO 8601, e.g. 2026-11-01T10:00Z", 2) from exc
+        raise ValidationError(
+            f"{what} is not a date/time: {text!r}", "use ISO 8601, e.g. 2026-11-01T10:00Z"
+        ) from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -83,10 +49,7 @@ def platforms_cmd(
 
     from jikimi.takedown.directory import load_directory
 
-    try:
-        d = load_directory()
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    d = load_directory()
     if as_json:
         for p in d.values():
             emit_json(p.as_dict())
@@ -111,10 +74,7 @@ def resolve_cmd(url: str) -> None:
     """Which platform a URL (or t.me / tg:// link) is on."""
     from jikimi.takedown.directory import resolve_url
 
-    try:
-        r = resolve_url(url)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    r = resolve_url(url)
     emit_json(
         {
             "url": url,
@@ -133,10 +93,7 @@ def contact_cmd(url: str) -> None:
     """Suggest the abuse address for an unknown host (RDAP: IP network, then registrar). Verify before use."""
     from jikimi.takedown.abuse import find_abuse_contacts
 
-    try:
-        contacts = find_abuse_contacts(url)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    contacts = find_abuse_contacts(url)
     if not contacts:
         raise fail(f"no abuse contact found for {url}", "look it up by hand (WHOIS) and use --to")
     for c in contacts:
@@ -177,12 +134,9 @@ def add_cmd(
         first_seen=_parse_when(first_seen, "--first-seen"),
         captured_at=_parse_when(captured_at, "--captured-at"),
     )
-    try:
-        with _store().session() as s:
-            item, created = add_item(s, ref)
-            out = {"item": item.id, "platform": item.platform, "state": item.state, "created": created}
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        item, created = add_item(s, ref)
+        out = {"item": item.id, "platform": item.platform, "state": item.state, "created": created}
     emit_json(out)
 
 
@@ -198,14 +152,11 @@ def draft_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Draft notices for a case's confirmed findings (one per platform); a person approves each one."""
-    from jikimi.takedown.service import draft_case
+    from jikimi.takedown.service import draft_case, notice_to_dict
 
-    try:
-        with _store().session() as s:
-            res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
-            rows = [_notice_dict(n) for n in res.notices]
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
+        rows = [notice_to_dict(n) for n in res.notices]
     _print_notes(res.notes)
     for r in rows:
         if as_json:
@@ -213,7 +164,7 @@ def draft_cmd(
         else:
             console.print(
                 f"drafted notice [bold]{r['id']}[/] ({r['reference']}) to {r['platform']} in {r['lang']}: "
-                f"{r['items']} item(s); review with `jikimi takedown show {r['id']}`, then approve"
+                f"{len(r['items'])} item(s); review with `jikimi takedown show {r['id']}`, then approve"
             )
 
 
@@ -227,10 +178,10 @@ def list_cmd(
     """List notices."""
     from rich.table import Table
 
-    from jikimi.takedown.service import list_notices
+    from jikimi.takedown.service import list_notices, notice_to_dict
 
     with _store().session() as s:
-        rows = [_notice_dict(n) for n in list_notices(s, status=status, case_id=case, platform=platform)]
+        rows = [notice_to_dict(n) for n in list_notices(s, status=status, case_id=case, platform=platform)]
     if as_json:
         for r in rows:
             emit_json(r)
@@ -239,11 +190,11 @@ def list_cmd(
     for r in rows:
         t.add_row(
             str(r["id"]),
-            r["case"],
+            r["case_id"],
             r["platform"],
             r["lang"],
             r["status"],
-            str(r["items"]),
+            str(len(r["items"])),
             r["recipient"] or r["form_url"] or "(none)",
             r["sent_at"].strftime("%Y-%m-%d %H:%M") if r["sent_at"] else "",
             r["last_error"] or "",
@@ -254,13 +205,10 @@ def list_cmd(
 @takedown_app.command("show")
 def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a notice: its text, items and their states."""
-    from jikimi.takedown.service import get_notice
+    from jikimi.takedown.service import get_notice, notice_to_dict
 
-    try:
-        with _store().session() as s:
-            d = _notice_dict(get_notice(s, notice_id), body=True)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        d = notice_to_dict(get_notice(s, notice_id))
     if as_json:
         emit_json(d)
         return
@@ -276,7 +224,7 @@ def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> N
     console.print(f"sha256: {d['content_sha256']}\n")
     console.print(f"Subject: {d['subject']}\n", markup=False, highlight=False)
     console.print(d["body"], markup=False, highlight=False)
-    for it in d["item_list"]:
+    for it in d["items"]:
         console.print(f"item {it['id']}: {it['state']}  {it['url']}", markup=False, highlight=False)
 
 
@@ -288,34 +236,31 @@ def item_cmd(item_id: int, as_json: bool = typer.Option(False, "--json")) -> Non
     from jikimi.store.schema.takedown import TakedownCheck
     from jikimi.takedown.service import get_item
 
-    try:
-        with _store().session() as s:
-            it = get_item(s, item_id)
-            checks = s.execute(
-                select(TakedownCheck).where(TakedownCheck.item_id == item_id).order_by(TakedownCheck.id)
-            ).scalars()
-            d: dict[str, Any] = {
-                "id": it.id,
-                "case": it.case_id,
-                "url": it.url,
-                "platform": it.platform,
-                "state": it.state,
-                "found_at": it.found_at,
-                "removed_at": it.removed_at,
-                "redirected_to": it.redirected_to,
-                "next_check_at": it.next_check_at,
-                "notices": [n.id for n in it.notices],
-                "history": [
-                    {"at": e.at, "from": e.from_state, "to": e.to_state, "actor": e.actor, "note": e.note}
-                    for e in it.events
-                ],
-                "checks": [
-                    {"at": c.checked_at, "status": c.status_code, "outcome": c.outcome, "detail": c.detail}
-                    for c in checks
-                ],
-            }
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        it = get_item(s, item_id)
+        checks = s.execute(
+            select(TakedownCheck).where(TakedownCheck.item_id == item_id).order_by(TakedownCheck.id)
+        ).scalars()
+        d: dict[str, Any] = {
+            "id": it.id,
+            "case": it.case_id,
+            "url": it.url,
+            "platform": it.platform,
+            "state": it.state,
+            "found_at": it.found_at,
+            "removed_at": it.removed_at,
+            "redirected_to": it.redirected_to,
+            "next_check_at": it.next_check_at,
+            "notices": [n.id for n in it.notices],
+            "history": [
+                {"at": e.at, "from": e.from_state, "to": e.to_state, "actor": e.actor, "note": e.note}
+                for e in it.events
+            ],
+            "checks": [
+                {"at": c.checked_at, "status": c.status_code, "outcome": c.outcome, "detail": c.detail}
+                for c in checks
+            ],
+        }
     if as_json:
         emit_json(d)
         return
@@ -341,12 +286,9 @@ def approve_cmd(notice_id: int) -> None:
     """Approve a drafted notice (after reading it with `takedown show`)."""
     from jikimi.takedown.service import approve
 
-    try:
-        with _store().session() as s:
-            n = approve(s, notice_id)
-            channel = n.channel
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        n = approve(s, notice_id)
+        channel = n.channel
     nxt = (
         "send it"
         if channel == "email"
@@ -369,16 +311,13 @@ def send_cmd(
 
     if notice_id is None and not due:
         raise fail("give a notice id, or --due to send every approved notice", code=2)
-    try:
-        with _store().session() as s:
-            if due:
-                results = send_due(s)
-            else:
-                if to:
-                    set_recipient(s, notice_id, to)
-                results = [send(s, notice_id, submitted_ref=submitted)]
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        if due:
+            results = send_due(s)
+        else:
+            if to:
+                set_recipient(s, notice_id, to)
+            results = [send(s, notice_id, submitted_ref=submitted)]
     failed = 0
     for r in results:
         if r.ok:
@@ -401,11 +340,8 @@ def pdf_cmd(
     """Write a notice as PDF (for web forms and letters; needs a Hangul font for Korean)."""
     from jikimi.takedown.service import write_pdf
 
-    try:
-        with _store().session() as s:
-            path = write_pdf(s, notice_id, out)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        path = write_pdf(s, notice_id, out)
     console.print(f"wrote {path}")
 
 
@@ -419,11 +355,8 @@ def mark_cmd(
     """Record the platform's answer for a notice's items."""
     from jikimi.takedown.service import mark
 
-    try:
-        with _store().session() as s:
-            changed = [it.id for it in mark(s, notice_id, outcome, item_id=item, note=note)]
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        changed = [it.id for it in mark(s, notice_id, outcome, item_id=item, note=note)]
     console.print(f"{len(changed)} item(s) of notice {notice_id} marked {outcome}")
 
 
@@ -432,11 +365,8 @@ def withdraw_cmd(notice_id: int) -> None:
     """Withdraw a notice that was not sent (its items can be drafted again)."""
     from jikimi.takedown.service import withdraw
 
-    try:
-        with _store().session() as s:
-            withdraw(s, notice_id)
-    except JikimiError as exc:
-        raise _exit(exc) from exc
+    with _store().session() as s:
+        withdraw(s, notice_id)
     console.print(f"notice {notice_id} withdrawn")
 
 
@@ -506,17 +436,14 @@ def replies_cmd(
 
     if not paths and not imap:
         raise fail("give reply files or folders, or --imap", "e.g. jikimi takedown replies ~/Maildir", code=2)
-    try:
-        settings = load_imap() if imap else None
-        if imap and settings is None:
-            raise fail(
-                "JIKIMI_IMAP_URL is not set", "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX"
-            )
-        with _store().session() as s:
-            mails = chain(read_mail(paths or []), read_imap(s, settings) if settings else [])
-            results = apply_replies(s, mails, actor=default_actor())
-    except JikimiError as exc:
-        raise fail_on(exc) from exc
+    settings = load_imap() if imap else None
+    if imap and settings is None:
+        raise ConfigError(
+            "JIKIMI_IMAP_URL is not set", "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX"
+        )
+    with _store().session() as s:
+        mails = chain(read_mail(paths or []), read_imap(s, settings) if settings else [])
+        results = apply_replies(s, mails, actor=default_actor())
     for r in results:
         if as_json:
             emit_json({**r.__dict__, "items": list(r.items)})

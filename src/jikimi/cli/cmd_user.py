@@ -39,31 +39,24 @@ def create(
     locale: str = typer.Option("ko", "--locale", help="ko or en."),
 ) -> None:
     """Create an account (an administrator by default: use this for the first one)."""
-    from jikimi.cli.common import console, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console
     from jikimi.store import accounts, open_store
     from jikimi.store.audit import default_actor
 
     secret = _password(password, password_env)
-    store = open_store()
-    try:
-        with store.session() as s:
-            u = accounts.create_user(
-                s,
-                username=username,
-                password=secret,
-                role=role,
-                display_name=display_name,
-                partner=partner,
-                case_ref=case,
-                locale=locale,
-                actor=default_actor(),
-            )
-            console.print(f"created [bold]{u.username}[/] ({u.role})")
-    except JikimiError as exc:
-        raise fail_on(exc, code=2) from exc
-    finally:
-        store.dispose()
+    with open_store() as store, store.session() as s:
+        u = accounts.create_user(
+            s,
+            username=username,
+            password=secret,
+            role=role,
+            display_name=display_name,
+            partner=partner,
+            case_ref=case,
+            locale=locale,
+            actor=default_actor(),
+        )
+        console.print(f"created [bold]{u.username}[/] ({u.role})")
 
 
 @user_app.command("list")
@@ -92,13 +85,11 @@ def list_cmd() -> None:
 
 
 def _change(username: str, what: str, password: str | None = None) -> None:
-    from jikimi.cli.common import console, fail_on
-    from jikimi.errors import JikimiError
+    from jikimi.cli.common import console
     from jikimi.store import accounts, open_store
     from jikimi.store.audit import default_actor
 
-    store = open_store()
-    try:
+    with open_store() as store:
         with store.session() as s:
             u = accounts.get_user(s, username)
             actor = default_actor()
@@ -109,10 +100,6 @@ def _change(username: str, what: str, password: str | None = None) -> None:
             else:
                 accounts.set_active(s, u, what == "enable", actor=actor)
         console.print(f"{what}: {username}")
-    except JikimiError as exc:
-        raise fail_on(exc, code=1) from exc
-    finally:
-        store.dispose()
 
 
 @user_app.command("passwd")
@@ -150,21 +137,14 @@ def token(
     days: int = typer.Option(90, "--days", min=1, max=3650, help="Days until it expires."),
 ) -> None:
     """Create an API token for a user and print it once (machines send it as 'Authorization: Bearer ...')."""
-    from jikimi.cli.common import fail_on
-    from jikimi.errors import JikimiError
     from jikimi.store import accounts, open_store
     from jikimi.store.audit import default_actor
 
-    store = open_store()
-    try:
+    with open_store() as store:
         with store.session() as s:
             u = accounts.get_user(s, username)
             _tok, secret = accounts.create_token(s, u, name, expires_days=days, actor=default_actor())
         typer.echo(secret)
-    except JikimiError as exc:
-        raise fail_on(exc, code=1) from exc
-    finally:
-        store.dispose()
 
 
 def register(app: typer.Typer) -> None:

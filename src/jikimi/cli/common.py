@@ -1,4 +1,9 @@
-"""Helpers shared by the command modules: consoles, JSON lines, progress bars, error exits."""
+"""Helpers shared by the command modules: consoles, JSON lines, progress bars, the CLI's one error boundary.
+
+Exit codes: 0 success; 1 the command ran but found a problem (a missing case or person, an item or photo that
+failed, a notice not sent); 2 a usage or configuration error (bad input, a ``ValidationError`` or
+``ConfigError``). A command raises the ``JikimiError``; :class:`ErrorBoundary` prints it and picks the code.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from typer.core import TyperGroup
 
-from jikimi.errors import JikimiError
+from jikimi.errors import ConfigError, JikimiError, ValidationError
 
 T = TypeVar("T")
 
@@ -40,8 +46,19 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def fail_on(exc: JikimiError, code: int = 1) -> typer.Exit:
-    return fail(exc.reason, exc.hint, code)
+def exit_code(exc: JikimiError) -> int:
+    """2 for a usage or configuration error, 1 for any other problem the command found."""
+    return 2 if isinstance(exc, ValidationError | ConfigError) else 1
+
+
+class ErrorBoundary(TyperGroup):
+    """The root command group: a ``JikimiError`` from any command is printed and mapped to its exit code."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own Context class is private (typer._click)
+        try:
+            return super().invoke(ctx)
+        except JikimiError as exc:
+            raise fail(exc.reason, exc.hint, exit_code(exc)) from exc
 
 
 def progress(items: Iterable[T], total: int | None, label: str, *, enabled: bool = True) -> Iterator[T]:

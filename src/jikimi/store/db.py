@@ -84,6 +84,12 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
 
 def open_store(url: str | None = None, *, migrate_schema: bool = True) -> Store:
     """Open (and by default migrate) the database at ``url``, or the configured default."""

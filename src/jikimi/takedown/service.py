@@ -67,6 +67,30 @@ def reference(notice: TakedownNotice) -> str:
     return f"JKM-{notice.case_id}-{notice.id}"
 
 
+#: The columns of an item and of a notice that the API and ``jikimi takedown ... --json`` show, in order.
+ITEM_FIELDS = ("id", "case_id", "url", "platform", "state", "found_at", "removed_at")
+NOTICE_FIELDS = (
+    "id", "case_id", "platform", "lang", "channel", "recipient", "form_url", "status", "subject", "body",
+    "content_sha256", "created_at", "created_by", "approved_at", "approved_by", "sent_at", "message_id",
+    "send_attempts", "last_error", "note",
+)  # fmt: skip
+
+
+def item_to_dict(item: TakedownItem) -> dict[str, Any]:
+    """One item of a notice, as the API (``ItemOut``) and ``jikimi takedown ... --json`` show it."""
+    return {name: getattr(item, name) for name in ITEM_FIELDS}
+
+
+def notice_to_dict(notice: TakedownNotice) -> dict[str, Any]:
+    """One notice with its reference and items, as the API (``NoticeOut``) and ``jikimi takedown
+    show/list/draft --json`` show it."""
+    return {
+        "reference": reference(notice),
+        **{name: getattr(notice, name) for name in NOTICE_FIELDS},
+        "items": [item_to_dict(i) for i in notice.items],
+    }
+
+
 # ---------------------------------------------------------------------------------------------- items
 
 

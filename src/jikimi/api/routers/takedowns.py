@@ -93,46 +93,19 @@ class NoticeOut(BaseModel):
     approved_at: datetime | None
     approved_by: str | None
     sent_at: datetime | None
+    message_id: str | None
+    send_attempts: int
     last_error: str | None
     note: str | None
     items: list[ItemOut]
 
 
 def _item_out(i: TakedownItem) -> ItemOut:
-    return ItemOut(
-        id=i.id,
-        case_id=i.case_id,
-        url=i.url,
-        platform=i.platform,
-        state=i.state,
-        found_at=i.found_at,
-        removed_at=i.removed_at,
-    )
+    return ItemOut.model_validate(service.item_to_dict(i))
 
 
 def _out(n: TakedownNotice) -> NoticeOut:
-    return NoticeOut(
-        id=n.id,
-        reference=service.reference(n),
-        case_id=n.case_id,
-        platform=n.platform,
-        lang=n.lang,
-        channel=n.channel,
-        recipient=n.recipient,
-        form_url=n.form_url,
-        status=n.status,
-        subject=n.subject,
-        body=n.body,
-        content_sha256=n.content_sha256,
-        created_at=n.created_at,
-        created_by=n.created_by,
-        approved_at=n.approved_at,
-        approved_by=n.approved_by,
-        sent_at=n.sent_at,
-        last_error=n.last_error,
-        note=n.note,
-        items=[_item_out(i) for i in n.items],
-    )
+    return NoticeOut.model_validate(service.notice_to_dict(n))
 
 
 def _list(s: Session, principal: Principal, status: str | None, case_id: str | None) -> list[TakedownNotice]:
