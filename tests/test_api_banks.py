@@ -32,6 +32,8 @@ def test_banks_and_hma_lookup(db_url: str) -> None:
     added = c.post("/api/v1/banks/known/files", files=[("files", ("a.png", img, "image/png"))], headers=staff)
     assert added.status_code == 201, added.text
     assert added.json()[0]["created"] is True
+    # A partner looks up only the banks shared with its platform.
+    assert c.put("/api/v1/banks/known/shares/ExampleTube", headers=staff).status_code in (200, 201)
     # HMA: hash, then look the hash up as a platform partner.
     hashed = c.post("/h/hash", files={"photo": ("x.png", img, "image/png")}, headers=partner)
     assert hashed.status_code == 200, hashed.text

@@ -42,7 +42,15 @@ def test_hma_11_shapes(db_url: str) -> None:
         )
         assert r.status_code == 201, r.text
         ids[name] = r.json()[0]["entry_id"]
+    # bank visibility per partner: before sharing, a partner finds nothing (staff see every bank)
     pdq = c.post("/h/hash", files={"photo": ("x.png", img, "image/png")}, headers=partner).json()["pdq"]
+    assert c.get("/m/lookup", params={"signal_type": "pdq", "signal": pdq}, headers=partner).json() == {}
+    assert set(c.get("/m/lookup", params={"signal_type": "pdq", "signal": pdq}, headers=staff).json()) == {
+        "BANK_A",
+        "BANK_B",
+    }
+    for name in ("BANK_A", "BANK_B"):
+        assert c.put(f"/api/v1/banks/{name}/shares/ExampleTube", headers=staff).status_code in (200, 201)
     near = _flip_bits(pdq, 4)
 
     # GET /m/lookup with a signal: no outer signal-type object -> {bank: [{bank_content_id, distance}]}

@@ -113,6 +113,18 @@ def unshare_bank(session: Session, bank: Bank, platform: str, *, actor: str | No
     return True
 
 
+def shared_bank_names(session: Session, platform: str) -> list[str]:
+    """The banks shared with ``platform``: all a partner of that platform may look hashes up in."""
+    return list(
+        session.scalars(
+            select(Bank.name)
+            .join(BankShare, BankShare.bank_id == Bank.id)
+            .where(BankShare.platform == platform.strip())
+            .order_by(Bank.name)
+        )
+    )
+
+
 def shares(session: Session, bank: Bank) -> list[str]:
     return list(
         session.scalars(

@@ -14,7 +14,8 @@ blueprints for what is implemented (docs/web.md lists the differences):
 - ``GET /c/banks``, ``GET /c/bank/<name>``, ``GET /c/bank/<name>/content/<id>`` (read-only, staff).
 
 Errors are HMA's ``{"message": ...}`` with its status codes. Unlike HMA, every call needs an API token
-(platform partner or staff), and partners never see bank contents (``/m/raw_lookup`` and ``/c/`` are staff).
+(platform partner or staff); a partner's lookups search only the banks shared with its platform, and partners
+never see bank contents (``/m/raw_lookup`` and ``/c/`` are staff).
 """
 
 from __future__ import annotations
@@ -133,9 +134,17 @@ class _HmaError(Exception):
         return _hma_error(self.status, self.message)
 
 
-def _banks_param(banks: str | None) -> list[str] | None:
-    """HMA's ``banks=A,B`` restriction (None: every bank)."""
-    return [b for b in banks.split(",") if b] if banks else None
+def _banks_param(request: Request, principal: Principal, banks: str | None) -> list[str] | None:
+    """The banks to search: HMA's ``banks=A,B`` restriction (None: every bank), and for a platform partner
+    only the banks shared with its platform (bank visibility per partner; HMA has none)."""
+    wanted = [b for b in banks.split(",") if b] if banks else None
+    if principal.role != "partner":
+        return wanted
+    from jikimi.store.feed import shared_bank_names
+
+    with request.app.state.store.session() as s:
+        visible = shared_bank_names(s, principal.partner or "") if principal.partner else []
+    return visible if wanted is None else [b for b in wanted if b in set(visible)]
 
 
 def _match(
@@ -147,6 +156,8 @@ def _match(
     ours = SIGNAL_ALIASES.get(signal_type)
     if ours is None:
         raise _HmaError(400, f"No such SignalType '{signal_type}'")
+    if banks is not None and not banks:
+        return ours, []  # nothing visible (or nothing asked for that is): no match, and no bank named
     m = matcher(request)
     try:
         if ours == "pdq":
@@ -194,7 +205,7 @@ def _fetch_url(request: Request, url: str) -> tuple[str, bytes]:
 )
 def lookup_get(
     request: Request,
-    _: Lookup,
+    principal: Lookup,
     signal_type: Annotated[str | None, Query(max_length=32)] = None,
     signal: Annotated[str | None, Query(max_length=200)] = None,
     url: Annotated[str | None, Query(max_length=2000)] = None,
@@ -202,7 +213,7 @@ def lookup_get(
     banks: Annotated[str | None, Query(max_length=2000)] = None,
     seed: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
-    wanted = _banks_param(banks)
+    wanted = _banks_param(request, principal, banks)
     try:
         if url:
             kind, data = _fetch_url(request, url)
@@ -229,7 +240,7 @@ def lookup_get(
     openapi_extra=_UPLOAD_BODY,
     responses={400: {"description": "no file, several files, or not an image/video"}},
 )
-async def lookup_post(request: Request, _: Lookup, banks: str | None = None) -> JSONResponse:
+async def lookup_post(request: Request, principal: Lookup, banks: str | None = None) -> JSONResponse:
     try:
         field, data = await _one_upload(request)
     except HTTPException as exc:
@@ -238,7 +249,7 @@ async def lookup_post(request: Request, _: Lookup, banks: str | None = None) -> 
         hashes = hash_bytes(field, data)
     except JikimiError as exc:
         return _hma_error(400, exc.reason)
-    wanted = _banks_param(banks)
+    wanted = _banks_param(request, principal, banks)
     try:
         out = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if st in SIGNAL_ALIASES}
     except _HmaError as exc:
@@ -253,14 +264,14 @@ async def lookup_post(request: Request, _: Lookup, banks: str | None = None) -> 
 )
 def raw_lookup(
     request: Request,
-    _: BankRead,
+    principal: BankRead,
     signal_type: Annotated[str, Query(max_length=32)],
     signal: Annotated[str, Query(max_length=200)],
     include_distance: bool = False,
     banks: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> JSONResponse:
     try:
-        found = _match(request, signal_type, signal, _banks_param(banks))[1]
+        found = _match(request, signal_type, signal, _banks_param(request, principal, banks))[1]
     except _HmaError as exc:
         return exc.response()
     if include_distance:
