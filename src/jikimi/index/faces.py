@@ -421,6 +421,10 @@ class FaceGallery:
         self._tpl_pids, tpl, self._tpl_photos = templates(self._vectors, self._person_ids)
         self._templates = tpl
         self._tpl_row = {int(p): n for n, p in enumerate(self._tpl_pids)}
+        order = np.argsort(self._person_ids, kind="stable")
+        chunks = np.split(order, np.cumsum(self._tpl_photos)[:-1]) if len(order) else []
+        self._rows_of = dict(zip(self._tpl_pids.tolist(), chunks, strict=True))
+        """Each person's rows in ``_vectors`` (her enrolled faces), for the photo most like a found face."""
         self._tpl_index = build_index(tpl.astype(np.float32), self.dim) if len(tpl) else None
         self._tpl_stats = self.calibration.cohort.stats(tpl) if len(tpl) else (np.zeros((0, 1)),) * 2
 
@@ -512,7 +516,7 @@ class FaceGallery:
                 pid = int(self._tpl_pids[row])
                 if pid not in active:
                     continue
-                mine = np.flatnonzero(self._person_ids == pid)
+                mine = self._rows_of[pid]
                 nearest = mine[int(np.argmax(self._vectors[mine] @ probes[i]))]
                 photos = int(self._tpl_photos[row])
                 matches.append(
