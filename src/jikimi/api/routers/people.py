@@ -309,19 +309,36 @@ def _sources_of(s: Any, everyone: list[people.PersonInfo]) -> dict[int, list[sou
     return {p.id: source_photos.list_sources(s, p.id) for p in everyone if p.sources}
 
 
-@router.get("/people", include_in_schema=False)
-def people_page(request: Request, s: DB, principal: Reader) -> Response:
+def _people_page(
+    request: Request,
+    s: Any,
+    principal: Principal,
+    *,
+    status: int = 200,
+    result: Any = None,
+    error: str | None = None,
+    form: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Response:
+    """The enrolment page with everyone enrolled (withdrawn included) and their source photos."""
     everyone = people.list_people(s, include_withdrawn=True)
     return render(
         request,
         "people.html",
         principal,
+        status=status,
         people=everyone,
         sources=_sources_of(s, everyone),
-        result=None,
-        error=None,
-        form={},
+        result=result,
+        error=error,
+        form=form or {},
+        **extra,
     )
+
+
+@router.get("/people", include_in_schema=False)
+def people_page(request: Request, s: DB, principal: Reader) -> Response:
+    return _people_page(request, s, principal)
 
 
 # Photos of an enrolment waiting for the worker to pick her face in a group photo: held in memory only (never
@@ -423,15 +440,10 @@ async def people_enrol_page(
             if token not in held and len(held) >= PENDING_MAX:
                 held.pop(next(iter(held)))
             held[token] = _Pending(principal.actor, time.monotonic(), files)
-            everyone = people.list_people(s, include_withdrawn=True)
-            return render(
+            return _people_page(
                 request,
-                "people.html",
+                s,
                 principal,
-                people=everyone,
-                sources=_sources_of(s, everyone),
-                result=None,
-                error=None,
                 form={**form, "consent_confirmed": True},
                 choose=groups,
                 chosen=chosen,
@@ -453,48 +465,16 @@ async def people_enrol_page(
         s.rollback()
         reason = exc.reason if isinstance(exc, JikimiError) else str(exc)
         failures = getattr(exc, "failures", [])
-        everyone = people.list_people(s, include_withdrawn=True)
-        return render(
-            request,
-            "people.html",
-            principal,
-            status=422,
-            people=everyone,
-            sources=_sources_of(s, everyone),
-            result=None,
-            error=reason,
-            failures=failures,
-            form=form,
-        )
+        return _people_page(request, s, principal, status=422, error=reason, failures=failures, form=form)
     if pending:
         held.pop(pending, None)
-    everyone = people.list_people(s, include_withdrawn=True)
-    return render(
-        request,
-        "people.html",
-        principal,
-        status=201,
-        people=everyone,
-        sources=_sources_of(s, everyone),
-        result=res,
-        error=None,
-        form={},
-    )
+    return _people_page(request, s, principal, status=201, result=res)
 
 
 @router.post("/people/reembed", include_in_schema=False)
 def people_reembed_page(request: Request, s: DB, principal: Writer) -> Response:
     results = people.reembed_all(s, actor=principal.actor)
-    return render(
-        request,
-        "people.html",
-        principal,
-        people=people.list_people(s, include_withdrawn=True),
-        result=None,
-        error=None,
-        form={},
-        reembedded=results,
-    )
+    return _people_page(request, s, principal, reembedded=results)
 
 
 @router.post("/people/{person_id}/withdraw", include_in_schema=False)
@@ -540,19 +520,14 @@ async def people_sources_page(
     except JikimiError as exc:
         s.rollback()
         error = exc.reason
-    everyone = people.list_people(s, include_withdrawn=True)
-    return render(
+    return _people_page(
         request,
-        "people.html",
+        s,
         principal,
         status=422 if error else (201 if added and added.added else 200),
-        people=everyone,
-        sources=_sources_of(s, everyone),
-        result=None,
         sources_added=added,
         error=error,
         failures=failures,
-        form={},
     )
 
 
