@@ -374,7 +374,7 @@ def bench_store(n: int, rng: np.random.Generator, workdir: Path) -> None:
     for _ in range(50):
         h = bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()
         t0 = time.perf_counter()
-        res = m2.add("bench", EntryInput(pdq=h, pdq_quality=100))
+        res = m2.add("bench", EntryInput.from_hashes({"pdq": h}, quality={"pdq": 100}))
         found = [x.entry_id for x in m2.match_pdq(h)]
         delays.append(time.perf_counter() - t0)
         assert res.entry_id in found

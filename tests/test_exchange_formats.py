@@ -22,7 +22,7 @@ M1 = "d41d8cd98f00b204e9800998ecf8427e"
 
 def _signals(store: Store, bank: str) -> set[tuple[str | None, str | None, bool]]:
     with store.session() as s:
-        return {(e.pdq, e.md5, e.enabled) for e in iter_entries(s, bank)}
+        return {(e.hashes()["pdq"], e.hashes()["md5"], e.enabled) for e in iter_entries(s, bank)}
 
 
 def test_pytx_round_trip_and_bad_lines(db_url: str, tmp_path: Path) -> None:
@@ -61,10 +61,9 @@ def test_csv_round_trip_keeps_metadata_and_groups_entries(db_url: str, tmp_path:
         create_bank(s, "b")
         add_entry(
             s, "a",
-            EntryInput(pdq=P1, pdq_quality=90, md5=M1, labels=["deepfake", "ko"], note="확인됨, confirmed",
-                       case_ref="C-9", content_uri="https://example.org/x"),
+            EntryInput.from_hashes({"pdq": P1, "md5": M1}, quality={"pdq": 90}, labels=["deepfake", "ko"], note="확인됨, confirmed", case_ref="C-9", content_uri="https://example.org/x"),
         )  # fmt: skip
-        add_entry(s, "a", EntryInput(pdq=P2, pdq_quality=40))
+        add_entry(s, "a", EntryInput.from_hashes({"pdq": P2}, quality={"pdq": 40}))
     with store.session() as s:
         text = export_bank(s, "a", "csv")
     path = tmp_path / "a.csv"
@@ -75,7 +74,7 @@ def test_csv_round_trip_keeps_metadata_and_groups_entries(db_url: str, tmp_path:
     assert [e.row for e in rep.errors] == [5, 6]
     with store.session() as s:
         (e,) = find_entries(s, "b", signal="md5", value=M1)
-        assert (e.pdq, e.pdq_quality, e.labels, e.note, e.case_ref) == (
+        assert (e.hashes()["pdq"], e.hashes()["pdq_quality"], e.labels, e.note, e.case_ref) == (
             P1, 90, ["deepfake", "ko"], "확인됨, confirmed", "C-9",
         )  # fmt: skip
         assert e.content_uri == "https://example.org/x"
@@ -218,7 +217,7 @@ def test_ncmec_entries_and_deletions(db_url: str, tmp_path: Path) -> None:
     assert "no PDQ or MD5" in next(e.reason for e in rep.errors if e.row == 4)
     with store.session() as s:
         (e,) = find_entries(s, "ncmec", signal="pdq", value=P1)
-        assert (e.md5, e.labels, e.exchange_ids) == (M1, ["A1"], {"ncmec": ["img-1"]})
+        assert (e.hashes()["md5"], e.labels, e.exchange_ids) == (M1, ["A1"], {"ncmec": ["img-1"]})
     f.write_text(NCMEC_DELETE)
     with store.session() as s:
         rep = import_bank(s, "ncmec", f, "ncmec")

@@ -125,12 +125,14 @@ def test_feed_pages_and_partner_isolation(tmp_path: Path) -> None:
         bank = banks.create_bank(s, "shared")
         feed.share_bank(s, bank, "ExampleTube")
         for i in range(5):
-            banks.add_entry(s, bank, banks.EntryInput(md5=f"{i:032x}", note="case secret", case_ref="7"))
+            banks.add_entry(
+                s, bank, banks.EntryInput.from_hashes({"md5": f"{i:032x}"}, note="case secret", case_ref="7")
+            )
     r = client.get("/api/v1/feed?limit=2", headers=auth).json()
     assert [c["entry"]["md5"] for c in r["changes"]] == [f"{i:032x}" for i in range(2)] and r["more"]
     assert "note" not in r["changes"][0]["entry"] and "case_ref" not in r["changes"][0]["entry"]
     with h.store.session() as s:  # added mid-fetch: served after the first five, nothing skipped
-        banks.add_entry(s, "shared", banks.EntryInput(md5=f"{9:032x}"))
+        banks.add_entry(s, "shared", banks.EntryInput.from_hashes({"md5": f"{9:032x}"}))
     seen = [c["entry"]["md5"] for c in r["changes"]]
     while r["more"]:
         r = client.get(f"/api/v1/feed?limit=2&after={r['checkpoint']}", headers=auth).json()

@@ -94,7 +94,7 @@ def test_scan_finds_bank_matches_groups_sightings_and_reruns_idempotently(db_url
     with store.session() as s:
         exact = s.execute(
             sa.select(MediaRecord).where(
-                MediaRecord.sha256 == banks.entry_from_file(folder / "img3.png").sha256
+                MediaRecord.sha256 == banks.entry_from_file(folder / "img3.png").signals["sha256"][0].value
             )
         ).scalar_one()
         locs = sorted(

@@ -106,8 +106,8 @@ def test_dihedral_variants_match_the_rotated_reference_files(shared: Path) -> No
         "rotate270": "bridge-4-rotate-270.jpg",
         "flipx": "bridge-5-flipx.jpg",
         "flipy": "bridge-6-flipy.jpg",
-        "flip_plus1": "bridge-7-flip-plus-1.jpg",
-        "flip_minus1": "bridge-8-flip-minus-1.jpg",
+        "flipplus1": "bridge-7-flip-plus-1.jpg",
+        "flipminus1": "bridge-8-flip-minus-1.jpg",
     }
     assert list(variants) == list(DIHEDRAL)
     for variant, name in files.items():
@@ -123,8 +123,8 @@ OPS = {
     "rotate270": lambda a: np.rot90(a, 3),
     "flipx": lambda a: a[::-1],
     "flipy": lambda a: a[:, ::-1],
-    "flip_plus1": lambda a: a.transpose(1, 0, 2),
-    "flip_minus1": lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    "flipplus1": lambda a: a.transpose(1, 0, 2),
+    "flipminus1": lambda a: np.rot90(a, 2).transpose(1, 0, 2),
 }
 
 

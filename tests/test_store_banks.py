@@ -39,22 +39,30 @@ def test_banks_entries_and_bad_input(db_url: str) -> None:
         with pytest.raises(ValidationError, match="threshold"):
             create_bank(s, "b", threshold=300)
     with store.session() as s:
-        first = add_entry(s, "centre-a", EntryInput(pdq=H1.upper(), pdq_quality=100, labels=["deepfake"]))
-        again = add_entry(s, "centre-a", EntryInput(pdq=H1, pdq_quality=100, labels=["ncii"], case_ref="C-1"))
+        first = add_entry(
+            s,
+            "centre-a",
+            EntryInput.from_hashes({"pdq": H1.upper()}, quality={"pdq": 100}, labels=["deepfake"]),
+        )
+        again = add_entry(
+            s,
+            "centre-a",
+            EntryInput.from_hashes({"pdq": H1}, quality={"pdq": 100}, labels=["ncii"], case_ref="C-1"),
+        )
         assert first.created and not again.created and again.entry_id == first.entry_id
-        low = add_entry(s, "centre-a", EntryInput(pdq=H2, pdq_quality=30))
+        low = add_entry(s, "centre-a", EntryInput.from_hashes({"pdq": H2}, quality={"pdq": 30}))
         assert low.untrusted
         for bad, reason in [
-            (EntryInput(pdq=H1[:-1]), "64 hex digits"),
-            (EntryInput(md5="zz" + MD5[2:]), "hex digits"),
-            (EntryInput(sha256=MD5), "64 hex digits"),
-            (EntryInput(), "at least one hash"),
-            (EntryInput(pdq=H1, pdq_quality=101), "quality"),
+            (EntryInput.from_hashes({"pdq": H1[:-1]}), "64 hex digits"),
+            (EntryInput.from_hashes({"md5": "zz" + MD5[2:]}), "hex digits"),
+            (EntryInput.from_hashes({"sha256": MD5}), "64 hex digits"),
+            (EntryInput.from_hashes({}), "at least one hash"),
+            (EntryInput.from_hashes({"pdq": H1}, quality={"pdq": 101}), "quality"),
         ]:
             with pytest.raises(ValidationError, match=reason):
                 add_entry(s, "centre-a", bad)
         with pytest.raises(NotFoundError):
-            add_entry(s, "nope", EntryInput(md5=MD5))
+            add_entry(s, "nope", EntryInput.from_hashes({"md5": MD5}))
     with store.session() as s:
         (row,) = find_entries(s, "centre-a", signal="pdq", value=H1)
         assert row.labels == ["deepfake", "ncii"] and row.case_ref == "C-1"
@@ -70,8 +78,13 @@ def test_matcher_consistency_with_store(db_url: str, tmp_path: Path) -> None:
         create_bank(s, "strict", threshold=4)
     m = BankMatcher.load(store)
     assert m.match_pdq(H1) == []
-    res = m.add("a", EntryInput(pdq=H1, pdq_quality=100, md5=MD5, note="confirmed", case_ref="K-7"))
-    strict = m.add("strict", EntryInput(pdq=H1, pdq_quality=100))
+    res = m.add(
+        "a",
+        EntryInput.from_hashes(
+            {"pdq": H1, "md5": MD5}, quality={"pdq": 100}, note="confirmed", case_ref="K-7"
+        ),
+    )
+    strict = m.add("strict", EntryInput.from_hashes({"pdq": H1}, quality={"pdq": 100}))
     # Found by the very next query, with the bank's threshold applied.
     (hit,) = m.match_pdq(H1_NEAR)
     assert (hit.bank, hit.entry_id, hit.signal, hit.distance) == ("a", res.entry_id, "pdq", 6)
@@ -93,14 +106,14 @@ def test_matcher_consistency_with_store(db_url: str, tmp_path: Path) -> None:
     assert {x.bank for x in m.match_pdq(H1)} == {"a"}
     # Another process (a second matcher) sees additions after refresh, and removals at once.
     other = BankMatcher.load(store, auto_refresh=None)
-    m.add("a", EntryInput(pdq=H2, pdq_quality=90))
+    m.add("a", EntryInput.from_hashes({"pdq": H2}, quality={"pdq": 90}))
     other.refresh(force=True)
     assert [x.signal for x in other.match_pdq(H2)] == ["pdq"]
     m.delete_entry(res.entry_id)
     assert other.match_pdq(H1) == [] and m.match_md5(MD5) == []
     # Persisted index: cold start from the file, then entries added since are picked up.
     path = m.save(tmp_path / "idx")
-    m.add("a", EntryInput(pdq=_flip(H2, 100), pdq_quality=90))
+    m.add("a", EntryInput.from_hashes({"pdq": _flip(H2, 100)}, quality={"pdq": 90}))
     cold = BankMatcher.load(store, index_path=path)
     assert cold.loaded_from == "file"
     assert cold.match_pdq(_flip(H2, 100))[0].distance == 0
@@ -115,8 +128,10 @@ def test_video_frames_match_video_and_image_banks(db_url: str) -> None:
         create_bank(s, "v")
     m = BankMatcher.load(store)
     frames = [{"hash": _flip(H1, i * 40), "quality": 100, "timestamp": float(i)} for i in range(5)]
-    vid = m.add("v", EntryInput(vpdq=frames))
-    still = m.add("v", EntryInput(pdq=_flip(H1, 120), pdq_quality=100))  # a still from the video
+    vid = m.add("v", EntryInput.from_hashes({"vpdq": frames}))
+    still = m.add(
+        "v", EntryInput.from_hashes({"pdq": _flip(H1, 120)}, quality={"pdq": 100})
+    )  # a still from the video
     hits = {(x.entry_id, x.signal): x for x in m.match_video(frames[:4])}
     assert hits[(vid.entry_id, "vpdq")].query_percent == 100.0
     assert hits[(vid.entry_id, "vpdq")].target_percent == 80.0

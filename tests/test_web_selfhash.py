@@ -213,7 +213,7 @@ def test_self_hash_route_consent_and_access(tmp_path: Path) -> None:
     assert r.status_code == 201 and r.json()["created"] == 0  # the same hashes again: one entry
     with h.store.session() as s:
         entries = list(s.scalars(select(BankEntry).join(Bank).where(Bank.name == case_bank_name(cid))))
-        assert {e.md5 for e in entries} == {good["md5"], "b" * 32}
+        assert {e.hashes()["md5"] for e in entries} == {good["md5"], "b" * 32}
         assert all(e.case_ref == f"case:{cid}" and "self-submitted" in e.labels for e in entries)
         consents = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "case.self_hash.consent")))
         assert [json.loads(a.details_json)["via"] for a in consents] == ["victim", "intake"]
@@ -255,8 +255,8 @@ def test_victim_hashes_in_browser_and_a_scan_finds_a_copy(tmp_path: Path, shared
         assert photo.name not in json.dumps(body) and len(json.dumps(body)) < 2000
         with h.store.session() as s:
             entry = s.scalars(select(BankEntry).join(Bank).where(Bank.name == case_bank_name(cid))).one()
-            assert entry.md5 == hashlib.md5(photo.read_bytes()).hexdigest() == got[0]["md5"]
-            assert entry.pdq == got[0]["pdq"]
+            assert entry.hashes()["md5"] == hashlib.md5(photo.read_bytes()).hexdigest() == got[0]["md5"]
+            assert entry.hashes()["pdq"] == got[0]["pdq"]
         # A re-encoded, slightly smaller copy turns up somewhere: the scan files it in her case.
         found = tmp_path / "found"
         found.mkdir()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from jikimi.cases.queries import get_case
 from jikimi.errors import ValidationError
+from jikimi.signals.pdq import DIHEDRAL, PDQSignal
 from jikimi.store import audit
 from jikimi.store.banks import AddResult, EntryInput, add_entry, create_bank
 from jikimi.store.schema.banks import Bank, BankEntry
@@ -30,8 +31,6 @@ BANK_PREFIX = "victim-case-"
 LABEL = "self-submitted"
 #: Version of the consent statement the page shows (recorded with each consent).
 CONSENT_STATEMENT = "self-hash-v1"
-#: Names and order of the dihedral variants (``jikimi.signals.pdq.DIHEDRAL``).
-DIHEDRAL = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip_plus1", "flip_minus1")
 MAX_FILES = 200
 _CASE_REF = re.compile(r"^case:(\d+)$")
 
@@ -88,14 +87,13 @@ def _check(f: HashedFile, n: int) -> EntryInput:
                 raise ValidationError(f"file {n}: the original PDQ variant differs from the PDQ hash")
     elif f.pdq or f.dihedral:
         raise ValidationError(f"file {n}: a video is sent by its MD5 only")
-    entry = EntryInput(
-        pdq=f.pdq if f.kind == "image" else None,
-        pdq_quality=f.pdq_quality if f.kind == "image" else None,
-        md5=f.md5,
+    entry = EntryInput.from_hashes(
+        {"pdq": f.pdq if f.kind == "image" else None, "md5": f.md5},
+        quality={"pdq": f.pdq_quality if f.kind == "image" else None},
     )
     entry.normalized()  # malformed hashes -> ValidationError with the reason
     for h in f.dihedral.values():
-        EntryInput(pdq=h).normalized()
+        PDQSignal.validate(h)
     return entry
 
 

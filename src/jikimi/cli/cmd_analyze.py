@@ -76,6 +76,7 @@ def _analyse(path: str, opts: AnalyseOptions) -> dict[str, Any]:
     from jikimi.errors import JikimiError
     from jikimi.media import load
     from jikimi.signals import compute_each
+    from jikimi.signals.registry import HASH_SIGNALS
 
     timer = _Timer()
     media = timer.run("decode", lambda: load(Path(path)))
@@ -89,7 +90,7 @@ def _analyse(path: str, opts: AnalyseOptions) -> dict[str, Any]:
     if media.kind == "video":
         record["duration"] = round(media.duration or 0.0, 3)
     errors: dict[str, str] = {}
-    hashes, hash_errors = timer.run("hashes", lambda: compute_each(media, ["md5", "sha256", "pdq", "vpdq"]))
+    hashes, hash_errors = timer.run("hashes", lambda: compute_each(media, list(HASH_SIGNALS)))
     errors.update(hash_errors)
     record["hashes"] = hashes
 

@@ -95,24 +95,38 @@ def add_hash(
     md5: str | None = typer.Option(None, "--md5", help="MD5 (32 hex digits)."),
     sha256: str | None = typer.Option(None, "--sha256", help="SHA-256 (64 hex digits)."),
     quality: int | None = typer.Option(None, "--quality", help="PDQ quality (0-100) if known."),
+    hashes: list[str] = typer.Option(
+        [], "--hash", help="SIGNAL=VALUE for any hash signal (e.g. vpdq, or a python-threatexchange name)."
+    ),
     label: list[str] = typer.Option([], "--label", "-l"),
     note: str = typer.Option("", "--note"),
     case_ref: str = typer.Option("", "--case"),
 ) -> None:
     """Add a hash you already have to a bank."""
+    from jikimi.signals import registry
+    from jikimi.signals.base import SignalValue
     from jikimi.store.banks import EntryInput, add_entry
 
-    if not (pdq or md5 or sha256):
-        raise fail("give --pdq, --md5 or --sha256", code=2)
+    given: dict[str, list[SignalValue]] = {}
+    for text in hashes:
+        signal, sep, value = text.partition("=")
+        sig = registry.hash_signal_named(signal) if sep else None
+        if sig is None:
+            raise fail(f"--hash {text[:80]!r}: expected SIGNAL=VALUE with a known hash signal", code=2)
+        given.setdefault(sig.name, []).extend(sig.parse_values(value))
+    entry = EntryInput.from_hashes(
+        {"pdq": pdq, "md5": md5, "sha256": sha256},
+        quality={"pdq": quality},
+        labels=list(label),
+        note=note,
+        case_ref=case_ref,
+    )
+    for signal, values in given.items():
+        entry.add(signal, values)
+    if not entry.signals:
+        raise fail("give --pdq, --md5, --sha256 or --hash SIGNAL=VALUE", code=2)
     with _store().session() as s:
-        res = add_entry(
-            s,
-            name,
-            EntryInput(
-                pdq=pdq, pdq_quality=quality, md5=md5, sha256=sha256, labels=list(label), note=note,
-                case_ref=case_ref,
-            ),
-        )  # fmt: skip
+        res = add_entry(s, name, entry)
     state = "added" if res.created else "already in bank"
     flag = " (low PDQ quality: untrusted for matching)" if res.untrusted else ""
     console.print(f"{state}: entry {res.entry_id}{flag}")
@@ -219,7 +233,7 @@ def reindex() -> None:
 
     m = BankMatcher.load(_store())
     path = m.save()
-    console.print(f"indexed {len(m.pdq)} PDQ hashes -> {path}")
+    console.print(f"indexed {m.size} PDQ hashes -> {path}")
 
 
 def register(app: typer.Typer) -> None:

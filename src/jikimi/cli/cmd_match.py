@@ -27,7 +27,7 @@ def match(
     store = open_store()
     index_path = get_settings().index_dir / "pdq"
     matcher = BankMatcher.load(store, index_path=index_path if index_path.exists() else None)
-    if matcher.loaded_from == "store" and len(matcher.pdq) >= AUTO_SAVE_SIZE:
+    if matcher.loaded_from == "store" and matcher.size >= AUTO_SAVE_SIZE:
         matcher.save(index_path)  # large banks: the next start memory-maps the file instead
     failed = 0
     for path in paths:

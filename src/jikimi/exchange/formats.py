@@ -1,8 +1,11 @@
 """Import and export banks in the formats hash exchanges use.
 
+Signal types are the registered hash signals' python-threatexchange names (``HashSignal.pytx_name``: ``pdq``,
+``video_md5``, ``video_sha256``, ``vpdq``...; our names and aliases such as ``md5`` are accepted on import),
+and each signal reads and writes its own values (``HashSignal.parse_values``/``format_values``).
+
 - ``pytx``: python-threatexchange's local signal file (``LocalFileSignalExchangeAPI``): one ``TYPE HASH`` per
-  line, read with the library itself. Types: ``pdq``, ``video_md5``, ``video_sha256``, ``vpdq`` (MD5/SHA-256
-  aliases ``md5``/``sha256`` accepted).
+  line, read with the library itself (signals with one value per entry: not vPDQ's frames).
 - ``csv``: python-threatexchange's ``dataset --csv`` columns (``signal_type, signal_str, collab, category,
   tags``) plus ours (``entry, quality, case_ref, note, source, content_uri``); rows sharing ``entry`` are
   one entry with several signals.
@@ -31,10 +34,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi.errors import JikimiError, ValidationError
-from jikimi.index import VideoFrame
+from jikimi.signals import registry
+from jikimi.signals.base import HashSignal, SignalValue
 from jikimi.store import audit
 from jikimi.store.banks import EntryInput, add_entry, get_bank, iter_entries
-from jikimi.store.schema.banks import BankEntry
+from jikimi.store.schema.banks import BankEntry, BankSignal
 
 FORMATS = ("pytx", "csv", "stopncii", "ncmec")
 EXPORT_FORMATS = ("pytx", "csv", "stopncii")
@@ -51,16 +55,6 @@ CSV_COLUMNS = [
     "source",
     "content_uri",
 ]
-_TYPE_ALIASES = {
-    "pdq": "pdq",
-    "video_md5": "md5",
-    "md5": "md5",
-    "photo_md5": "md5",
-    "video_sha256": "sha256",
-    "sha256": "sha256",
-    "vpdq": "vpdq",
-}
-_PYTX_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256", "vpdq": "vpdq"}
 _REMOVED_STATUSES = {"Withdrawn", "Deleted"}
 
 
@@ -94,23 +88,17 @@ class _Record:
 
 
 # -- readers -------------------------------------------------------------------------------------------
-def _signal_entry(signal_type: str, value: str, **meta: Any) -> EntryInput:
-    kind = _TYPE_ALIASES.get(signal_type.strip().lower())
-    if kind is None:
-        raise ValidationError(
-            f"unknown signal type {signal_type!r}", hint=f"use one of {sorted(_TYPE_ALIASES)}"
-        )
-    if kind == "vpdq":
-        frames = json.loads(value) if value.strip().startswith("[") else value.split()
-        return EntryInput(vpdq=[_frame_dict(f) for f in frames], **meta)
-    e = EntryInput(**meta)
-    setattr(e, kind, value.strip())
-    return e
+def _signal_type(signal_type: str) -> HashSignal:
+    sig = registry.hash_signal_named(signal_type)
+    if sig is None:
+        known = sorted({n for s in registry.hash_signals() for n in s.names()})
+        raise ValidationError(f"unknown signal type {signal_type!r}", hint=f"use one of {known}")
+    return sig
 
 
-def _frame_dict(f: Any) -> dict[str, Any]:
-    vf = VideoFrame.of(f)
-    return {"hash": vf.hash, "quality": vf.quality, "timestamp": vf.timestamp}
+def _signal_entry(signal_type: str, value: str, quality: int | None = None, **meta: Any) -> EntryInput:
+    sig = _signal_type(signal_type)
+    return EntryInput({sig.name: sig.parse_values(value, quality)}, **meta)
 
 
 def read_pytx(path: Path) -> Iterator[_Record]:
@@ -159,9 +147,12 @@ def read_csv(path: Path) -> Iterator[_Record]:
                 "source": row.get("source") or row.get("collab") or "csv",
                 "content_uri": row.get("content_uri") or "",
             }
-            e = _signal_entry(row.get("signal_type") or "", row.get("signal_str") or "", **meta)
-            if quality:
-                e.pdq_quality = int(quality)
+            e = _signal_entry(
+                row.get("signal_type") or "",
+                row.get("signal_str") or "",
+                int(quality) if quality else None,
+                **meta,
+            )
             e.normalized()  # report a bad row here, with its number
         except (JikimiError, ValueError, TypeError) as exc:
             yield _Record(n, None, error=str(exc))
@@ -172,9 +163,8 @@ def read_csv(path: Path) -> Iterator[_Record]:
             continue
         if key in grouped:
             g = grouped[key][1]
-            for attr in ("pdq", "pdq_quality", "md5", "sha256", "vpdq"):
-                if getattr(e, attr) is not None and getattr(g, attr) is None:
-                    setattr(g, attr, getattr(e, attr))
+            for name, values in e.signals.items():
+                g.signals.setdefault(name, values)
             g.labels = sorted(set(g.labels) | set(e.labels))
         else:
             grouped[key] = (n, e)
@@ -216,13 +206,13 @@ def read_stopncii(path: Path) -> Iterator[_Record]:
             yield _Record(n, None, remove=(kind, rec.hashValue.strip().lower()))
             continue
         cases = sorted(c for c, status in rec.caseNumbers.items() if status.value not in _REMOVED_STATUSES)
-        e = EntryInput(
+        e = EntryInput.from_hashes(
+            {kind: rec.hashValue},
             source="stopncii",
             case_ref=",".join(cases)[:200],
             exchange_ids={"stopncii": cases} if cases else {},
             labels=sorted({t for fb in rec.CSPFeedbacks for t in fb.tags}),
         )
-        setattr(e, kind, rec.hashValue)
         yield _Record(n, e)
 
 
@@ -259,15 +249,14 @@ def read_ncmec(path: Path) -> Iterator[_Record]:
             yield _Record(n, None, remove=("ncmec", upd.id))
             continue
         fp = {k.lower(): v.strip() for k, v in upd.fingerprints.items()}
-        e = EntryInput(
-            md5=fp.get("md5"),
-            pdq=fp.get("pdq") if upd.entry_type.value == "image" else None,
+        e = EntryInput.from_hashes(
+            {"md5": fp.get("md5"), "pdq": fp.get("pdq") if upd.entry_type.value == "image" else None},
             source="ncmec",
             labels=[upd.classification] if upd.classification else [],
             exchange_ids={"ncmec": [upd.id]},
             note=f"NCMEC member {upd.member_id}",
         )
-        if not (e.md5 or e.pdq):
+        if not e.signals:
             yield _Record(n, None, error=f"NCMEC entry {upd.id} has no PDQ or MD5 fingerprint")
             continue
         yield _Record(n, e)
@@ -327,8 +316,8 @@ def _entries_to_remove(session: Session, bank_id: int, signal: str, value: str) 
     if signal == "ncmec":  # by exchange id (JSON): filtered here, over the bank's NCMEC entries only
         q = select(BankEntry).where(BankEntry.bank_id == bank_id, BankEntry.source == "ncmec")
         return [e for e in session.scalars(q) if value in (e.exchange_ids or {}).get("ncmec", [])]
-    col = getattr(BankEntry, signal)
-    return list(session.scalars(select(BankEntry).where(BankEntry.bank_id == bank_id, col == value)))
+    ids = select(BankSignal.entry_id).where(BankSignal.signal == signal, BankSignal.value == value)
+    return list(session.scalars(select(BankEntry).where(BankEntry.bank_id == bank_id, BankEntry.id.in_(ids))))
 
 
 # -- writers -------------------------------------------------------------------------------------------
@@ -356,19 +345,17 @@ def export_bank(session: Session, bank: str, fmt: str, *, actor: str | None = No
     return out
 
 
-def _signals(e: BankEntry) -> list[tuple[str, str]]:
-    out = [(k, getattr(e, k)) for k in ("pdq", "md5", "sha256") if getattr(e, k)]
-    if e.vpdq:
-        out.append(("vpdq", json.dumps([f"{f['hash']},{f['quality']},{f['timestamp']:.3f}" for f in e.vpdq])))
-    return out
+def _signals(e: BankEntry) -> list[tuple[HashSignal, list[SignalValue]]]:
+    """An entry's hashes by signal, in registry order."""
+    return [(registry.hash_signal(name), values) for name, values in e.values().items()]
 
 
 def _write_pytx(rows: list[BankEntry]) -> str:
     lines = []
     for e in rows:
-        for kind, value in _signals(e):
-            if kind != "vpdq":
-                lines.append(f"{_PYTX_NAMES[kind]} {value}")
+        for sig, values in _signals(e):
+            if sig.single:
+                lines.append(f"{sig.exchange_name()} {sig.format_values(values)}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -377,16 +364,17 @@ def _write_csv(rows: list[BankEntry], bank: str) -> str:
     w = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for e in rows:
-        for kind, value in _signals(e):
+        for sig, values in _signals(e):
+            quality = values[0].quality if sig.single else None
             w.writerow(
                 {
-                    "signal_type": _PYTX_NAMES[kind],
-                    "signal_str": value,
+                    "signal_type": sig.exchange_name(),
+                    "signal_str": sig.format_values(values),
                     "collab": bank,
                     "category": "POSITIVE_CLASS",
                     "tags": ",".join(e.labels or []),
                     "entry": e.id,
-                    "quality": e.pdq_quality if kind == "pdq" and e.pdq_quality is not None else "",
+                    "quality": "" if quality is None else quality,
                     "case_ref": e.case_ref,
                     "note": e.note,
                     "source": e.source,
@@ -401,14 +389,14 @@ def _write_stopncii(rows: list[BankEntry]) -> str:
     records = []
     for e in rows:
         cases = list((e.exchange_ids or {}).get("stopncii", []))
-        for kind, value in _signals(e):
-            if kind not in types:
+        for sig, values in _signals(e):
+            if sig.name not in types:
                 continue
             records.append(
                 {
                     "lastModtimestamp": int(e.added_at.timestamp()),
-                    "signalType": types[kind],
-                    "hashValue": value,
+                    "signalType": types[sig.name],
+                    "hashValue": sig.format_values(values),
                     "hashStatus": "Active",
                     "caseNumbers": {c: "Active" for c in cases},
                     "CSPFeedbacks": [],

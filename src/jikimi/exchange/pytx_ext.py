@@ -8,9 +8,10 @@ extension and configures a collaboration with the centre's URL and its partner t
     threatexchange fetch
 
 It pulls ``GET /api/v1/feed`` page by page from the last checkpoint (a change sequence number). Records are
-keyed by entry id; a withdrawn entry arrives as ``None`` and pytx drops it. PDQ hashes index as ``pdq``,
-MD5s of videos as ``video_md5``. Only the standard library and pytx are used here, so that the module loads
-wherever pytx does.
+keyed by entry id; a withdrawn entry arrives as ``None`` and pytx drops it. An entry's hashes arrive under
+their python-threatexchange names (``signals``: ``pdq``, ``video_md5`` of videos...), and each is offered to
+the signal type of that name the caller supports. Only the standard library and pytx are used here, so that
+the module loads wherever pytx does.
 """
 
 # No ``from __future__ import annotations``: pytx reads the config dataclass's field types at runtime.
@@ -27,8 +28,6 @@ from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.collab_config import CollaborationConfigWithDefaults
 from threatexchange.exchanges.signal_exchange_api import SignalExchangeAPI
 from threatexchange.extensions.manifest import ThreatExchangeExtensionManifest
-from threatexchange.signal_type.md5 import VideoMD5Signal
-from threatexchange.signal_type.pdq.signal import PdqSignal
 from threatexchange.signal_type.signal_base import SignalType
 
 API_NAME = "jikimi"
@@ -81,9 +80,8 @@ class JikimiEntry:
 
     entry_id: int
     bank: str
-    pdq: str | None = None
-    md5: str | None = None
-    sha256: str | None = None
+    #: ``{python-threatexchange signal type name: hash}``.
+    hashes: dict[str, str] = field(default_factory=dict)
     video: bool = False
     labels: tuple[str, ...] = ()
 
@@ -92,20 +90,14 @@ class JikimiEntry:
         return cls(
             entry_id=int(d["id"]),
             bank=str(d["bank"]),
-            pdq=d.get("pdq"),
-            md5=d.get("md5"),
-            sha256=d.get("sha256"),
+            hashes={str(k): str(v) for k, v in (d.get("signals") or {}).items() if v},
             video=bool(d.get("video")),
             labels=tuple(d.get("labels") or ()),
         )
 
-    def signals(self) -> list[tuple[type[SignalType], str]]:
-        out: list[tuple[type[SignalType], str]] = []
-        if self.pdq:
-            out.append((PdqSignal, self.pdq))
-        if self.md5 and self.video:
-            out.append((VideoMD5Signal, self.md5))
-        return out
+    def signals(self, signal_types: Sequence[type[SignalType]]) -> list[tuple[type[SignalType], str]]:
+        """The entry's hashes for each of ``signal_types`` it has one of (matched by ``get_name()``)."""
+        return [(s, self.hashes[s.get_name()]) for s in signal_types if s.get_name() in self.hashes]
 
 
 _Delta = state.FetchDelta[str, JikimiEntry, JikimiCheckpoint]
@@ -177,15 +169,13 @@ class JikimiSignalExchangeAPI(
         collab: JikimiCollabConfig,
         fetched: Mapping[str, JikimiEntry],
     ) -> dict[type[SignalType], dict[str, JikimiSignalMetadata]]:
-        wanted = set(signal_types)
         out: dict[type[SignalType], dict[str, JikimiSignalMetadata]] = {}
         for entry in fetched.values():
             if entry is None:
                 continue
             meta = JikimiSignalMetadata(entry.entry_id, entry.bank, entry.labels)
-            for s_type, value in entry.signals():
-                if s_type in wanted:
-                    out.setdefault(s_type, {})[value] = meta
+            for s_type, value in entry.signals(signal_types):
+                out.setdefault(s_type, {})[value] = meta
         return out
 
 

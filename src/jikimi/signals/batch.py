@@ -1,4 +1,4 @@
-"""Hash many files: walk folders safely and compute md5, sha256 and pdq/vpdq on all cores.
+"""Hash many files: walk folders safely and compute every hash signal (md5, sha256, pdq/vpdq...) on all cores.
 
 Each file becomes one JSON-able record (the ``jikimi hash --json`` line); a bad file becomes
 ``{"path": ..., "error": reason}`` and the run goes on.
@@ -16,6 +16,7 @@ from typing import Any
 
 from jikimi.errors import JikimiError
 from jikimi.media import Limits, load
+from jikimi.signals import registry
 from jikimi.signals.pdq import Decode, PDQSignal
 from jikimi.signals.vpdq import VPDQSignal
 
@@ -104,6 +105,9 @@ def hash_file(item: Item | str, options: HashOptions | None = None) -> dict[str,
         else:
             record["duration"] = round(media.duration or 0.0, 3)
             record["vpdq"] = VPDQSignal(every_seconds=options.every_seconds).extract(media)
+        for sig in registry.hash_signals():  # every other registered hash signal, with its defaults
+            if sig.name not in record and sig.applies_to(media):
+                record[sig.name] = sig.extract(media)
         return record
     except JikimiError as exc:
         return {"path": it.path, "error": str(exc)}

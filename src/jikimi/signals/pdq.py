@@ -20,7 +20,7 @@ import numpy as np
 
 from jikimi.media import Media, MediaError
 from jikimi.media.image import pytx_array
-from jikimi.signals.base import IMAGE, JSON, HashSignal, hamming_hex
+from jikimi.signals.base import IMAGE, JSON, HashSignal, SignalValue, hamming_hex
 
 Decode = Literal["fast", "standard", "reference"]
 
@@ -32,8 +32,9 @@ MATCH_THRESHOLD = 31
 """PDQ Hamming distance at or below which two images are the same content (Meta's recommended
 threshold; PDQ documentation, python-threatexchange). The one place it is set: vPDQ frames, the PDQ index,
 banks, clustering and re-upload alerts use it."""
-#: Order of the dihedral variants as ``pdqhash.compute_dihedral`` returns them.
-DIHEDRAL = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip_plus1", "flip_minus1")
+#: Order of the dihedral variants as ``pdqhash.compute_dihedral`` returns them, named as python-threatexchange
+#: names them (``RotationType``). The one place these names are spelled.
+DIHEDRAL = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
 
 
 def bits_to_hex(bits: np.ndarray) -> str:
@@ -87,9 +88,13 @@ class PDQSignal(HashSignal):
     name: ClassVar[str] = "pdq"
     kinds: ClassVar[frozenset[str]] = frozenset({IMAGE})
     description: ClassVar[str] = "PDQ perceptual hash (survives resizing, re-encoding, small edits)"
-    default_threshold: ClassVar[int] = MATCH_THRESHOLD
+    default_threshold: ClassVar[float] = MATCH_THRESHOLD
+    bank_threshold: ClassVar[bool] = True
     hex_length: ClassVar[int] = 64
     min_quality: ClassVar[int] = MIN_QUALITY
+    label: ClassVar[str] = "PDQ"
+    pytx_name: ClassVar[str] = "pdq"
+    index_class: ClassVar[str] = "jikimi.index.signals:PDQSignalIndex"
 
     def __init__(self, decode: Decode = "fast", dihedral: bool = True, min_side: int = FAST_MIN_SIDE) -> None:
         if decode not in ("fast", "standard", "reference"):
@@ -114,6 +119,30 @@ class PDQSignal(HashSignal):
     @classmethod
     def distance(cls, a: str, b: str) -> int:
         return hamming_hex(cls.validate(a), cls.validate(b))
+
+    @classmethod
+    def queries_of(cls, result: JSON) -> dict[str, list[SignalValue]]:
+        """The hash and each distinct dihedral variant (``metadata["variant"]``), so a rotated or mirrored
+        copy is found too. ``dihedral`` may be the mapping ``extract`` returns or a list in ``DIHEDRAL``
+        order."""
+        values = cls.values_of(result)
+        if not values:
+            return {}
+        first = values[0]
+        dihedral = result.get("dihedral") if isinstance(result, dict) else None
+        items = (
+            list(dihedral.items())
+            if isinstance(dihedral, dict)
+            else list(zip(DIHEDRAL, dihedral or (), strict=False))
+        )
+        out = [SignalValue(cls.validate(first.value), first.quality, {"variant": "original"})]
+        seen = {out[0].value}
+        for variant, h in items:
+            hx = cls.validate(h)
+            if hx not in seen:
+                seen.add(hx)
+                out.append(SignalValue(hx, first.quality, {"variant": variant}))
+        return {cls.name: out}
 
     @staticmethod
     def hashes_of(result: JSON) -> list[str]:

@@ -14,19 +14,22 @@ from jikimi.media import Media
 from jikimi.signals.base import JSON, HashSignal, Signal
 
 # name -> "module:Class". One line per signal; the order is the order results are computed and shown.
-SIGNALS: dict[str, str] = {
+#: Hash signals (``HashSignal``): what ``jikimi hash`` computes, banks store and scans match.
+HASH_SIGNALS: dict[str, str] = {
     "md5": "jikimi.signals.hashes:MD5Signal",
     "sha256": "jikimi.signals.hashes:SHA256Signal",
     "pdq": "jikimi.signals.pdq:PDQSignal",
     "vpdq": "jikimi.signals.vpdq:VPDQSignal",
+    "tmk": "jikimi.signals.tmk:TMKSignal",
+}
+#: Analysers: faces, nudity, synthetic-media evidence.
+ANALYSERS: dict[str, str] = {
     "face": "jikimi.signals.face:FaceSignal",
     "nudity": "jikimi.signals.nudity:NuditySignal",
     "synthetic": "jikimi.signals.synthetic:SyntheticSignal",
     "faceswap": "jikimi.signals.faceswap:FaceSwapSignal",
 }
-
-#: The hash signals ``jikimi hash`` computes.
-HASH_SIGNALS: tuple[str, ...] = ("md5", "sha256", "pdq", "vpdq")
+SIGNALS: dict[str, str] = {**HASH_SIGNALS, **ANALYSERS}
 
 
 def names() -> list[str]:
@@ -60,6 +63,20 @@ def hash_signal(name: str) -> HashSignal:
     if not isinstance(sig, HashSignal):
         raise NotFoundError(f"{name!r} is not a hash signal")
     return sig
+
+
+def hash_signals() -> list[HashSignal]:
+    """Every registered hash signal, in registry order."""
+    return [hash_signal(n) for n in HASH_SIGNALS]
+
+
+def hash_signal_named(name: str) -> HashSignal | None:
+    """The hash signal known as ``name``: ours or python-threatexchange's name, or an alias (None if none)."""
+    key = name.strip().lower()
+    for sig in hash_signals():
+        if key in sig.names():
+            return sig
+    return None
 
 
 def _resolve(signals: Iterable[str | Signal] | None) -> list[Signal]:

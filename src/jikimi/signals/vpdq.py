@@ -7,15 +7,17 @@ follows its brute-force rule (``match``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from jikimi.errors import ValidationError
 from jikimi.media import Media
-from jikimi.signals.base import JSON, VIDEO, HashSignal, hamming_hex
-from jikimi.signals.pdq import MATCH_THRESHOLD, pdq_from_array
+from jikimi.signals.base import JSON, VIDEO, HashSignal, SignalValue, hamming_hex
+from jikimi.signals.pdq import MATCH_THRESHOLD, PDQSignal, pdq_from_array
 
 #: Frames below this quality are left out of matching (vPDQ default).
 MIN_QUALITY = 50
@@ -27,9 +29,14 @@ class VPDQSignal(HashSignal):
     name: ClassVar[str] = "vpdq"
     kinds: ClassVar[frozenset[str]] = frozenset({VIDEO})
     description: ClassVar[str] = "vPDQ: PDQ hash of one frame per second (matches clips and re-encodes)"
-    default_threshold: ClassVar[int] = MATCH_THRESHOLD
+    default_threshold: ClassVar[float] = MATCH_THRESHOLD
+    bank_threshold: ClassVar[bool] = True
     hex_length: ClassVar[int] = 64
     min_quality: ClassVar[int] = MIN_QUALITY
+    label: ClassVar[str] = "vPDQ"
+    pytx_name: ClassVar[str] = "vpdq"
+    single: ClassVar[bool] = False
+    index_class: ClassVar[str] = "jikimi.index.signals:VideoSignalIndex"
 
     def __init__(self, every_seconds: float = 1.0) -> None:
         if every_seconds < 0:
@@ -54,6 +61,68 @@ class VPDQSignal(HashSignal):
     @staticmethod
     def hashes_of(result: JSON) -> list[str]:
         return [f["hash"] for f in result] if isinstance(result, list) else []
+
+    @classmethod
+    def values_of(cls, result: JSON, quality: int | None = None) -> list[SignalValue]:
+        """One value per frame: its PDQ hash, quality and ``{"timestamp": seconds}``. Frames may be
+        ``extract`` dicts or python-threatexchange's ``"hex,quality,timestamp"`` strings."""
+        if isinstance(result, SignalValue):
+            return [result]
+        if not isinstance(result, list):
+            return []
+        out = []
+        for f in result:
+            if isinstance(f, SignalValue):
+                out.append(f)
+                continue
+            if isinstance(f, str):
+                parts = f.split(",")
+                if len(parts) != 3:
+                    raise ValidationError(
+                        f"malformed vPDQ frames: a frame is 'hex,quality,timestamp', got {f[:80]!r}"
+                    )
+                f = {"hash": parts[0], "quality": parts[1], "timestamp": parts[2]}
+            if not isinstance(f, dict) or "hash" not in f:
+                raise ValidationError("malformed vPDQ frames: a frame needs its hash")
+            try:
+                ts = round(float(f.get("timestamp", 0.0) or 0.0), 3)
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    f"malformed vPDQ frames: bad timestamp {f.get('timestamp')!r}"
+                ) from None
+            out.append(SignalValue(str(f["hash"]), f.get("quality", 100), {"timestamp": ts}))
+        return out
+
+    @classmethod
+    def validate_value(cls, value: SignalValue) -> SignalValue:
+        v = super().validate_value(value)
+        return SignalValue(v.value, 100 if v.quality is None else v.quality, v.metadata)
+
+    @classmethod
+    def queries_of(cls, result: JSON) -> dict[str, list[SignalValue]]:
+        """The video's frames, and its good frames as image hashes (a still taken from the video is found in
+        image banks)."""
+        frames = [cls.validate_value(v) for v in cls.values_of(result)]
+        if not frames:
+            return {}
+        good = list({f.value: f for f in reversed(frames) if cls.trusted(f.quality)}.values())[::-1]
+        stills = [SignalValue(f.value, f.quality, {"variant": "original", **f.metadata}) for f in good]
+        return {cls.name: frames, PDQSignal.name: stills} if stills else {cls.name: frames}
+
+    @classmethod
+    def format_values(cls, values: Sequence[SignalValue]) -> str:
+        """python-threatexchange's frame strings ``"hex,quality,timestamp"`` as a JSON list."""
+        return json.dumps(
+            [f"{v.value},{v.quality},{float(v.metadata.get('timestamp', 0.0)):.3f}" for v in values]
+        )
+
+    @classmethod
+    def parse_values(cls, text: str, quality: int | None = None) -> list[SignalValue]:
+        try:
+            frames = json.loads(text) if text.strip().startswith("[") else text.split()
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"malformed vPDQ frames: {exc}") from None
+        return cls.values_of(list(frames))
 
 
 @dataclass(frozen=True)

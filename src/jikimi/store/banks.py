@@ -22,23 +22,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from jikimi.errors import NotFoundError, ValidationError
-from jikimi.index import (
-    DEFAULT_THRESHOLD,
-    QUALITY_TRUSTED,
-    PDQIndex,
-    VideoFrame,
-    VideoIndex,
-    hex_to_codes,
-    normalize_pdq_hex,
-)
+from jikimi.index import DEFAULT_THRESHOLD, VideoFrame
+from jikimi.index.signals import SignalIndex, index_for
+from jikimi.signals import registry
+from jikimi.signals.base import HashSignal, SignalValue
 from jikimi.store import audit, feed
 from jikimi.store.db import Store
-from jikimi.store.schema.banks import Bank, BankEntry
+from jikimi.store.schema.banks import Bank, BankEntry, BankSignal
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -61,20 +55,21 @@ __all__ = [
 ]
 
 _NAME_MAX = 100
-_MD5_LEN = 32
-_SHA256_LEN = 64
 
 
 # -- inputs and validation ---------------------------------------------------------------------------
+Values = dict[str, list[SignalValue]]
+
+
 @dataclass
 class EntryInput:
-    """The signals and metadata of one entry to add. At least one signal is required."""
+    """The hashes and metadata of one entry to add. At least one hash is required.
 
-    pdq: str | None = None
-    pdq_quality: int | None = None
-    md5: str | None = None
-    sha256: str | None = None
-    vpdq: list[dict[str, Any]] | None = None
+    ``signals`` maps a registered hash signal's name to its values (``SignalValue``); build it from hashes
+    with :meth:`from_hashes` or from ``registry.compute`` results with :func:`entry_from_signals`.
+    """
+
+    signals: Values = field(default_factory=dict)
     source: str = ""
     case_ref: str = ""
     labels: list[str] = field(default_factory=list)
@@ -82,63 +77,89 @@ class EntryInput:
     content_uri: str = ""
     exchange_ids: dict[str, list[str]] = field(default_factory=dict)
 
-    def normalized(self) -> EntryInput:
-        """A validated copy (lower-case hex, frames as dicts); raises ``ValidationError`` with the reason."""
-        pdq = _validate_hex("PDQ", self.pdq, 64) if self.pdq else None
-        md5 = _validate_hex("MD5", self.md5, _MD5_LEN) if self.md5 else None
-        sha256 = _validate_hex("SHA-256", self.sha256, _SHA256_LEN) if self.sha256 else None
-        quality = None
-        if self.pdq_quality is not None:
+    @classmethod
+    def from_hashes(
+        cls, hashes: Mapping[str, Any], *, quality: Mapping[str, Any] | None = None, **metadata: Any
+    ) -> EntryInput:
+        """An entry from ``{signal: hash}`` (a hash string, a signal's ``extract`` result or a list of frames;
+        empty values are skipped) and ``quality`` ``{signal: 0-100}`` for single hashes."""
+        e = cls(**metadata)
+        for name, raw in hashes.items():
+            if raw is None or raw == "" or raw == []:
+                continue
+            sig = _signal(name)
+            q = (quality or {}).get(name)
             try:
-                quality = int(self.pdq_quality)
-            except (TypeError, ValueError):
-                raise ValidationError(
-                    f"PDQ quality must be a whole number, got {self.pdq_quality!r}"
-                ) from None
-            if not 0 <= quality <= 100:
-                raise ValidationError(f"PDQ quality must be between 0 and 100, got {quality}")
-        vpdq = None
-        if self.vpdq:
-            try:
-                frames = [VideoFrame.of(f) for f in self.vpdq]
+                values = sig.values_of(raw, None if q is None else q)
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValidationError(f"malformed vPDQ frames: {exc}") from None
-            vpdq = [{"hash": f.hash, "quality": f.quality, "timestamp": f.timestamp} for f in frames]
-        if not (pdq or md5 or sha256 or vpdq):
-            raise ValidationError("an entry needs at least one hash (PDQ, MD5, SHA-256 or vPDQ)")
+                raise ValidationError(f"malformed {sig.display()} hash: {exc}") from None
+            e.add(sig.name, values)
+        return e
+
+    def add(self, signal: str, values: Sequence[SignalValue]) -> None:
+        self.signals.setdefault(signal, []).extend(values)
+
+    def first(self, signal: str) -> SignalValue | None:
+        values = self.signals.get(signal) or []
+        return values[0] if values else None
+
+    def normalized(self) -> EntryInput:
+        """A validated copy (each signal's own normal form); raises ``ValidationError`` with the reason."""
+        signals: Values = {}
+        for name, values in self.signals.items():
+            sig = _signal(name)
+            if not values:
+                continue
+            out = [sig.validate_value(v) for v in values]
+            if sig.single and len(out) > 1:
+                raise ValidationError(f"an entry has one {sig.display()} hash, got {len(out)}")
+            signals[sig.name] = out
+        if not signals:
+            labels = ", ".join(s.display() for s in registry.hash_signals())
+            raise ValidationError(f"an entry needs at least one hash ({labels})")
         labels = sorted({str(x).strip() for x in self.labels if str(x).strip()})
         ex = {str(k): sorted({str(v) for v in vs}) for k, vs in self.exchange_ids.items() if vs}
         return EntryInput(
-            pdq, quality, md5, sha256, vpdq, self.source.strip(), self.case_ref.strip(), labels,
-            self.note.strip(), self.content_uri.strip(), ex,
+            {n: signals[n] for n in registry.HASH_SIGNALS if n in signals}, self.source.strip(),
+            self.case_ref.strip(), labels, self.note.strip(), self.content_uri.strip(), ex,
         )  # fmt: skip
 
     @property
     def untrusted(self) -> bool:
-        """A PDQ hash below quality 50 is kept but flagged: it is not reliable for matching."""
-        return self.pdq is not None and self.pdq_quality is not None and self.pdq_quality < QUALITY_TRUSTED
+        """A single hash below its signal's trusted quality (PDQ: 50) is kept but flagged: it is not reliable
+        for matching."""
+        return any(
+            _signal(name).single and not _signal(name).trusted(v.quality)
+            for name, values in self.signals.items()
+            for v in values
+        )
 
     def signature(self) -> str:
         """Digest of the signals: the same content added twice to a bank is one entry."""
-        frames = ",".join(f["hash"] for f in self.vpdq or [])
-        text = f"pdq={self.pdq or ''};md5={self.md5 or ''};sha256={self.sha256 or ''};vpdq={frames}"
+        text = ";".join(
+            f"{name}={_signal(name).signature(values)}" for name, values in sorted(self.signals.items())
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _validate_hex(label: str, value: str | None, length: int) -> str:
-    text = (value or "").strip().lower()
-    if len(text) != length:
+def _signal(name: str) -> HashSignal:
+    sig = registry.hash_signal_named(name)
+    if sig is None:
         raise ValidationError(
-            f"not a valid {label} hash: expected {length} hex digits, got {len(text)}",
-            hint=f"a {label} hash looks like {'0' * 8}... ({length} characters 0-9 a-f)",
+            f"unknown signal type {name!r}",
+            hint=f"use one of {', '.join(n for s in registry.hash_signals() for n in s.names())}",
         )
-    try:
-        bytes.fromhex(text)
-    except ValueError:
-        raise ValidationError(
-            f"not a valid {label} hash: only the hex digits 0-9 and a-f are allowed"
-        ) from None
-    return text
+    return sig
+
+
+def entry_values(row: BankEntry) -> Values:
+    """An entry's stored hashes, ``{signal: [SignalValue]}`` in registry order."""
+    return row.values()
+
+
+def entry_hashes(row: BankEntry) -> dict[str, Any]:
+    """An entry's single hashes by signal name and ``<signal>_quality`` (see ``BankEntry.hashes``)."""
+    return row.hashes()
 
 
 def validate_bank_name(name: str) -> str:
@@ -273,11 +294,6 @@ def add_entry(
     row = BankEntry(
         bank_id=b.id,
         signature=sig,
-        pdq=e.pdq,
-        pdq_quality=e.pdq_quality,
-        md5=e.md5,
-        sha256=e.sha256,
-        vpdq=e.vpdq,
         source=e.source[:200],
         case_ref=e.case_ref[:200],
         labels=e.labels,
@@ -285,6 +301,11 @@ def add_entry(
         content_uri=e.content_uri,
         exchange_ids=e.exchange_ids,
         added_by=(actor or audit.default_actor())[:200],
+        signals=[
+            BankSignal(signal=name, value=v.value, quality=v.quality, meta=dict(v.metadata))
+            for name, values in e.signals.items()
+            for v in values
+        ],
     )
     session.add(row)
     session.flush()
@@ -305,14 +326,20 @@ def _merge_metadata(row: BankEntry, e: EntryInput) -> None:
     for attr in ("source", "case_ref", "note", "content_uri"):
         if not getattr(row, attr) and getattr(e, attr):
             setattr(row, attr, getattr(e, attr))
-    if row.pdq_quality is None and e.pdq_quality is not None:
-        row.pdq_quality = e.pdq_quality
+    new = {(name, v.value): v.quality for name, values in e.signals.items() for v in values}
+    for r in row.signals:  # a quality learnt later (the same hash, now with its quality)
+        if r.quality is None and new.get((r.signal, r.value)) is not None:
+            r.quality = new[(r.signal, r.value)]
 
 
 def _signals_of(row: BankEntry) -> dict[str, Any]:
-    out: dict[str, Any] = {k: getattr(row, k) for k in ("pdq", "md5", "sha256") if getattr(row, k)}
-    if row.vpdq:
-        out["vpdq_frames"] = len(row.vpdq)
+    """What the audit log records of an entry's hashes: single hashes, and the count of many-valued ones."""
+    out: dict[str, Any] = {}
+    for name, values in entry_values(row).items():
+        if registry.hash_signal(name).single:
+            out[name] = values[0].value
+        else:
+            out[f"{name}_frames"] = len(values)
     return out
 
 
@@ -342,11 +369,13 @@ def delete_entry(session: Session, entry_id: int, *, actor: str | None = None) -
 def find_entries(
     session: Session, bank: Bank | str | None = None, *, signal: str, value: str
 ) -> list[BankEntry]:
-    """Entries whose ``signal`` (pdq, md5, sha256) equals ``value`` exactly, optionally within one bank."""
-    if signal not in ("pdq", "md5", "sha256"):
-        raise ValidationError(f"cannot look entries up by {signal!r}", hint="use pdq, md5 or sha256")
-    col = getattr(BankEntry, signal)
-    q = select(BankEntry).where(col == value.strip().lower())
+    """Entries whose hash of ``signal`` (a hash signal's name or python-threatexchange's) equals ``value``
+    exactly, optionally within one bank."""
+    sig = _signal(signal)
+    ids = select(BankSignal.entry_id).where(
+        BankSignal.signal == sig.name, BankSignal.value == sig.validate(value)
+    )
+    q = select(BankEntry).where(BankEntry.id.in_(ids))
     if bank is not None:
         b = get_bank(session, bank) if isinstance(bank, str) else bank
         q = q.where(BankEntry.bank_id == b.id)
@@ -373,27 +402,17 @@ def iter_entries(session: Session, bank: Bank | str, *, batch: int = 5000) -> It
 
 
 def entry_from_file(path: Path | str, **metadata: Any) -> EntryInput:
-    """Hash a file (MD5, SHA-256, and PDQ for images or vPDQ for videos) into an ``EntryInput``."""
+    """Hash a file with every registered hash signal that applies to it into an ``EntryInput``."""
     from jikimi.media import load
-    from jikimi.signals import registry
 
     media = load(Path(path))
-    results = registry.compute(media, [n for n in ("md5", "sha256", "pdq", "vpdq") if n in registry.SIGNALS])
-    return entry_from_signals(results, **metadata)
+    return entry_from_signals(registry.compute(media, list(registry.HASH_SIGNALS)), **metadata)
 
 
 def entry_from_signals(results: Mapping[str, Any], **metadata: Any) -> EntryInput:
-    """An ``EntryInput`` from ``jikimi.signals.registry.compute`` results."""
-    pdq = results.get("pdq")
-    pdq_hex = pdq.get("hash") if isinstance(pdq, dict) else pdq
-    quality = pdq.get("quality") if isinstance(pdq, dict) else None
-    return EntryInput(
-        pdq=pdq_hex,
-        pdq_quality=quality,
-        md5=results.get("md5"),
-        sha256=results.get("sha256"),
-        vpdq=results.get("vpdq") or None,
-        **metadata,
+    """An ``EntryInput`` from ``jikimi.signals.registry.compute`` results (the hash signals among them)."""
+    return EntryInput.from_hashes(
+        {k: v for k, v in results.items() if k in registry.HASH_SIGNALS}, **metadata
     )
 
 
@@ -413,11 +432,11 @@ class Match:
     bank: str
     bank_id: int
     entry_id: int
-    #: What matched: "pdq" (image hash; also a video frame against an image bank), "vpdq", "md5", "sha256".
+    #: The hash signal that matched ("pdq": also a video frame against an image bank; "vpdq", "md5"...).
     signal: str
-    #: Hamming distance (PDQ: best over variants/frames); 0 for exact hashes; None for vPDQ.
-    distance: int | None
-    threshold: int | None = None
+    #: The signal's distance (PDQ: Hamming, best over variants/frames; TMK: 1 - cosine); 0 for exact hashes.
+    distance: float | None
+    threshold: float | None = None
     #: Dihedral variant of the query that matched best ("original", "rotate90", ...), PDQ only.
     variant: str | None = None
     #: Time in the query video of the best matching frame (video against an image bank).
@@ -425,7 +444,7 @@ class Match:
     #: vPDQ: share of the query's good frames matched, and of the entry's good frames.
     query_percent: float | None = None
     target_percent: float | None = None
-    #: The entry's or the query's PDQ quality is below 50: a weak match to be reviewed by a person.
+    #: The entry's or the query's hash has an untrusted quality (PDQ: below 50): a weak match for a person.
     untrusted: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -436,7 +455,7 @@ class Match:
 @dataclass
 class _Hit:
     signal: str
-    distance: int | None
+    distance: float | None
     variant: str | None = None
     frame_timestamp: float | None = None
     query_percent: float | None = None
@@ -444,23 +463,13 @@ class _Hit:
     untrusted_query: bool = False
 
 
-_DIHEDRAL_ORDER = (
-    "original",
-    "rotate90",
-    "rotate180",
-    "rotate270",
-    "flipx",
-    "flipy",
-    "flip_plus1",
-    "flip_minus1",
-)
-
-
 class BankMatcher:
-    """Matches hashes and files against every enabled bank; keeps its index in step with the store.
+    """Matches hashes and files against every enabled bank; keeps its indexes in step with the store.
 
-    ``BankMatcher.load(store)`` reads (or memory-maps, with ``index_path``) the PDQ index and builds the vPDQ
-    index. Thread-safe for queries; writes go through the store first, then the in-memory index.
+    It holds one in-memory index per hash signal that has one (``jikimi.index.signals.index_for``: PDQ, vPDQ,
+    TMK...); exact hashes (MD5, SHA-256) are looked up in the store by (signal, value). ``BankMatcher.load``
+    reads (or memory-maps, with ``index_path``) the persistent index and builds the others. Thread-safe for
+    queries; writes go through the store first, then the in-memory indexes.
     """
 
     def __init__(
@@ -469,14 +478,28 @@ class BankMatcher:
         self.store = store
         self.index_path = index_path
         self.auto_refresh = auto_refresh
-        self.pdq = PDQIndex()
-        self.video = VideoIndex()
+        self.indexes: dict[str, SignalIndex] = {}
+        for sig in registry.hash_signals():
+            idx = index_for(sig)
+            if idx is not None:
+                self.indexes[sig.name] = idx
         self._watermark = 0
         self._removed: set[int] = set()
-        self._max_threshold = DEFAULT_THRESHOLD
+        self._max_threshold: float = DEFAULT_THRESHOLD
         self._lock = threading.RLock()
         self._refreshed_at = 0.0
         self.loaded_from: str = "empty"
+
+    @property
+    def persistent(self) -> SignalIndex | None:
+        """The index ``save`` writes to ``index_path`` (the largest: PDQ)."""
+        return next((i for i in self.indexes.values() if i.persistent), None)
+
+    @property
+    def size(self) -> int:
+        """Hashes in the persistent index."""
+        idx = self.persistent
+        return len(idx) if idx is not None else 0
 
     # -- loading -------------------------------------------------------------------------------------
     @classmethod
@@ -488,27 +511,25 @@ class BankMatcher:
         auto_refresh: float | None = 2.0,
         progress: Any = None,
     ) -> BankMatcher:
-        """Build the matcher: from a persisted index file when ``index_path`` holds one for this store, else
-        from the store. Then pick up entries added since and drop disabled ones."""
+        """Build the matcher: the persistent index from a file when ``index_path`` holds one for this store,
+        everything else from the store. Then pick up entries added since."""
         m = cls(store, index_path=index_path, auto_refresh=auto_refresh)
-        loaded = False
-        if index_path is not None and (Path(index_path) / "index.json").exists():
-            try:
-                idx = PDQIndex.load(Path(index_path))
-            except (OSError, ValueError, KeyError):
-                idx = None
-            if idx is not None and idx.meta.get("store") == m._store_id():
+        persistent = m.persistent
+        from_file: str | None = None
+        if index_path is not None and persistent is not None:
+            meta = persistent.load(Path(index_path))
+            if meta is not None and meta.get("store") == m._store_id():
                 with store.session() as s:
                     top = s.scalar(select(func.max(BankEntry.id))) or 0
-                if top >= int(idx.meta.get("watermark", 0)):
-                    m.pdq = idx
-                    m._watermark = int(idx.meta.get("watermark", 0))
+                if top >= int(meta.get("watermark", 0)):
+                    m._watermark = int(meta.get("watermark", 0))
+                    from_file = persistent.signal.name
                     m.loaded_from = "file"
-                    loaded = True
-        if not loaded:
-            m._build_pdq_from_store(progress)
+            if from_file is None:
+                m.indexes[persistent.signal.name] = index_for(persistent.signal)  # type: ignore[assignment]
+        if from_file is None:
             m.loaded_from = "store"
-        m._load_videos()
+        m._build_from_store(progress, skip=from_file)
         m.refresh(force=True)
         return m
 
@@ -517,55 +538,68 @@ class BankMatcher:
             self.store.engine.url.render_as_string(hide_password=True).encode()
         ).hexdigest()[:16]
 
-    def _build_pdq_from_store(self, progress: Any = None, batch: int = 200_000) -> None:
-        codes: list[np.ndarray] = []
-        labels: list[np.ndarray] = []
-        last = 0
+    def _build_from_store(
+        self, progress: Any = None, *, skip: str | None = None, batch: int = 200_000
+    ) -> None:
+        """Index every stored value up to the current top entry (``skip``: a signal already loaded from file
+        up to ``self._watermark``)."""
+        names = [n for n in self.indexes if n != skip]
         with self.store.session() as s:
+            top = int(s.scalar(select(func.max(BankEntry.id))) or 0)
             total = (
-                s.scalar(select(func.count()).select_from(BankEntry).where(BankEntry.pdq.is_not(None))) or 0
+                s.scalar(select(func.count()).select_from(BankSignal).where(BankSignal.signal.in_(names)))
+                or 0
             )
             done = 0
-            while True:
+            last = 0
+            while names:
                 rows = s.execute(
-                    select(BankEntry.id, BankEntry.pdq)
-                    .where(BankEntry.id > last, BankEntry.pdq.is_not(None))
-                    .order_by(BankEntry.id)
+                    select(BankSignal.id, BankSignal.entry_id, BankSignal.signal, BankSignal.value,
+                           BankSignal.quality, BankSignal.meta)
+                    .where(BankSignal.id > last, BankSignal.signal.in_(names), BankSignal.entry_id <= top)
+                    .order_by(BankSignal.id)
                     .limit(batch)
-                ).all()
+                ).all()  # fmt: skip
                 if not rows:
                     break
-                ids = [r[0] for r in rows]
-                codes.append(hex_to_codes([str(r[1]) for r in rows]))
-                labels.append(np.asarray(ids, dtype=np.int64))
-                last = ids[-1]
+                self._index_rows(rows)
+                last = rows[-1][0]
                 done += len(rows)
                 if progress is not None:
                     progress(done, total)
-            top = s.scalar(select(func.max(BankEntry.id))) or 0
-        if codes:
-            self.pdq = PDQIndex.build(np.concatenate(codes), np.concatenate(labels))
-        else:
-            self.pdq = PDQIndex()
-        self._watermark = max(int(top), last)
+        if skip is not None and self._watermark < top:
+            with self.store.session() as s:
+                rows = s.execute(
+                    select(BankSignal.id, BankSignal.entry_id, BankSignal.signal, BankSignal.value,
+                           BankSignal.quality, BankSignal.meta)
+                    .where(BankSignal.signal == skip, BankSignal.entry_id > self._watermark,
+                           BankSignal.entry_id <= top)
+                    .order_by(BankSignal.id)
+                ).all()  # fmt: skip
+            self._index_rows(rows)
+        self._watermark = max(self._watermark, top)
 
-    def _load_videos(self) -> None:
-        with self.store.session() as s:
-            for eid, frames in s.execute(
-                select(BankEntry.id, BankEntry.vpdq).where(
-                    BankEntry.vpdq.is_not(None), BankEntry.id <= self._watermark
+    def _index_rows(self, rows: Sequence[Any]) -> None:
+        """Add ``(id, entry_id, signal, value, quality, meta)`` rows to their signals' indexes."""
+        grouped: dict[str, dict[int, list[SignalValue]]] = {}
+        for _id, eid, name, value, quality, meta in rows:
+            if name in self.indexes:
+                grouped.setdefault(name, {}).setdefault(int(eid), []).append(
+                    SignalValue(value, quality, dict(meta or {}))
                 )
-            ):
-                if frames:
-                    self.video.add(int(eid), frames)
+        for name, by_entry in grouped.items():
+            self.indexes[name].add(list(by_entry.items()))
 
     def save(self, index_path: Path | None = None) -> Path:
-        """Persist the PDQ index (memory-mapped by the next ``load``); returns where."""
+        """Persist the persistent (PDQ) index (memory-mapped by the next ``load``); returns where."""
         from jikimi.config import get_settings
 
         path = Path(index_path or self.index_path or get_settings().index_dir / "pdq")
+        idx = self.persistent
+        if idx is None:
+            raise ValidationError("no hash signal has a persistent index")
         with self._lock:
-            self.pdq.save(path, meta={"store": self._store_id(), "watermark": self._watermark})
+            idx.save(path, meta={"store": self._store_id(), "watermark": self._watermark})
         return path
 
     def refresh(self, *, force: bool = False) -> int:
@@ -576,24 +610,24 @@ class BankMatcher:
         with self._lock:
             self._refreshed_at = now
             with self.store.session() as s:
+                top = int(s.scalar(select(func.max(BankEntry.id))) or 0)
                 rows = s.execute(
-                    select(BankEntry.id, BankEntry.pdq, BankEntry.vpdq, BankEntry.enabled)
-                    .where(BankEntry.id > self._watermark)
-                    .order_by(BankEntry.id)
-                ).all()
+                    select(BankSignal.id, BankSignal.entry_id, BankSignal.signal, BankSignal.value,
+                           BankSignal.quality, BankSignal.meta)
+                    .where(BankSignal.entry_id > self._watermark, BankSignal.entry_id <= top,
+                           BankSignal.signal.in_(list(self.indexes)))
+                    .order_by(BankSignal.id)
+                ).all()  # fmt: skip
+                added = s.scalar(
+                    select(func.count()).where(BankEntry.id > self._watermark, BankEntry.id <= top)
+                )
                 thresholds = list(s.scalars(select(Bank.pdq_threshold)))
             self._max_threshold = max([DEFAULT_THRESHOLD, *thresholds])
             # Disabled entries are indexed too: results are checked against the store, so another process
             # may enable them again; this process tombstones only what it disables itself.
-            pdq_rows = [(int(r[0]), r[1]) for r in rows if r[1]]
-            if pdq_rows:
-                self.pdq.add([h for _, h in pdq_rows], [i for i, _ in pdq_rows])
-            for r in rows:
-                if r[2]:
-                    self.video.add(int(r[0]), r[2])
-            if rows:
-                self._watermark = max(self._watermark, int(rows[-1][0]))
-            return len(rows)
+            self._index_rows(rows)
+            self._watermark = max(self._watermark, top)
+            return int(added or 0)
 
     # -- writes that keep the index consistent -------------------------------------------------------
     def add(self, bank: str, entry: EntryInput, *, actor: str | None = None) -> AddResult:
@@ -622,14 +656,13 @@ class BankMatcher:
     def enable_entry(self, entry_id: int, *, actor: str | None = None) -> None:
         with self.store.session() as s:
             row = set_entry_enabled(s, entry_id, True, actor=actor)
-            pdq, frames = row.pdq, row.vpdq
+            values = entry_values(row)
         with self._lock:
             if entry_id in self._removed:
                 self._removed.discard(entry_id)
-                if pdq:
-                    self.pdq.add([pdq], [entry_id])
-                if frames:
-                    self.video.add(entry_id, frames)
+                for name, vs in values.items():
+                    if name in self.indexes:
+                        self.indexes[name].add([(entry_id, vs)])
 
     def delete_entry(self, entry_id: int, *, actor: str | None = None) -> None:
         with self.store.session() as s:
@@ -646,11 +679,54 @@ class BankMatcher:
         """Drop entries from the in-memory indexes (after they were disabled or deleted in the store)."""
         ids = [int(i) for i in entry_ids]
         with self._lock:
-            self.pdq.remove(ids)
-            self.video.remove(ids)
+            for idx in self.indexes.values():
+                idx.remove(ids)
             self._removed.update(ids)
 
     # -- queries -------------------------------------------------------------------------------------
+    def _threshold(self, sig: HashSignal) -> float:
+        return self._max_threshold if sig.bank_threshold else sig.default_threshold
+
+    def match_values(
+        self, signal: str, values: Sequence[SignalValue], *, banks: Sequence[str] | None = None
+    ) -> list[Match]:
+        """Entries whose ``signal`` hashes are within threshold of any of the query ``values``."""
+        return self._resolve(self._search(signal, values), banks)
+
+    def _search(self, signal: str, values: Sequence[SignalValue]) -> dict[int, _Hit]:
+        sig = _signal(signal)
+        values = [sig.validate_value(v) for v in values]
+        low = any(sig.single and not sig.trusted(v.quality) for v in values if v.quality is not None)
+        idx = self.indexes.get(sig.name)
+        if idx is None:  # exact values: the store's (signal, value) index
+            with self.store.session() as s:
+                ids = list(
+                    s.scalars(
+                        select(BankSignal.entry_id).where(
+                            BankSignal.signal == sig.name, BankSignal.value.in_({v.value for v in values})
+                        )
+                    )
+                )
+            return {int(i): _Hit(sig.name, 0) for i in ids}
+        self.refresh()
+        found = idx.search(values, self._threshold(sig))
+        return {
+            eid: _Hit(
+                sig.name, h.distance, h.variant, h.frame_timestamp, h.query_percent, h.target_percent, low
+            )
+            for eid, h in found.items()
+        }
+
+    def match_hash(
+        self, signal: str, value: str, *, quality: int | None = None, banks: Sequence[str] | None = None
+    ) -> list[Match]:
+        """Entries matching one hash given as a string (``signal``: ours or python-threatexchange's name)."""
+        sig = _signal(signal)
+        values = sig.parse_values(value, quality) if not sig.single else [SignalValue(value, quality)]
+        if not values:
+            raise ValidationError(f"not a valid {sig.display()} hash: it is empty")
+        return self.match_values(sig.name, values, banks=banks)
+
     def match_pdq(
         self,
         pdq: str,
@@ -661,47 +737,13 @@ class BankMatcher:
     ) -> list[Match]:
         """Entries within their bank's threshold of ``pdq`` or of any of its ``dihedral`` variants (the
         ``jikimi.signals.pdq`` result's ``"dihedral"`` mapping, or a list in ``pdqhash`` order)."""
-        self.refresh()
-        queries = self._variants(pdq, dihedral)
-        hits: dict[int, _Hit] = {}
-        low = quality is not None and quality < QUALITY_TRUSTED
-        for variant, h in queries:
-            labels, dists = self.pdq.search_arrays(h, self._max_threshold)
-            for eid, d in zip(labels.tolist(), dists.tolist(), strict=True):
-                old = hits.get(eid)
-                if old is None or d < (old.distance or 0):
-                    hits[eid] = _Hit("pdq", d, variant, untrusted_query=low)
-        return self._resolve(hits, banks)
-
-    @staticmethod
-    def _variants(pdq: str, dihedral: Mapping[str, str] | Sequence[str] | None) -> list[tuple[str, str]]:
-        try:
-            out = [("original", normalize_pdq_hex(pdq))]
-            if isinstance(dihedral, Mapping):
-                items = list(dihedral.items())
-            else:
-                items = list(zip(_DIHEDRAL_ORDER, dihedral or (), strict=False))
-            seen = {out[0][1]}
-            for name, h in items:
-                hx = normalize_pdq_hex(h)
-                if hx not in seen:
-                    seen.add(hx)
-                    out.append((name, hx))
-        except ValueError as exc:
-            raise ValidationError(f"not a valid PDQ hash: {exc}") from None
-        return out
+        return self._match_result("pdq", {"hash": pdq, "quality": quality, "dihedral": dihedral}, banks)
 
     def match_md5(self, md5: str, *, banks: Sequence[str] | None = None) -> list[Match]:
-        return self._match_exact("md5", _validate_hex("MD5", md5, _MD5_LEN), banks)
+        return self.match_hash("md5", md5, banks=banks)
 
     def match_sha256(self, sha256: str, *, banks: Sequence[str] | None = None) -> list[Match]:
-        return self._match_exact("sha256", _validate_hex("SHA-256", sha256, _SHA256_LEN), banks)
-
-    def _match_exact(self, signal: str, value: str, banks: Sequence[str] | None) -> list[Match]:
-        col = getattr(BankEntry, signal)
-        with self.store.session() as s:
-            ids = list(s.scalars(select(BankEntry.id).where(col == value)))
-        return self._resolve({i: _Hit(signal, 0) for i in ids}, banks)
+        return self.match_hash("sha256", sha256, banks=banks)
 
     def match_video(
         self,
@@ -712,23 +754,33 @@ class BankMatcher:
     ) -> list[Match]:
         """Video entries matching under the vPDQ rule (>= 80% of the query's good frames), and, with
         ``images``, image entries matched by any good frame (a still taken from the video)."""
-        self.refresh()
+        parsed = [
+            {"hash": f.hash, "quality": f.quality, "timestamp": f.timestamp}
+            if isinstance(f, VideoFrame)
+            else f
+            for f in frames
+        ]
+        queries = _signal("vpdq").queries_of(list(parsed))
+        if not images:
+            queries = {k: v for k, v in queries.items() if k == "vpdq"}
+        return self._match_queries(queries, banks)
+
+    def _match_result(self, signal: str, result: Any, banks: Sequence[str] | None) -> list[Match]:
+        sig = _signal(signal)
         try:
-            parsed = [VideoFrame.of(f) for f in frames]
+            queries = sig.queries_of(result)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValidationError(f"malformed vPDQ frames: {exc}") from None
+            raise ValidationError(f"not a valid {sig.display()} hash: {exc}") from None
+        return self._match_queries(queries, banks)
+
+    def _match_queries(
+        self, queries: Mapping[str, Sequence[SignalValue]], banks: Sequence[str] | None
+    ) -> list[Match]:
+        """Search each signal's values; an entry found by several keeps the hit of the first signal."""
         hits: dict[int, _Hit] = {}
-        for vh in self.video.search(parsed, threshold=self._max_threshold):
-            best = min((d for _, d in vh.frames), default=None)
-            hits[vh.label] = _Hit("vpdq", best, None, None, vh.query_percent, vh.target_percent)
-        if images:
-            good = list({f.hash: f for f in reversed(parsed) if f.quality >= QUALITY_TRUSTED}.values())[::-1]
-            results = self.pdq.search_batch([f.hash for f in good], self._max_threshold) if good else []
-            for f, (labels, dists) in zip(good, results, strict=True):
-                for eid, d in zip(labels.tolist(), dists.tolist(), strict=True):
-                    old = hits.get(eid)
-                    if old is None or (old.signal == "pdq" and d < (old.distance or 0)):
-                        hits[eid] = _Hit("pdq", d, "original", f.timestamp)
+        for name, values in queries.items():
+            for eid, hit in self._search(name, values).items():
+                hits.setdefault(eid, hit)
         return self._resolve(hits, banks)
 
     def match_signals(
@@ -736,22 +788,13 @@ class BankMatcher:
     ) -> list[Match]:
         """All matches for one file's ``jikimi.signals.registry.compute`` results."""
         out: list[Match] = []
-        if results.get("md5"):
-            out += self.match_md5(results["md5"], banks=banks)
-        if results.get("sha256"):
-            out += self.match_sha256(results["sha256"], banks=banks)
-        pdq = results.get("pdq")
-        if isinstance(pdq, dict) and pdq.get("hash"):
-            out += self.match_pdq(
-                pdq["hash"],
-                dihedral=pdq.get("dihedral") if dihedral else None,
-                quality=pdq.get("quality"),
-                banks=banks,
-            )
-        elif isinstance(pdq, str):
-            out += self.match_pdq(pdq, banks=banks)
-        if results.get("vpdq"):
-            out += self.match_video(results["vpdq"], banks=banks)
+        for sig in registry.hash_signals():
+            result = results.get(sig.name)
+            if not result:
+                continue
+            if not dihedral and isinstance(result, dict):
+                result = {k: v for k, v in result.items() if k != "dihedral"}
+            out += self._match_result(sig.name, result, banks)
         return _dedupe(out)
 
     def match_file(
@@ -759,11 +802,10 @@ class BankMatcher:
     ) -> list[Match]:
         """Hash a file and match it (raises ``MediaError`` for a file that cannot be decoded)."""
         from jikimi.media import load
-        from jikimi.signals import registry
 
         media = load(Path(path))
-        names = [n for n in ("md5", "sha256", "pdq", "vpdq") if n in registry.SIGNALS]
-        return self.match_signals(registry.compute(media, names), banks=banks, dihedral=dihedral)
+        results = registry.compute(media, list(registry.HASH_SIGNALS))
+        return self.match_signals(results, banks=banks, dihedral=dihedral)
 
     def _resolve(self, hits: Mapping[int, _Hit], banks: Sequence[str] | None) -> list[Match]:
         """Check candidate entries against the store (enabled, bank enabled, threshold) and add metadata."""
@@ -784,15 +826,14 @@ class BankMatcher:
                 )
                 if banks:
                     q = q.where(Bank.name.in_(list(banks)))
-                for row, bank_name, threshold in s.execute(q):
+                for row, bank_name, bank_threshold in s.execute(q):
                     hit = hits[row.id]
-                    if (
-                        hit.signal in ("pdq", "vpdq")
-                        and hit.distance is not None
-                        and hit.distance > threshold
-                    ):
+                    sig = registry.hash_signal(hit.signal)
+                    threshold = bank_threshold if sig.bank_threshold else sig.default_threshold
+                    if sig.index_class and hit.distance is not None and hit.distance > threshold:
                         continue
-                    entry_low = row.pdq_quality is not None and row.pdq_quality < QUALITY_TRUSTED
+                    mine = entry_values(row).get(sig.name) or []
+                    entry_low = sig.single and any(not sig.trusted(v.quality) for v in mine)
                     out.append(
                         Match(
                             bank=bank_name,
@@ -800,12 +841,12 @@ class BankMatcher:
                             entry_id=row.id,
                             signal=hit.signal,
                             distance=hit.distance,
-                            threshold=threshold if hit.signal in ("pdq", "vpdq") else None,
+                            threshold=threshold if sig.index_class else None,
                             variant=hit.variant,
                             frame_timestamp=hit.frame_timestamp,
                             query_percent=hit.query_percent,
                             target_percent=hit.target_percent,
-                            untrusted=hit.untrusted_query or (hit.signal == "pdq" and entry_low),
+                            untrusted=hit.untrusted_query or entry_low,
                             metadata=_metadata(row),
                         )
                     )
@@ -822,10 +863,7 @@ def _metadata(row: BankEntry) -> dict[str, Any]:
         "content_uri": row.content_uri,
         "exchange_ids": dict(row.exchange_ids or {}),
         "added_at": row.added_at.isoformat() if row.added_at else None,
-        "pdq": row.pdq,
-        "pdq_quality": row.pdq_quality,
-        "md5": row.md5,
-        "sha256": row.sha256,
+        **entry_hashes(row),
     }
 
 

@@ -144,15 +144,25 @@ class FeedPage:
 
 
 def entry_for_partner(entry: BankEntry, bank_name: str) -> dict[str, Any]:
-    """What a partner learns of an entry: its signals, bank and labels (never case, note, source or URI)."""
+    """What a partner learns of an entry: its hashes, bank and labels (never case, note, source or URI).
+
+    Each single hash by our signal name (``pdq``, ``md5``... with ``pdq_quality``), ``video`` when it is a
+    video, and ``signals``: ``{python-threatexchange signal name: value}`` for the single hashes that
+    python-threatexchange's type of that name covers (an image's MD5 is no ``video_md5``)."""
+    from jikimi.signals import registry
+
+    kind = "video" if entry.is_video() else "image"
+    signals = {
+        sig.exchange_name(): values[0].value
+        for sig, values in ((registry.hash_signal(n), vs) for n, vs in entry.values().items())
+        if sig.single and sig.exchanged_for(kind)
+    }
     return {
         "id": entry.id,
         "bank": bank_name,
-        "pdq": entry.pdq,
-        "pdq_quality": entry.pdq_quality,
-        "md5": entry.md5,
-        "sha256": entry.sha256,
-        "video": bool(entry.vpdq),
+        **entry.hashes(),
+        "video": entry.is_video(),
+        "signals": signals,
         "labels": sorted(entry.labels or []),
         "added_at": entry.added_at.isoformat(),
     }

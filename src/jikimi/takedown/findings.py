@@ -19,6 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from jikimi.errors import NotFoundError
+from jikimi.signals import registry
 from jikimi.store import audit
 from jikimi.store.banks import EntryInput, add_entry, create_bank
 from jikimi.store.schema.scans import Finding, MediaRecord, SightingRecord
@@ -57,12 +58,11 @@ def bank_findings(session: Session, findings: list[Finding], *, actor: str) -> l
         m = media.get(f.media_id)
         if m is None:
             continue
-        entry = EntryInput(
-            sha256=m.sha256,
-            md5=m.md5,
-            pdq=m.pdq,
-            pdq_quality=m.pdq_quality,
-            vpdq=video_frames(m),
+        # Every hash signal the scan computed (vPDQ frames, TMK...), with the media's own file hashes and PDQ.
+        computed = {k: v for k, v in (m.analysis.get("signals") or {}).items() if k in registry.HASH_SIGNALS}
+        entry = EntryInput.from_hashes(
+            {**computed, "sha256": m.sha256, "md5": m.md5, "pdq": m.pdq, "vpdq": video_frames(m)},
+            quality={"pdq": m.pdq_quality},
             source="jikimi confirmed finding",
             case_ref=f"case:{f.case_id}",
             labels=["confirmed"],

@@ -115,8 +115,9 @@ def confirmed_bank_matches(session: Session, media_id: int) -> list[tuple[str, s
             if not isinstance(m, dict) or m.get("bank") != CONFIRMED_BANK:
                 continue
             entry = session.get(BankEntry, int(m.get("entry_id") or 0))
-            if entry is not None and entry.sha256:
-                out.append((entry.sha256, str(m.get("signal") or "bank"), int(m.get("distance") or 0)))
+            sha256 = entry.hashes().get("sha256") if entry is not None else None
+            if sha256:
+                out.append((sha256, str(m.get("signal") or "bank"), int(m.get("distance") or 0)))
     return out
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy.orm import Session
 
 from jikimi.api.deps import DB, Principal, require
@@ -17,6 +18,7 @@ from jikimi.api.roles import Perm
 from jikimi.api.ui import render
 from jikimi.api.uploads import read_uploads
 from jikimi.errors import JikimiError, ValidationError
+from jikimi.signals import registry
 from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.store import banks
 from jikimi.store.schema.banks import BankEntry
@@ -48,24 +50,46 @@ class BankPatch(BaseModel):
     pdq_threshold: int | None = Field(default=None, ge=0, le=128)
 
 
-class EntryIn(BaseModel):
-    pdq: str | None = Field(default=None, max_length=64)
-    md5: str | None = Field(default=None, max_length=32)
-    sha256: str | None = Field(default=None, max_length=64)
-    pdq_quality: int | None = Field(default=None, ge=0, le=100)
+def _hash_fields(*, quality: bool) -> dict[str, Any]:
+    """One optional field per registered single-valued hash signal (and ``<signal>_quality`` where it has a
+    quality): the API's hash fields come from the registry, so a new signal appears here by itself."""
+    fields: dict[str, Any] = {}
+    for sig in registry.hash_signals():
+        if not sig.single:
+            continue
+        size = sig.hex_length or 4096
+        fields[sig.name] = (
+            str | None,
+            Field(default=None, max_length=size, description=f"{sig.display()} hash"),
+        )
+        if quality and sig.min_quality:
+            fields[f"{sig.name}_quality"] = (int | None, Field(default=None, ge=0, le=100))
+    return fields
+
+
+def _hashes(body: BaseModel) -> dict[str, str]:
+    """The hash fields a request filled in, ``{signal: value}``."""
+    data = body.model_dump()
+    return {s.name: data[s.name] for s in registry.hash_signals() if s.single and data.get(s.name)}
+
+
+def _qualities(body: BaseModel) -> dict[str, int]:
+    data = body.model_dump()
+    return {
+        s.name: data[f"{s.name}_quality"] for s in registry.hash_signals() if data.get(f"{s.name}_quality")
+    }
+
+
+class _EntryMeta(BaseModel):
     source: str = Field(default="", max_length=200)
     case_ref: str = Field(default="", max_length=200)
     labels: list[str] = Field(default_factory=list, max_length=50)
     note: str = Field(default="", max_length=2000)
 
 
-class EntryOut(BaseModel):
+class _EntryOutBase(BaseModel):
     id: int
     bank_id: int
-    pdq: str | None
-    pdq_quality: int | None
-    md5: str | None
-    sha256: str | None
     source: str
     case_ref: str
     labels: list[str]
@@ -74,24 +98,23 @@ class EntryOut(BaseModel):
     added_at: datetime
 
 
+EntryIn = create_model("EntryIn", __base__=_EntryMeta, **_hash_fields(quality=True))
+EntryOut = create_model("EntryOut", __base__=_EntryOutBase, **_hash_fields(quality=True))
+LookupIn = create_model("LookupIn", **_hash_fields(quality=False))
+
+
 class AddOut(BaseModel):
     entry_id: int
     created: bool
     untrusted: bool
 
 
-class LookupIn(BaseModel):
-    pdq: str | None = Field(default=None, max_length=64)
-    md5: str | None = Field(default=None, max_length=32)
-    sha256: str | None = Field(default=None, max_length=64)
-
-
 class MatchOut(BaseModel):
     bank: str
     entry_id: int
     signal: str
-    distance: int | None
-    threshold: int | None
+    distance: int | float | None
+    threshold: int | float | None
     variant: str | None
     untrusted: bool
     metadata: dict[str, Any]
@@ -101,20 +124,17 @@ def _bank_out(b: banks.BankInfo) -> BankOut:
     return BankOut(**b.__dict__)
 
 
-def _entry_out(e: BankEntry) -> EntryOut:
+def _entry_out(e: BankEntry) -> BaseModel:
     return EntryOut(
         id=e.id,
         bank_id=e.bank_id,
-        pdq=e.pdq,
-        pdq_quality=e.pdq_quality,
-        md5=e.md5,
-        sha256=e.sha256,
         source=e.source,
         case_ref=e.case_ref,
         labels=list(e.labels or []),
         note=e.note,
         enabled=e.enabled,
         added_at=e.added_at,
+        **e.hashes(),
     )
 
 
@@ -174,7 +194,7 @@ def patch_bank(s: DB, name: str, body: BankPatch, principal: Writer) -> BankOut:
     summary="A bank's entries (page with after=<id>)",
     responses={404: {}},
 )
-def list_entries(s: DB, name: str, _: Reader, after: int = 0, limit: int = 100) -> list[EntryOut]:
+def list_entries(s: DB, name: str, _: Reader, after: int = 0, limit: int = 100) -> list[BaseModel]:
     from sqlalchemy import select
 
     bank = banks.get_bank(s, name)
@@ -196,21 +216,26 @@ def list_entries(s: DB, name: str, _: Reader, after: int = 0, limit: int = 100) 
     summary="Add an entry by its hashes",
     responses={404: {}, 422: {"description": "malformed hash"}},
 )
-def add_entry(request: Request, s: DB, name: str, body: EntryIn, principal: Writer) -> AddOut:
+def add_entry(
+    request: Request,
+    s: DB,
+    name: str,
+    body: EntryIn,  # type: ignore[valid-type]
+    principal: Writer,
+) -> AddOut:
     banks.get_bank(s, name)
     s.commit()
-    entry = banks.EntryInput(**body.model_dump())
+    meta = {k: getattr(body, k) for k in _EntryMeta.model_fields}
+    entry = banks.EntryInput.from_hashes(_hashes(body), quality=_qualities(body), **meta)
     res = matcher(request).add(name, entry, actor=principal.actor)
     return AddOut(entry_id=res.entry_id, created=res.created, untrusted=res.untrusted)
 
 
 def _entry_from_bytes(data: bytes, **meta: Any) -> banks.EntryInput:
     from jikimi.media import load
-    from jikimi.signals import registry
 
     media = load(data, name="upload")
-    names = [n for n in ("md5", "sha256", "pdq", "vpdq") if n in registry.SIGNALS]
-    return banks.entry_from_signals(registry.compute(media, names), **meta)
+    return banks.entry_from_signals(registry.compute(media, list(registry.HASH_SIGNALS)), **meta)
 
 
 @router.post(
@@ -244,19 +269,22 @@ async def add_files(
     return out
 
 
-def lookup_hashes(
-    request: Request, pdq: str | None, md5: str | None, sha256: str | None
-) -> list[banks.Match]:
-    if not (pdq or md5 or sha256):
-        raise ValidationError("give at least one hash", "pdq (64 hex), md5 (32 hex) or sha256 (64 hex)")
+def lookup_hashes(request: Request, hashes: Mapping[str, str | None]) -> list[banks.Match]:
+    """Matches of each given hash (``{signal: value}``; empty values are skipped)."""
+    given = {k: v.strip() for k, v in hashes.items() if v and v.strip()}
+    if not given:
+        raise ValidationError(
+            "give at least one hash",
+            " or ".join(
+                f"{s.name} ({s.hex_length} hex)" if s.hex_length else s.name
+                for s in registry.hash_signals()
+                if s.single
+            ),
+        )
     m = matcher(request)
     out: list[banks.Match] = []
-    if pdq:
-        out += m.match_pdq(pdq)
-    if md5:
-        out += m.match_md5(md5)
-    if sha256:
-        out += m.match_sha256(sha256)
+    for signal, value in given.items():
+        out += m.match_hash(signal, value)
     return out
 
 
@@ -266,8 +294,8 @@ def lookup_hashes(
     tags=["banks"],
     summary="Match hashes against every enabled bank (with the entries' metadata)",
 )
-def lookup(request: Request, body: LookupIn, _: Reader) -> list[MatchOut]:
-    return [_match_out(x) for x in lookup_hashes(request, body.pdq, body.md5, body.sha256)]
+def lookup(request: Request, body: LookupIn, _: Reader) -> list[MatchOut]:  # type: ignore[valid-type]
+    return [_match_out(x) for x in lookup_hashes(request, _hashes(body))]
 
 
 # --- pages -------------------------------------------------------------------------------------------------
@@ -323,7 +351,7 @@ def banks_lookup_page(
 ) -> Response:
     query = {"pdq": pdq, "md5": md5, "sha256": sha256}
     try:
-        matches = lookup_hashes(request, pdq.strip() or None, md5.strip() or None, sha256.strip() or None)
+        matches = lookup_hashes(request, query)
     except JikimiError as exc:
         return _error_page(request, s, principal, exc, query=query)
     return render(

@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 from jikimi.api.deps import Principal, require
 from jikimi.api.roles import Perm
 from jikimi.errors import JikimiError
+from jikimi.signals.base import HashSignal
 from jikimi.store.banks import Match
 
 router = APIRouter(tags=["hma"])
@@ -114,8 +115,15 @@ async def hash_upload(request: Request, _: Lookup, types: str | None = None) -> 
     return JSONResponse(result)
 
 
-# HMA signal type names -> ours.
-SIGNAL_ALIASES = {"pdq": "pdq", "md5": "md5", "video_md5": "md5", "sha256": "sha256"}
+def _hma_signal(name: str) -> HashSignal | None:
+    """The hash signal an HMA signal type names (python-threatexchange's name, ours or an alias): single
+    hashes only (HMA looks up one hash at a time)."""
+    from jikimi.signals import registry
+
+    sig = registry.hash_signal_named(str(name))
+    return sig if sig is not None and sig.single else None
+
+
 BankRead = Annotated[Principal, Depends(require(Perm.BANK_READ))]
 
 
@@ -153,19 +161,15 @@ def _match(
     """Our name for an HMA signal type and the matches of ``signal`` (enabled entries of enabled banks)."""
     from jikimi.api.matching import matcher
 
-    ours = SIGNAL_ALIASES.get(signal_type)
-    if ours is None:
+    sig = _hma_signal(signal_type)
+    if sig is None:
         raise _HmaError(400, f"No such SignalType '{signal_type}'")
+    ours = sig.name
     if banks is not None and not banks:
         return ours, []  # nothing visible (or nothing asked for that is): no match, and no bank named
     m = matcher(request)
     try:
-        if ours == "pdq":
-            found = m.match_pdq(signal, banks=banks)
-        elif ours == "md5":
-            found = m.match_md5(signal, banks=banks)
-        else:
-            found = m.match_sha256(signal, banks=banks)
+        found = m.match_hash(ours, signal, banks=banks)
     except JikimiError as exc:
         raise _HmaError(400, f"invalid signal: {exc.reason}") from exc
     return ours, found
@@ -207,7 +211,7 @@ def lookup_get(
     request: Request,
     principal: Lookup,
     signal_type: Annotated[str | None, Query(max_length=32)] = None,
-    signal: Annotated[str | None, Query(max_length=200)] = None,
+    signal: Annotated[str | None, Query(max_length=4096)] = None,
     url: Annotated[str | None, Query(max_length=2000)] = None,
     content_type: Annotated[str | None, Query(max_length=16)] = None,
     banks: Annotated[str | None, Query(max_length=2000)] = None,
@@ -223,7 +227,7 @@ def lookup_get(
                 hashes = hash_bytes(kind, data)
             except JikimiError as exc:
                 raise _HmaError(400, exc.reason) from exc
-            resp = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if st in SIGNAL_ALIASES}
+            resp = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if _hma_signal(st)}
             if signal_type is not None:
                 return JSONResponse(resp.get(signal_type, {}))
             return JSONResponse(resp)
@@ -251,7 +255,7 @@ async def lookup_post(request: Request, principal: Lookup, banks: str | None = N
         return _hma_error(400, exc.reason)
     wanted = _banks_param(request, principal, banks)
     try:
-        out = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if st in SIGNAL_ALIASES}
+        out = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if _hma_signal(st)}
     except _HmaError as exc:
         return exc.response()
     return JSONResponse(out)
@@ -266,7 +270,7 @@ def raw_lookup(
     request: Request,
     principal: BankRead,
     signal_type: Annotated[str, Query(max_length=32)],
-    signal: Annotated[str, Query(max_length=200)],
+    signal: Annotated[str, Query(max_length=4096)],
     include_distance: bool = False,
     banks: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> JSONResponse:
@@ -287,8 +291,6 @@ def raw_lookup(
     responses={400: {"description": "not a JSON object, not a pair, unknown type or malformed hash"}},
 )
 async def compare(request: Request, _: Lookup) -> JSONResponse:
-    from jikimi.signals import registry
-
     try:
         body = await request.json()
     except ValueError:
@@ -301,13 +303,12 @@ async def compare(request: Request, _: Lookup) -> JSONResponse:
             return _hma_error(400, f"Comparison hashes for {st} was not a list")
         if len(pair) != 2:
             return _hma_error(400, "Comparison hash list length must be exactly 2")
-        ours = SIGNAL_ALIASES.get(str(st))
-        if ours is None:
+        sig = _hma_signal(str(st))
+        if sig is None:
             return _hma_error(400, f"No such SignalType '{st}'")
-        sig = registry.hash_signal(ours)
         try:
             left, right = (sig.validate(str(v)) for v in pair)
-            distance = int(sig.distance(left, right))
+            distance = sig.distance(left, right)
             matched = bool(sig.matches(left, right))
         except (JikimiError, ValueError, TypeError) as exc:
             reason = exc.reason if isinstance(exc, JikimiError) else str(exc)
@@ -326,27 +327,25 @@ def index_status(request: Request, _: Lookup, signal_type: str | None = None) ->
     from sqlalchemy import func
 
     from jikimi.api.matching import matcher
-    from jikimi.store.schema.banks import BankEntry
+    from jikimi.signals import registry
+    from jikimi.store.schema.banks import BankEntry, BankSignal
 
-    columns = {
-        "pdq": BankEntry.pdq,
-        "md5": BankEntry.md5,
-        "video_md5": BankEntry.md5,
-        "sha256": BankEntry.sha256,
-    }
-    if signal_type is not None and signal_type not in columns:
+    types = {n: sig for sig in registry.hash_signals() if sig.single for n in (sig.name, sig.exchange_name())}
+    if signal_type is not None and signal_type not in types:
         return _hma_error(400, f"No such signal type '{signal_type}'")
     m = matcher(request)
     m.refresh()
     out: dict[str, dict[str, Any]] = {}
     with request.app.state.store.session() as s:
-        for name in columns if signal_type is None else (signal_type,):
-            col = columns[name]
+        for name in types if signal_type is None else (signal_type,):
+            sig = types[name]
             size, newest = s.execute(
-                select(func.count(), func.max(BankEntry.added_at)).where(col.is_not(None))
+                select(func.count(func.distinct(BankSignal.entry_id)), func.max(BankEntry.added_at))
+                .join(BankEntry, BankEntry.id == BankSignal.entry_id)
+                .where(BankSignal.signal == sig.name)
             ).one()
-            if name == "pdq":
-                size = len(m.pdq)
+            if sig.name in m.indexes:
+                size = len(m.indexes[sig.name])
             built_to = int(newest.timestamp()) if newest is not None and size else -1
             out[name] = {"present": bool(size), "built_to": built_to, "size": int(size or 0)}
     return JSONResponse(out)
@@ -409,6 +408,12 @@ def hma_bank_content(
             "bank": _bank_config(bank),
         }
         if include_signals:
-            signals = {"pdq": entry.pdq, "video_md5" if entry.vpdq else "md5": entry.md5}
-            out["signals"] = {k: v for k, v in signals.items() if v}
+            from jikimi.signals import registry
+
+            kind = "video" if entry.is_video() else "image"
+            out["signals"] = {
+                (sig.exchange_name() if sig.exchanged_for(kind) else sig.name): values[0].value
+                for sig, values in ((registry.hash_signal(n), vs) for n, vs in entry.values().items())
+                if sig.single
+            }
         return JSONResponse(out)

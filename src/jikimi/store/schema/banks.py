@@ -1,7 +1,9 @@
 """Hash banks: named lists of known content (hashes + metadata) that uploads and scans are matched against.
 
-An entry holds the signals of one piece of content (PDQ + quality, MD5, SHA-256, vPDQ frames) and what is
-known about it (source, case reference, labels, note, original URI, ids in exchanges: StopNCII, NCMEC...).
+An entry holds what is known about one piece of content (source, case reference, labels, note, original URI,
+ids in exchanges: StopNCII, NCMEC...); its hashes are rows of ``bank_signals``: (signal, value, quality,
+metadata), one per value (a vPDQ video has one per frame), for any registered hash signal
+(``jikimi.signals.registry.HASH_SIGNALS``): adding a signal needs no new column.
 ``signature`` (a digest of the signals) makes adding the same content to a bank twice a no-op.
 """
 
@@ -10,9 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from jikimi.signals import registry
+from jikimi.signals.base import VIDEO, SignalValue
 from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.store.schema.base import Base, UTCDateTime, utcnow
 
@@ -51,12 +55,6 @@ class BankEntry(Base):
         ForeignKey("banks.id", ondelete="CASCADE"), nullable=False, index=True
     )
     signature: Mapped[str] = mapped_column(String(64), nullable=False)
-    pdq: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    pdq_quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    md5: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
-    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    #: vPDQ frames: ``[{"hash", "quality", "timestamp"}, ...]`` (``jikimi.signals.vpdq`` output).
-    vpdq: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     source: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     case_ref: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     labels: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
@@ -69,3 +67,56 @@ class BankEntry(Base):
     added_by: Mapped[str] = mapped_column(String(200), nullable=False, default="")
 
     bank: Mapped[Bank] = relationship(back_populates="entries")
+    signals: Mapped[list[BankSignal]] = relationship(
+        back_populates="entry",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="BankSignal.id",
+        lazy="selectin",
+    )
+
+    def values(self) -> dict[str, list[SignalValue]]:
+        """The entry's hashes, ``{signal: [SignalValue]}`` in registry order."""
+        out: dict[str, list[SignalValue]] = {}
+        for r in self.signals:
+            out.setdefault(r.signal, []).append(SignalValue(r.value, r.quality, dict(r.meta or {})))
+        return {n: out[n] for n in dict.fromkeys([*registry.HASH_SIGNALS, *sorted(out)]) if n in out}
+
+    def hashes(self) -> dict[str, Any]:
+        """The entry's single hashes by signal name (None where it has none), and ``<signal>_quality`` for
+        signals that have a quality (``pdq_quality``): the shape API answers and match metadata show."""
+        values = self.values()
+        out: dict[str, Any] = {}
+        for sig in registry.hash_signals():
+            if not sig.single:
+                continue
+            first = (values.get(sig.name) or [None])[0]
+            out[sig.name] = first.value if first else None
+            if sig.min_quality:
+                out[f"{sig.name}_quality"] = first.quality if first else None
+        return out
+
+    def is_video(self) -> bool:
+        """Whether the entry holds a hash only videos have (vPDQ, TMK)."""
+        return any(
+            registry.hash_signal(n).kinds == {VIDEO} for n in self.values() if n in registry.HASH_SIGNALS
+        )
+
+
+class BankSignal(Base):
+    """One hash of an entry: ``signal`` (a registered hash signal's name), its ``value`` as that signal writes
+    it, the ``quality`` (0-100) where the signal has one, and ``meta`` (a vPDQ frame's timestamp...)."""
+
+    __tablename__ = "bank_signals"
+    __table_args__ = (Index("ix_bank_signals_signal_value", "signal", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("bank_entries.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    signal: Mapped[str] = mapped_column(String(32), nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, nullable=False, default=dict)
+
+    entry: Mapped[BankEntry] = relationship(back_populates="signals")

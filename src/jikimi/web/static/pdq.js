@@ -11,7 +11,7 @@
 (function (root) {
   "use strict";
   var f32 = Math.fround;
-  var DIHEDRAL = ["original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip_plus1", "flip_minus1"];
+  var DIHEDRAL = ["original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1"];
   var MIN_HASHABLE_DIM = 5;
 
   var DCT = (function () {
@@ -152,8 +152,8 @@
           case "rotate270": out[j * 16 + i] = i & 1 ? v : -v; break;
           case "flipx": out[i * 16 + j] = i & 1 ? v : -v; break;
           case "flipy": out[i * 16 + j] = j & 1 ? v : -v; break;
-          case "flip_plus1": out[j * 16 + i] = v; break;
-          case "flip_minus1": out[j * 16 + i] = (i + j) & 1 ? -v : v; break;
+          case "flipplus1": out[j * 16 + i] = v; break;
+          case "flipminus1": out[j * 16 + i] = (i + j) & 1 ? -v : v; break;
         }
       }
     }

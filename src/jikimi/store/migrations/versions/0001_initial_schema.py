@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 08:14:30.176928
+Create Date: 2026-12-03 09:37:52.658714
 """
 
 from __future__ import annotations
@@ -275,11 +275,6 @@ def upgrade() -> None:
         ),
         sa.Column("bank_id", sa.Integer(), nullable=False),
         sa.Column("signature", sa.String(length=64), nullable=False),
-        sa.Column("pdq", sa.String(length=64), nullable=True),
-        sa.Column("pdq_quality", sa.Integer(), nullable=True),
-        sa.Column("md5", sa.String(length=32), nullable=True),
-        sa.Column("sha256", sa.String(length=64), nullable=True),
-        sa.Column("vpdq", sa.JSON(), nullable=True),
         sa.Column("source", sa.String(length=200), nullable=False),
         sa.Column("case_ref", sa.String(length=200), nullable=False),
         sa.Column("labels", sa.JSON(), nullable=False),
@@ -297,9 +292,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("bank_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bank_entries_bank_id"), ["bank_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_bank_entries_md5"), ["md5"], unique=False)
-        batch_op.create_index(batch_op.f("ix_bank_entries_pdq"), ["pdq"], unique=False)
-        batch_op.create_index(batch_op.f("ix_bank_entries_sha256"), ["sha256"], unique=False)
 
     op.create_table(
         "bank_shares",
@@ -558,6 +550,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "bank_signals",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("signal", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("quality", sa.Integer(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["bank_entries.id"],
+            name=op.f("fk_bank_signals_entry_id_bank_entries"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bank_signals")),
+    )
+    with op.batch_alter_table("bank_signals", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bank_signals_entry_id"), ["entry_id"], unique=False)
+        batch_op.create_index("ix_bank_signals_signal_value", ["signal", "value"], unique=False)
+
+    op.create_table(
         "findings",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("media_id", sa.Integer(), nullable=False),
@@ -706,6 +720,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_findings_case_id"))
 
     op.drop_table("findings")
+    with op.batch_alter_table("bank_signals", schema=None) as batch_op:
+        batch_op.drop_index("ix_bank_signals_signal_value")
+        batch_op.drop_index(batch_op.f("ix_bank_signals_entry_id"))
+
+    op.drop_table("bank_signals")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
 
@@ -753,9 +772,6 @@ def downgrade() -> None:
     op.drop_table("media")
     op.drop_table("bank_shares")
     with op.batch_alter_table("bank_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_bank_entries_sha256"))
-        batch_op.drop_index(batch_op.f("ix_bank_entries_pdq"))
-        batch_op.drop_index(batch_op.f("ix_bank_entries_md5"))
         batch_op.drop_index(batch_op.f("ix_bank_entries_bank_id"))
 
     op.drop_table("bank_entries")
