@@ -341,7 +341,7 @@ def bench_store(n: int, rng: np.random.Generator, workdir: Path) -> None:
 
     from jikimi.store import open_store
     from jikimi.store.banks import BankMatcher, EntryInput, create_bank
-    from jikimi.store.schema.banks import BankEntry
+    from jikimi.store.schema.banks import BankEntry, BankSignal
 
     section(f"BankMatcher on the store (SQLite), {n:,} entries")
     store = open_store(f"sqlite:///{workdir / 'bench.db'}")
@@ -352,11 +352,15 @@ def bench_store(n: int, rng: np.random.Generator, workdir: Path) -> None:
     t0 = time.perf_counter()
     with store.engine.begin() as conn:
         for i in range(0, n, 50_000):
+            rows = range(i, min(n, i + 50_000))
             conn.execute(
-                insert(BankEntry),
+                insert(BankEntry), [{"id": j + 1, "bank_id": bank_id, "signature": f"{j:064x}"} for j in rows]
+            )
+            conn.execute(
+                insert(BankSignal),
                 [
-                    {"bank_id": bank_id, "signature": f"{j:064x}", "pdq": hexes[j], "pdq_quality": 100}
-                    for j in range(i, min(n, i + 50_000))
+                    {"entry_id": j + 1, "signal": "pdq", "value": hexes[j], "quality": 100, "meta": {}}
+                    for j in rows
                 ],
             )
     print(f"bulk insert: {time.perf_counter() - t0:.1f} s")

@@ -61,7 +61,10 @@ def test_csv_round_trip_keeps_metadata_and_groups_entries(db_url: str, tmp_path:
         create_bank(s, "b")
         add_entry(
             s, "a",
-            EntryInput.from_hashes({"pdq": P1, "md5": M1}, quality={"pdq": 90}, labels=["deepfake", "ko"], note="확인됨, confirmed", case_ref="C-9", content_uri="https://example.org/x"),
+            EntryInput.from_hashes(
+                {"pdq": P1, "md5": M1}, quality={"pdq": 90}, labels=["deepfake", "ko"],
+                note="확인됨, confirmed", case_ref="C-9", content_uri="https://example.org/x",
+            ),
         )  # fmt: skip
         add_entry(s, "a", EntryInput.from_hashes({"pdq": P2}, quality={"pdq": 40}))
     with store.session() as s:

@@ -2,9 +2,9 @@
 
 ``index_for(signal)`` builds the index a ``HashSignal`` names (``HashSignal.index_class``, a
 ``"module:Class"`` here): PDQ hashes go into a :class:`PDQIndex`, vPDQ frames into a :class:`VideoIndex`,
-fixed-length float vectors (TMK) into a brute-force cosine :class:`VectorSignalIndex`. A signal without an
-index class has exact values, which the store looks up by (signal, value). Every index takes entries as
-``(entry id, [SignalValue])`` and answers ``search(values, threshold) -> {entry id: IndexHit}``.
+fixed-length float vectors (video kernels) into a brute-force cosine :class:`VectorSignalIndex`. A signal
+without an index class has exact values, which the store looks up by (signal, value). Every index takes
+entries as ``(entry id, [SignalValue])`` and answers ``search(values, threshold) -> {entry id: IndexHit}``.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def _frame(v: SignalValue) -> VideoFrame:
 
 class VectorSignalIndex(SignalIndex):
     """Unit vectors (``signal.vector(value)``) compared by cosine: distance ``1 - cosine`` (brute force: one
-    matrix product per query; TMK banks are small next to PDQ's)."""
+    matrix product per query; such banks are small next to PDQ's)."""
 
     def __init__(self, signal: HashSignal) -> None:
         super().__init__(signal)

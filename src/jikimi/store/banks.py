@@ -115,8 +115,8 @@ class EntryInput:
                 raise ValidationError(f"an entry has one {sig.display()} hash, got {len(out)}")
             signals[sig.name] = out
         if not signals:
-            labels = ", ".join(s.display() for s in registry.hash_signals())
-            raise ValidationError(f"an entry needs at least one hash ({labels})")
+            known = ", ".join(s.display() for s in registry.hash_signals())
+            raise ValidationError(f"an entry needs at least one hash ({known})")
         labels = sorted({str(x).strip() for x in self.labels if str(x).strip()})
         ex = {str(k): sorted({str(v) for v in vs}) for k, vs in self.exchange_ids.items() if vs}
         return EntryInput(
@@ -434,7 +434,7 @@ class Match:
     entry_id: int
     #: The hash signal that matched ("pdq": also a video frame against an image bank; "vpdq", "md5"...).
     signal: str
-    #: The signal's distance (PDQ: Hamming, best over variants/frames; TMK: 1 - cosine); 0 for exact hashes.
+    #: The signal's distance (PDQ: Hamming, best over variants/frames; vectors: 1 - cosine); exact hashes: 0.
     distance: float | None
     threshold: float | None = None
     #: Dihedral variant of the query that matched best ("original", "rotate90", ...), PDQ only.
@@ -466,10 +466,10 @@ class _Hit:
 class BankMatcher:
     """Matches hashes and files against every enabled bank; keeps its indexes in step with the store.
 
-    It holds one in-memory index per hash signal that has one (``jikimi.index.signals.index_for``: PDQ, vPDQ,
-    TMK...); exact hashes (MD5, SHA-256) are looked up in the store by (signal, value). ``BankMatcher.load``
-    reads (or memory-maps, with ``index_path``) the persistent index and builds the others. Thread-safe for
-    queries; writes go through the store first, then the in-memory indexes.
+    It holds one in-memory index per hash signal that has one (``jikimi.index.signals.index_for``: PDQ,
+    vPDQ, video vectors...); exact hashes (MD5, SHA-256) are looked up in the store by (signal, value).
+    ``BankMatcher.load`` reads (or memory-maps, with ``index_path``) the persistent index and builds the
+    others. Thread-safe for queries; writes go through the store first, then the in-memory indexes.
     """
 
     def __init__(

@@ -58,7 +58,7 @@ def bank_findings(session: Session, findings: list[Finding], *, actor: str) -> l
         m = media.get(f.media_id)
         if m is None:
             continue
-        # Every hash signal the scan computed (vPDQ frames, TMK...), with the media's own file hashes and PDQ.
+        # Every hash signal the scan computed (vPDQ frames...), with the media's own file hashes and PDQ.
         computed = {k: v for k, v in (m.analysis.get("signals") or {}).items() if k in registry.HASH_SIGNALS}
         entry = EntryInput.from_hashes(
             {**computed, "sha256": m.sha256, "md5": m.md5, "pdq": m.pdq, "vpdq": video_frames(m)},

@@ -189,7 +189,7 @@ def patch_bank(s: DB, name: str, body: BankPatch, principal: Writer) -> BankOut:
 
 @router.get(
     "/api/v1/banks/{name}/entries",
-    response_model=list[EntryOut],
+    response_model=list[EntryOut],  # type: ignore[valid-type]
     tags=["banks"],
     summary="A bank's entries (page with after=<id>)",
     responses={404: {}},

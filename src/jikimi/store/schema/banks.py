@@ -90,14 +90,15 @@ class BankEntry(Base):
         for sig in registry.hash_signals():
             if not sig.single:
                 continue
-            first = (values.get(sig.name) or [None])[0]
+            got = values.get(sig.name)
+            first = got[0] if got else None
             out[sig.name] = first.value if first else None
             if sig.min_quality:
                 out[f"{sig.name}_quality"] = first.quality if first else None
         return out
 
     def is_video(self) -> bool:
-        """Whether the entry holds a hash only videos have (vPDQ, TMK)."""
+        """Whether the entry holds a hash only videos have (vPDQ...)."""
         return any(
             registry.hash_signal(n).kinds == {VIDEO} for n in self.values() if n in registry.HASH_SIGNALS
         )
