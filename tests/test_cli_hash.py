@@ -79,7 +79,7 @@ def test_json_contract_for_images_and_videos(folder: Path) -> None:
     assert isinstance(pdq, dict) and set(pdq) == {"hash", "quality"}
     assert len(pdq["hash"]) == 64 and isinstance(pdq["quality"], int)
     vid = recs["c.mp4"]
-    assert set(vid) == {"path", "kind", "md5", "sha256", "duration", "vpdq"}
+    assert set(vid) == {"path", "kind", "md5", "sha256", "duration", "vpdq", "tmk"}
     assert vid["kind"] == "video" and vid["duration"] == pytest.approx(2.0, abs=0.1)
     frames = vid["vpdq"]
     assert isinstance(frames, list)

@@ -48,6 +48,10 @@ class SignalIndex(ABC):
     def add(self, rows: Sequence[tuple[int, Sequence[SignalValue]]]) -> None:
         """Index each entry's values (an entry added again replaces its values where the index can)."""
 
+    def add_values(self, entry_ids: Sequence[int], values: Sequence[str]) -> None:
+        """Bulk form of ``add`` for one bare value per entry (loading a bank of millions)."""
+        self.add([(e, [SignalValue(v)]) for e, v in zip(entry_ids, values, strict=True)])
+
     @abstractmethod
     def remove(self, entry_ids: Iterable[int]) -> None: ...
 
@@ -97,6 +101,15 @@ class PDQSignalIndex(SignalIndex):
             )
         else:
             self.pdq.add([h for _, h in pairs], [e for e, _ in pairs])
+
+    def add_values(self, entry_ids: Sequence[int], values: Sequence[str]) -> None:
+        if not values:
+            return
+        labels = np.asarray(entry_ids, dtype=np.int64)
+        if len(self.pdq) == 0:
+            self.pdq = PDQIndex.build(hex_to_codes(list(values)), labels)
+        else:
+            self.pdq.add(list(values), labels)
 
     def remove(self, entry_ids: Iterable[int]) -> None:
         self.pdq.remove([int(i) for i in entry_ids])

@@ -542,41 +542,37 @@ class BankMatcher:
         self, progress: Any = None, *, skip: str | None = None, batch: int = 200_000
     ) -> None:
         """Index every stored value up to the current top entry (``skip``: a signal already loaded from file
-        up to ``self._watermark``)."""
+        up to ``self._watermark``). Single hashes are read as bare (entry, value) pairs, in bulk."""
         names = [n for n in self.indexes if n != skip]
-        with self.store.session() as s:
-            top = int(s.scalar(select(func.max(BankEntry.id))) or 0)
-            total = (
-                s.scalar(select(func.count()).select_from(BankSignal).where(BankSignal.signal.in_(names)))
-                or 0
-            )
+        with self.store.engine.connect() as conn:
+            top = int(conn.scalar(select(func.max(BankEntry.id))) or 0)
+            total = conn.scalar(select(func.count()).where(BankSignal.signal.in_(names))) or 0 if names else 0
             done = 0
-            last = 0
-            while names:
-                rows = s.execute(
-                    select(BankSignal.id, BankSignal.entry_id, BankSignal.signal, BankSignal.value,
-                           BankSignal.quality, BankSignal.meta)
-                    .where(BankSignal.id > last, BankSignal.signal.in_(names), BankSignal.entry_id <= top)
-                    .order_by(BankSignal.id)
-                    .limit(batch)
-                ).all()  # fmt: skip
-                if not rows:
-                    break
-                self._index_rows(rows)
-                last = rows[-1][0]
-                done += len(rows)
-                if progress is not None:
-                    progress(done, total)
-        if skip is not None and self._watermark < top:
-            with self.store.session() as s:
-                rows = s.execute(
+            for name in names:
+                if self.indexes[name].signal.single:
+                    q = select(BankSignal.entry_id, BankSignal.value)
+                else:
+                    q = select(BankSignal.id, BankSignal.entry_id, BankSignal.signal, BankSignal.value,
+                               BankSignal.quality, BankSignal.meta)  # fmt: skip
+                q = q.where(BankSignal.signal == name, BankSignal.entry_id <= top)
+                result = conn.execution_options(stream_results=True, yield_per=batch).execute(q)
+                for part in result.partitions(batch):
+                    if self.indexes[name].signal.single:
+                        self.indexes[name].add_values([int(r[0]) for r in part], [r[1] for r in part])
+                    else:
+                        self._index_rows(part)
+                    done += len(part)
+                    if progress is not None:
+                        progress(done, total)
+            if skip is not None and self._watermark < top:
+                rows = conn.execute(
                     select(BankSignal.id, BankSignal.entry_id, BankSignal.signal, BankSignal.value,
                            BankSignal.quality, BankSignal.meta)
                     .where(BankSignal.signal == skip, BankSignal.entry_id > self._watermark,
                            BankSignal.entry_id <= top)
                     .order_by(BankSignal.id)
                 ).all()  # fmt: skip
-            self._index_rows(rows)
+                self._index_rows(rows)
         self._watermark = max(self._watermark, top)
 
     def _index_rows(self, rows: Sequence[Any]) -> None:
@@ -614,8 +610,7 @@ class BankMatcher:
                 rows = s.execute(
                     select(BankSignal.id, BankSignal.entry_id, BankSignal.signal, BankSignal.value,
                            BankSignal.quality, BankSignal.meta)
-                    .where(BankSignal.entry_id > self._watermark, BankSignal.entry_id <= top,
-                           BankSignal.signal.in_(list(self.indexes)))
+                    .where(BankSignal.entry_id > self._watermark, BankSignal.entry_id <= top)
                     .order_by(BankSignal.id)
                 ).all()  # fmt: skip
                 added = s.scalar(
