@@ -159,7 +159,7 @@ def _literal(node: ast.expr | None, consts: dict[str, str]) -> str | bool | None
 def _check_text(text: str, where: str, params: set[str] | None, problems: list[str]) -> None:
     korean = ko().get(text)
     if not isinstance(korean, str) or not korean:
-        problems.append(f"{where}: no Korean in errors.po for {text!r}")
+        problems.append(f"{where}: no Korean in errors*.po for {text!r}")
         return
     if fields_of(korean) != fields_of(text):
         problems.append(f"{where}: the Korean of {text!r} has fields {sorted(fields_of(korean))}")

@@ -1,7 +1,7 @@
 """Errors and reasons as data: a stable code, a catalogued message with named parameters, a hint per surface.
 
 A raise site names its message in English with ``{named}`` fields and passes the values; the English text is
-the message id (the gettext ``msgid``) and ``locale/ko/LC_MESSAGES/errors.po`` holds the Korean. Nothing here
+the message id (the gettext ``msgid``) and ``locale/ko/LC_MESSAGES/errors*.po`` hold the Korean. Nothing here
 translates: the edges (web pages, JSON API, command line) render a :class:`Message` in the user's language
 with ``jikimi.web.i18n``. ``tests/test_error_catalogue.py`` fails when a raise site's message or hint is not
 in the catalogue, lacks Korean, or its fields do not match the parameters passed.

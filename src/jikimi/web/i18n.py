@@ -70,15 +70,15 @@ class Translator:
         return exc.hint_text(self.gettext, cli=cli)
 
 
-#: The catalogue's domains: the pages' strings and the errors' messages.
-DOMAINS = ("messages", "errors")
+#: The catalogue's files: the pages' strings, then the errors' messages (``errors.po`` and one file per area,
+#: ``errors-<area>.po``, so that areas change their messages without touching each other's).
+DOMAINS = ("messages.po", "errors*.po")
 
 
 def load_catalogue(lang: str, domains: tuple[str, ...] = DOMAINS) -> dict[str, str | tuple[str, ...]]:
     out: dict[str, str | tuple[str, ...]] = {}
-    for domain in domains:
-        path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
-        if path.exists():
+    for pattern in domains:
+        for path in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob(pattern)):
             out.update(_read(path, lang))
     return out
 
