@@ -15,6 +15,7 @@ import pytest
 from jikimi.config import SHARED_DIR
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("JIKIMI_LANG", "en")  # the command line prints English in tests unless a test asks
 
 SHARED = SHARED_DIR
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"

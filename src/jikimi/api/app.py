@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,10 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jikimi import __version__
-from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, language, tr
+from jikimi.api.deps import LANG_COOKIE, CsrfFailed, Forbidden, NotAuthenticated, tr
 from jikimi.api.metrics import Metrics, MetricsMiddleware
 from jikimi.api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from jikimi.api.settings import ApiSettings
@@ -24,7 +25,8 @@ from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import Store, open_store
 from jikimi.store.accounts import AuthError, LockedError
 from jikimi.web import N_, STATIC_DIR
-from jikimi.web.reasons import translate_reason
+from jikimi.web.i18n import LANGUAGES, negotiate, translator
+from jikimi.web.render import reason_text
 
 log = logging.getLogger("jikimi.api")
 
@@ -54,16 +56,97 @@ def _wants_json(request: Request) -> bool:
     return path.startswith(API_PREFIXES) or "application/json" in request.headers.get("accept", "")
 
 
+class ErrorOut(BaseModel):
+    """Every JSON error of this API (the HMA-compatible routes add HMA's own ``message``)."""
+
+    code: str = Field(description="stable machine-readable code, e.g. `bank.not_found`")
+    detail: str = Field(description="what went wrong, in the request's language (English by default)")
+    hint: str | None = Field(default=None, description="what to do next, in the same language")
+    params: dict[str, Any] = Field(default_factory=dict, description="the values named in the message")
+
+
+#: Added to every route's OpenAPI ``responses``.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in (
+        (400, "the request cannot be carried out"),
+        (401, "sign in first"),
+        (403, "not allowed for this role"),
+        (404, "not found"),
+        (422, "invalid input"),
+    )
+}
+
+# Errors of the HTTP layer itself, catalogued like the lower layers' (``errors.po``).
+_AUTH_REQUIRED = JikimiError(
+    "sign in first", code="auth.required", hint="send 'Authorization: Bearer <token>' or sign in"
+)
+_CSRF = JikimiError(
+    "the form expired or came from another site",
+    code="auth.csrf",
+    hint="send the X-CSRF-Token header of your session, or reload the page and try again",
+)
+_FORBIDDEN = JikimiError(
+    "your role does not allow this",
+    code="auth.forbidden",
+    hint="ask an administrator for the permission named",
+)
+_INVALID = ValidationError("the request is not valid", code="request.invalid", hint="see the errors listed")
+
+
+def _http_error(exc: StarletteHTTPException) -> JikimiError:
+    """The HTTP layer's own refusals (Starlette's words in ``detail``), catalogued."""
+    if exc.status_code == 404:
+        return NotFoundError("not found", code="http.not_found", hint="check the address")
+    if exc.status_code == 405:
+        return JikimiError("this method is not allowed here", code="http.method_not_allowed")
+    if exc.status_code == 413:
+        return JikimiError("the request is too large", code="http.too_large")
+    return JikimiError(
+        "the request failed ({status}): {detail}",
+        code="http.failed",
+        status=exc.status_code,
+        detail=str(exc.detail),
+    )
+
+
+def _json_language(request: Request) -> str:
+    """The language of a JSON error: the page's (cookie), the client's ``Accept-Language``, else English."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return negotiate(request.headers.get("accept-language")) or "en"
+
+
+def error_json(
+    request: Request,
+    exc: JikimiError,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The one JSON error shape, ``{"code", "detail", "hint", "params"}``, in the request's language."""
+    body = exc.to_json(translator(_json_language(request)).gettext)
+    return JSONResponse({**body, **extra}, status_code=status, headers=headers)
+
+
 def _error_page(
-    request: Request, status: int, title: str, message: str, hint: str | None = None
+    request: Request,
+    status: int,
+    title: str,
+    message: str | JikimiError,
+    hint: str | None = None,
 ) -> HTMLResponse:
-    """An HTML error page; ``message`` is one of ours (``N_``) or a lower layer's English reason, ``hint``
-    what to do next (translated the same way)."""
+    """An HTML error page: ``message`` is one of ours (``N_``) or a lower layer error (with its web hint)."""
     t = tr(request)
     principal = getattr(request.state, "principal", None)
-    lang = language(request)
-    text = translate_reason(t(message), lang)
-    next_step = translate_reason(t(hint), lang) if hint else None
+    if isinstance(message, JikimiError):
+        text = reason_text(message, t.lang, with_hint=False)
+        next_step = reason_text(message.hint_message, t.lang) if message.hint_message else None
+        if next_step and message.message.id not in t.catalogue and t.lang != "en":
+            next_step = reason_text(message.hint, t.lang)
+    else:
+        text, next_step = t(message), (t(hint) if hint else None)
     return render(
         request, "error.html", principal, status=status, title=t(title), message=text, hint=next_step
     )
@@ -73,11 +156,7 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticated)
     async def _unauth(request: Request, exc: NotAuthenticated) -> Response:
         if _wants_json(request):
-            return JSONResponse(
-                {"detail": "sign in first", "hint": "send 'Authorization: Bearer <token>' or sign in"},
-                status_code=401,
-                headers={"www-authenticate": "Bearer"},
-            )
+            return error_json(request, _AUTH_REQUIRED, 401, headers={"www-authenticate": "Bearer"})
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
@@ -91,18 +170,13 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         if _wants_json(request):
-            return JSONResponse(
-                {"detail": "your role does not allow this", "permission": exc.perm}, status_code=403
-            )
+            return error_json(request, _FORBIDDEN, 403, permission=exc.perm)
         return _error_page(request, 403, N_("Not allowed"), N_("Your role does not allow this page."))
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
         if _wants_json(request):
-            return JSONResponse(
-                {"detail": "CSRF check failed", "hint": "send the X-CSRF-Token header of your session"},
-                status_code=403,
-            )
+            return error_json(request, _CSRF, 403)
         return _error_page(
             request,
             403,
@@ -112,27 +186,25 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LockedError)
     async def _locked(request: Request, exc: LockedError) -> Response:
-        return JSONResponse(
-            {"detail": exc.reason, "hint": exc.hint},
-            status_code=429,
-            headers={"retry-after": str(exc.retry_after)},
-        )
+        return error_json(request, exc, 429, headers={"retry-after": str(exc.retry_after)})
 
     @app.exception_handler(AuthError)
     async def _auth(request: Request, exc: AuthError) -> Response:
-        return JSONResponse({"detail": exc.reason, "hint": exc.hint}, status_code=401)
+        return error_json(request, exc, 401)
 
     @app.exception_handler(JikimiError)
     async def _jikimi(request: Request, exc: JikimiError) -> Response:
         status = 404 if isinstance(exc, NotFoundError) else 422 if isinstance(exc, ValidationError) else 400
         if _wants_json(request):
-            return JSONResponse({"detail": exc.reason, "hint": exc.hint}, status_code=status)
-        return _error_page(request, status, N_("Something went wrong"), exc.reason, exc.hint)
+            return error_json(request, exc, status)
+        return _error_page(request, status, N_("Something went wrong"), exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if _wants_json(request) or exc.status_code < 400:
+        if exc.status_code < 400:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        if _wants_json(request):
+            return error_json(request, _http_error(exc), exc.status_code, headers=exc.headers)
         title = N_("Not found") if exc.status_code == 404 else N_("Something went wrong")
         return _error_page(request, exc.status_code, title, str(exc.detail))
 
@@ -142,7 +214,7 @@ def _install_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
         ]
-        return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+        return error_json(request, _INVALID, 422, errors=errors)
 
 
 def _lifespan(store: Store, settings: ApiSettings) -> Any:
@@ -189,7 +261,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
     _install_handlers(app)
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"jikimi.api.routers.{name}")
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(app)

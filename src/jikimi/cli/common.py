@@ -1,5 +1,8 @@
 """Helpers shared by the command modules: consoles, JSON lines, progress bars, the CLI's one error boundary.
 
+Errors are printed in the user's language: ``JIKIMI_LANG`` (``ko`` or ``en``), else the locale's
+(``LC_ALL``, ``LC_MESSAGES``, ``LANG``: ``ko_KR.UTF-8`` gives Korean), else English.
+
 Exit codes: 0 success; 1 the command ran but found a problem (a missing case or person, an item or photo that
 failed, a notice not sent); 2 a usage or configuration error (bad input, a ``ValidationError`` or
 ``ConfigError``). A command raises the ``JikimiError``; :class:`ErrorBoundary` prints it and picks the code.
@@ -8,6 +11,7 @@ failed, a notice not sent); 2 a usage or configuration error (bad input, a ``Val
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
@@ -24,7 +28,8 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
-from jikimi.errors import ConfigError, JikimiError, ValidationError
+from jikimi.errors import ConfigError, JikimiError, Message, ValidationError
+from jikimi.web.i18n import LANGUAGES, Translator, translator
 
 T = TypeVar("T")
 
@@ -40,10 +45,41 @@ def emit_json(obj: Any) -> None:
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
     """Print an error (and what to do next) to stderr and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    t = tr()
+    err_console.print(f"[bold red]{t('error:')}[/] {message}", soft_wrap=True)
     if hint:
-        err_console.print(f"[yellow]next:[/] {hint}")
+        err_console.print(f"[yellow]{t('next:')}[/] {hint}", soft_wrap=True)
     return typer.Exit(code)
+
+
+def user_language() -> str:
+    """``JIKIMI_LANG``, else the language of the POSIX locale when we have it, else English."""
+    chosen = os.environ.get("JIKIMI_LANG", "").strip().lower()
+    if chosen in LANGUAGES:
+        return chosen
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            code = value.split("_")[0].split(".")[0].lower()
+            return code if code in LANGUAGES else "en"
+    return "en"
+
+
+def tr() -> Translator:
+    """The user's language (see :func:`user_language`)."""
+    return translator(user_language())
+
+
+def reason(value: JikimiError | Message | dict[str, Any] | str | None) -> str:
+    """A lower layer's reason in the user's language."""
+    return tr().message(value)
+
+
+def error_text(exc: JikimiError) -> str:
+    """An error and what to do next (written for the command line), in the user's language."""
+    t = tr()
+    hint = t.hint(exc, cli=True)
+    return t.message(exc) + (f" ({hint})" if hint else "")
 
 
 def exit_code(exc: JikimiError) -> int:
@@ -58,7 +94,8 @@ class ErrorBoundary(TyperGroup):
         try:
             return super().invoke(ctx)
         except JikimiError as exc:
-            raise fail(exc.reason, exc.hint, exit_code(exc)) from exc
+            t = tr()
+            raise fail(t.message(exc), t.hint(exc, cli=True), exit_code(exc)) from exc
 
 
 def progress(items: Iterable[T], total: int | None, label: str, *, enabled: bool = True) -> Iterator[T]:

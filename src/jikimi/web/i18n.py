@@ -1,4 +1,5 @@
-"""Korean and English. Source strings are English; ``locale/ko/LC_MESSAGES/messages.po`` has the Korean.
+"""Korean and English. Source strings are English; ``locale/ko/LC_MESSAGES/messages.po`` has the Korean of the
+pages, ``errors.po`` that of the errors and reasons the lower layers raise (``jikimi.errors.Message``).
 
 The catalogue is read from the shipped ``.po`` with Babel (no compile step); a missing Korean string falls
 back to English, and ``tests/test_web_i18n.py`` fails when a string in the templates or pages is untranslated.
@@ -10,6 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+
+from jikimi.errors import JikimiError, Message
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 LANGUAGES: dict[str, str] = {"ko": "한국어", "en": "English"}
@@ -28,6 +31,10 @@ class Translator:
         self.lang = lang
         self._cat = catalogue
 
+    @property
+    def catalogue(self) -> dict[str, str | tuple[str, ...]]:
+        return self._cat
+
     def gettext(self, message: str) -> str:
         found = self._cat.get(message)
         if isinstance(found, str) and found:
@@ -45,11 +52,38 @@ class Translator:
         text = self.gettext(message)
         return text % params if params else text
 
+    def message(self, message: Message | JikimiError | dict[str, object] | str | None) -> str:
+        """A lower layer's reason in this language: a ``Message``, an error (its message), the JSON form of a
+        message (as kept in the database), or text, which is shown as it is."""
+        if message is None:
+            return ""
+        if isinstance(message, JikimiError):
+            return message.text(self.gettext)
+        if isinstance(message, Message):
+            return message.render(self.gettext)
+        if isinstance(message, dict):
+            return Message.from_json(message).render(self.gettext)
+        return str(message)
 
-def load_catalogue(lang: str) -> dict[str, str | tuple[str, ...]]:
-    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
+    def hint(self, exc: JikimiError, *, cli: bool = False) -> str | None:
+        """What to do next after ``exc`` in this language, written for the command line or for the others."""
+        return exc.hint_text(self.gettext, cli=cli)
+
+
+#: The catalogue's files: the pages' strings, then the errors' messages (``errors.po`` and one file per area,
+#: ``errors-<area>.po``, so that areas change their messages without touching each other's).
+DOMAINS = ("messages.po", "errors*.po")
+
+
+def load_catalogue(lang: str, domains: tuple[str, ...] = DOMAINS) -> dict[str, str | tuple[str, ...]]:
+    out: dict[str, str | tuple[str, ...]] = {}
+    for pattern in domains:
+        for path in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob(pattern)):
+            out.update(_read(path, lang))
+    return out
+
+
+def _read(path: Path, lang: str) -> dict[str, str | tuple[str, ...]]:
     with path.open("rb") as fh:
         cat = read_po(fh, locale=lang)
     out: dict[str, str | tuple[str, ...]] = {}

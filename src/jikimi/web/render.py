@@ -10,8 +10,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from jikimi.errors import JikimiError, Message
 from jikimi.web import charts
-from jikimi.web.i18n import DEFAULT_LANGUAGE
+from jikimi.web.i18n import DEFAULT_LANGUAGE, translator
 from jikimi.web.reasons import translate_reason
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -31,11 +32,24 @@ def asset(name: str) -> str:
     return f"/static/{name}?v={asset_version(name)}"
 
 
+def reason_text(value: object, lang: str, *, with_hint: bool = True) -> str:
+    """A lower layer's reason in ``lang``: a ``JikimiError`` (with what to do next, written for web pages,
+    when ``with_hint``), a ``Message`` or its JSON form (as kept in the database); other text as it is."""
+    t = translator(lang)
+    if isinstance(value, JikimiError):
+        if value.message.id not in t.catalogue and t.lang != "en":  # not converted yet (#12): old catalogue
+            return translate_reason(str(value) if with_hint else value.reason, t.lang)
+        hint = t.hint(value) if with_hint else None
+        return t.message(value) + (f" — {hint}" if hint else "")
+    if isinstance(value, Message | dict):
+        return t.message(value)
+    return translate_reason(None if value is None else str(value), t.lang)
+
+
 @pass_context
-def reason_filter(context: Context, text: object) -> str:
-    """``{{ exc_reason|reason }}``: an English reason from a lower layer, in the language of the page."""
-    lang = context.get("lang") or DEFAULT_LANGUAGE
-    return translate_reason(None if text is None else str(text), str(lang))
+def reason_filter(context: Context, value: object) -> str:
+    """``{{ error|reason }}``: :func:`reason_text` in the language of the page."""
+    return reason_text(value, str(context.get("lang") or DEFAULT_LANGUAGE))
 
 
 def local_time(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
