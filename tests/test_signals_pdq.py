@@ -187,7 +187,7 @@ def test_pdqhash_bit_order_matches_python_threatexchange(shared: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["", "abc", "g" * 64, "0" * 63, "0" * 65, "f" * 32])
 def test_validate_rejects_malformed_hashes(bad: str) -> None:
-    with pytest.raises(ValidationError, match="(?i)not a valid pdq hash"):
+    with pytest.raises(ValidationError, match=r"(?i)not a valid pdq hash"):
         PDQSignal.validate(bad)
 
 

@@ -83,6 +83,7 @@ def real_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from jikimi.media import Limits, load
     from jikimi.scan.executors import CRASH_REASON
     from jikimi.signals.face import detect_faces
+    from jikimi.signals.registry import hash_signal
     from jikimi.sources.archives import member_path_problem
     from jikimi.store import accounts, banks, open_store, people
     from jikimi.store.schema.takedown import TakedownItem
@@ -116,10 +117,10 @@ def real_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         _raised(accounts.check_role_fields, ""),
         _raised(accounts.check_role_fields, "admin", case_ref="5"),
         _raised(accounts.check_role_fields, "case_worker", partner="x"),
-        _raised(banks._validate_hex, "MD5", "abc", 32),
-        _raised(banks._validate_hex, "SHA-256", "z" * 64, 64),
+        _raised(hash_signal("md5").validate, "abc"),
+        _raised(hash_signal("sha256").validate, "z" * 64),
         _raised(banks.validate_bank_name, "a/b"),
-        _raised(lookup_hashes, None, None, None, None),  # type: ignore[arg-type]
+        _raised(lookup_hashes, None, {}),  # type: ignore[arg-type]
         _raised(tracking.move, None, TakedownItem(id=3, state="sent"), "found", actor="t"),  # type: ignore[arg-type]
         _raised(td_settings.load_smtp),
         _raised(td_settings.load_organisation),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from jikimi.cli.common import console, emit_json, err_console, fail, progress
-from jikimi.errors import JikimiError, NotFoundError
+from jikimi.cli.common import console, emit_json, err_console, progress
+from jikimi.errors import JikimiError, NotFoundError, ValidationError
 
 bank_app = typer.Typer(
     help="Hash banks: lists of known content that files are matched against.", no_args_is_help=True
@@ -112,7 +112,11 @@ def add_hash(
         signal, sep, value = text.partition("=")
         sig = registry.hash_signal_named(signal) if sep else None
         if sig is None:
-            raise fail(f"--hash {text[:80]!r}: expected SIGNAL=VALUE with a known hash signal", code=2)
+            raise ValidationError(
+                "--hash {value}: expected SIGNAL=VALUE with a known hash signal",
+                code="cli.bank_hash_option",
+                value=repr(text[:80]),
+            )
         given.setdefault(sig.name, []).extend(sig.parse_values(value))
     entry = EntryInput.from_hashes(
         {"pdq": pdq, "md5": md5, "sha256": sha256},
@@ -124,7 +128,7 @@ def add_hash(
     for signal, values in given.items():
         entry.add(signal, values)
     if not entry.signals:
-        raise fail("give --pdq, --md5, --sha256 or --hash SIGNAL=VALUE", code=2)
+        raise ValidationError("give --pdq, --md5, --sha256 or --hash SIGNAL=VALUE", code="cli.bank_no_hash")
     with _store().session() as s:
         res = add_entry(s, name, entry)
     state = "added" if res.created else "already in bank"
@@ -198,7 +202,12 @@ def _toggle(name: str, entry: int | None, enabled: bool) -> None:
             console.print(f"bank {name} {word}")
         else:
             if get_entry(s, entry).bank_id != get_bank(s, name).id:
-                raise NotFoundError(f"entry {entry} is not in bank {name}")
+                raise NotFoundError(
+                    "entry {entry} is not in bank {bank}",
+                    code="cli.bank_entry_elsewhere",
+                    entry=entry,
+                    bank=name,
+                )
             set_entry_enabled(s, entry, enabled)
             console.print(f"entry {entry} {word}")
 
@@ -221,7 +230,12 @@ def delete(
             console.print(f"deleted bank {name} ({n} entries)")
         else:
             if get_entry(s, entry).bank_id != get_bank(s, name).id:
-                raise NotFoundError(f"entry {entry} is not in bank {name}")
+                raise NotFoundError(
+                    "entry {entry} is not in bank {bank}",
+                    code="cli.bank_entry_elsewhere",
+                    entry=entry,
+                    bank=name,
+                )
             delete_entry(s, entry)
             console.print(f"deleted entry {entry}")
 

@@ -92,7 +92,13 @@ def _signal_type(signal_type: str) -> HashSignal:
     sig = registry.hash_signal_named(signal_type)
     if sig is None:
         known = sorted({n for s in registry.hash_signals() for n in s.names()})
-        raise ValidationError(f"unknown signal type {signal_type!r}", hint=f"use one of {known}")
+        raise ValidationError(
+            "unknown signal type {name}",
+            code="exchange.unknown_signal",
+            hint="use one of {known}",
+            name=repr(signal_type),
+            known=str(known),
+        )
     return sig
 
 
@@ -270,9 +276,15 @@ def import_bank(
 ) -> ImportReport:
     """Import a file into a bank inside the caller's transaction (one transaction per import)."""
     if fmt not in _READERS:
-        raise ValidationError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+        raise ValidationError(
+            "unknown format {format}",
+            code="exchange.unknown_format",
+            hint="use one of {known}",
+            format=repr(fmt),
+            known=", ".join(FORMATS),
+        )
     if not Path(path).is_file():
-        raise ValidationError(f"{path} is not a file")
+        raise ValidationError("{path} is not a file", code="exchange.not_a_file", path=str(path))
     b = get_bank(session, bank)
     report = ImportReport()
     for rec in _READERS[fmt](Path(path)):
@@ -325,7 +337,11 @@ def export_bank(session: Session, bank: str, fmt: str, *, actor: str | None = No
     """The enabled entries of a bank in ``fmt`` (text). Audited as an export."""
     if fmt not in EXPORT_FORMATS:
         raise ValidationError(
-            f"cannot export to {fmt!r}", hint=f"use one of {', '.join(EXPORT_FORMATS)} (NCMEC is import-only)"
+            "cannot export to {format}",
+            code="exchange.export_format",
+            hint="use one of {known} (NCMEC is import-only)",
+            format=repr(fmt),
+            known=", ".join(EXPORT_FORMATS),
         )
     b = get_bank(session, bank)
     rows = [e for e in iter_entries(session, b) if e.enabled]

@@ -116,16 +116,23 @@ class HashSignal(Signal):
         if cls.hex_length:
             if len(v) != cls.hex_length:
                 raise ValidationError(
-                    f"not a valid {cls.display()} hash: expected {cls.hex_length} hex digits, got {len(v)}",
-                    hint=f"a {cls.display()} hash looks like {'0' * 8}... "
-                    f"({cls.hex_length} characters 0-9 a-f)",
+                    "not a valid {kind} hash: expected {n} hex digits, got {got}",
+                    code="signals.hash_invalid",
+                    hint="a {kind} hash looks like 00000000... ({n} characters 0-9 a-f)",
+                    kind=cls.display(),
+                    n=cls.hex_length,
+                    got=len(v),
                 )
             if not re.fullmatch(r"[0-9a-f]*", v):
                 raise ValidationError(
-                    f"not a valid {cls.display()} hash: only the hex digits 0-9 and a-f are allowed"
+                    "not a valid {kind} hash: only the hex digits 0-9 and a-f are allowed",
+                    code="signals.hash_invalid",
+                    kind=cls.display(),
                 )
         elif not v:
-            raise ValidationError(f"not a valid {cls.display()} hash: it is empty")
+            raise ValidationError(
+                "not a valid {kind} hash: it is empty", code="signals.hash_empty", kind=cls.display()
+            )
         return v
 
     @classmethod
@@ -137,10 +144,18 @@ class HashSignal(Signal):
             q = int(quality)
         except (TypeError, ValueError):
             raise ValidationError(
-                f"{cls.display()} quality must be a whole number, got {quality!r}"
+                "{kind} quality must be a whole number, got {value}",
+                code="signals.quality_invalid",
+                kind=cls.display(),
+                value=repr(quality)[:40],
             ) from None
         if not 0 <= q <= 100:
-            raise ValidationError(f"{cls.display()} quality must be between 0 and 100, got {q}")
+            raise ValidationError(
+                "{kind} quality must be between 0 and 100, got {value}",
+                code="signals.quality_invalid",
+                kind=cls.display(),
+                value=q,
+            )
         return q
 
     @classmethod
@@ -215,5 +230,7 @@ class SignalValue:
 def hamming_hex(a: str, b: str) -> int:
     """Hamming distance of two equal-length hex strings."""
     if len(a) != len(b):
-        raise ValidationError(f"hashes differ in length ({len(a)} and {len(b)} hex digits)")
+        raise ValidationError(
+            "hashes differ in length ({a} and {b} hex digits)", code="signals.hash_length", a=len(a), b=len(b)
+        )
     return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -48,7 +48,9 @@ def _as_pdq_input(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.bool_:
         return pixels  # reference quirk: 1-bit images reach pdqhash as booleans
     if pixels.dtype != np.uint8:
-        raise MediaError(f"PDQ needs 8-bit pixels, got {pixels.dtype}")
+        raise MediaError(
+            "PDQ needs 8-bit pixels, got {dtype}", code="signals.pdq_pixels", dtype=str(pixels.dtype)
+        )
     return pixels
 
 

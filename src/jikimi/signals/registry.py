@@ -43,7 +43,11 @@ def signal_class(name: str) -> type[Signal]:
         target = SIGNALS[name]
     except KeyError:
         raise NotFoundError(
-            f"no signal named {name!r}", hint=f"known signals: {', '.join(SIGNALS)}"
+            "no signal named {name}",
+            code="signals.unknown",
+            hint="known signals: {known}",
+            name=repr(name),
+            known=", ".join(SIGNALS),
         ) from None
     module, _, attr = target.partition(":")
     cls = getattr(importlib.import_module(module), attr)
@@ -61,7 +65,7 @@ def get(name: str) -> Signal:
 def hash_signal(name: str) -> HashSignal:
     sig = get(name)
     if not isinstance(sig, HashSignal):
-        raise NotFoundError(f"{name!r} is not a hash signal")
+        raise NotFoundError("{name} is not a hash signal", code="signals.not_a_hash", name=repr(name))
     return sig
 
 

@@ -66,7 +66,7 @@ def features(media: Media) -> object:
         fv.ingestFrameFeature(np.asarray(feat, dtype=np.float32).tolist(), n)
         n += 1
     if n == 0:
-        raise MediaError("the video has no frames to hash")
+        raise MediaError("the video has no frames to hash", code="signals.no_frames")
     fv.finishFrameFeatureIngest()
     return fv
 
@@ -112,7 +112,11 @@ class TMKSignal(HashSignal):
             raw = b""
         if len(v) != _VALUE_LEN or len(raw) != DIM * 4 or not np.all(np.isfinite(decode(v))):
             raise ValidationError(
-                f"not a valid TMK hash: expected base64 of {DIM} float32 ({_VALUE_LEN} characters)",
+                "not a valid {kind} hash: expected base64 of {dim} float32 ({n} characters)",
+                code="signals.hash_invalid",
+                kind=cls.display(),
+                dim=DIM,
+                n=_VALUE_LEN,
             )
         return v
 

@@ -79,16 +79,22 @@ class VPDQSignal(HashSignal):
                 parts = f.split(",")
                 if len(parts) != 3:
                     raise ValidationError(
-                        f"malformed vPDQ frames: a frame is 'hex,quality,timestamp', got {f[:80]!r}"
+                        "malformed vPDQ frames: a frame is 'hex,quality,timestamp', got {frame}",
+                        code="signals.vpdq_malformed",
+                        frame=repr(f[:80]),
                     )
                 f = {"hash": parts[0], "quality": parts[1], "timestamp": parts[2]}
             if not isinstance(f, dict) or "hash" not in f:
-                raise ValidationError("malformed vPDQ frames: a frame needs its hash")
+                raise ValidationError(
+                    "malformed vPDQ frames: a frame needs its hash", code="signals.vpdq_malformed"
+                )
             try:
                 ts = round(float(f.get("timestamp", 0.0) or 0.0), 3)
             except (TypeError, ValueError):
                 raise ValidationError(
-                    f"malformed vPDQ frames: bad timestamp {f.get('timestamp')!r}"
+                    "malformed vPDQ frames: bad timestamp {value}",
+                    code="signals.vpdq_malformed",
+                    value=repr(f.get("timestamp"))[:40],
                 ) from None
             out.append(SignalValue(str(f["hash"]), f.get("quality", 100), {"timestamp": ts}))
         return out
@@ -121,7 +127,11 @@ class VPDQSignal(HashSignal):
         try:
             frames = json.loads(text) if text.strip().startswith("[") else text.split()
         except json.JSONDecodeError as exc:
-            raise ValidationError(f"malformed vPDQ frames: {exc}") from None
+            raise ValidationError(
+                "malformed vPDQ frames: not a JSON list ({detail})",
+                code="signals.vpdq_malformed",
+                detail=str(exc),
+            ) from None
         return cls.values_of(list(frames))
 
 

@@ -92,7 +92,12 @@ class EntryInput:
             try:
                 values = sig.values_of(raw, None if q is None else q)
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValidationError(f"malformed {sig.display()} hash: {exc}") from None
+                raise ValidationError(
+                    "malformed {kind} hash: {detail}",
+                    code="store.hash_malformed",
+                    kind=sig.display(),
+                    detail=str(exc),
+                ) from None
             e.add(sig.name, values)
         return e
 
@@ -112,11 +117,18 @@ class EntryInput:
                 continue
             out = [sig.validate_value(v) for v in values]
             if sig.single and len(out) > 1:
-                raise ValidationError(f"an entry has one {sig.display()} hash, got {len(out)}")
+                raise ValidationError(
+                    "an entry has one {kind} hash, got {n}",
+                    code="store.hash_several",
+                    kind=sig.display(),
+                    n=len(out),
+                )
             signals[sig.name] = out
         if not signals:
             known = ", ".join(s.display() for s in registry.hash_signals())
-            raise ValidationError(f"an entry needs at least one hash ({known})")
+            raise ValidationError(
+                "an entry needs at least one hash ({known})", code="store.no_hash", known=known
+            )
         labels = sorted({str(x).strip() for x in self.labels if str(x).strip()})
         ex = {str(k): sorted({str(v) for v in vs}) for k, vs in self.exchange_ids.items() if vs}
         return EntryInput(
@@ -146,8 +158,11 @@ def _signal(name: str) -> HashSignal:
     sig = registry.hash_signal_named(name)
     if sig is None:
         raise ValidationError(
-            f"unknown signal type {name!r}",
-            hint=f"use one of {', '.join(n for s in registry.hash_signals() for n in s.names())}",
+            "unknown signal type {name}",
+            code="store.unknown_signal",
+            hint="use one of {known}",
+            name=repr(name),
+            known=", ".join(n for s in registry.hash_signals() for n in s.names()),
         )
     return sig
 
@@ -166,8 +181,11 @@ def validate_bank_name(name: str) -> str:
     text = name.strip()
     if not text or len(text) > _NAME_MAX or any(c in text for c in "\n\r\t/\\"):
         raise ValidationError(
-            f"invalid bank name {name!r:.120}",
-            hint=f"use 1-{_NAME_MAX} characters without slashes, tabs or line breaks",
+            "invalid bank name {name}",
+            code="store.bank_name_invalid",
+            hint="use 1-{n} characters without slashes, tabs or line breaks",
+            name=repr(name)[:120],
+            n=_NAME_MAX,
         )
     return text
 
@@ -175,8 +193,11 @@ def validate_bank_name(name: str) -> str:
 def validate_threshold(threshold: int) -> int:
     if not 0 <= int(threshold) <= 128:
         raise ValidationError(
-            f"a PDQ threshold is between 0 and 128, got {threshold}",
-            hint=f"the default is {DEFAULT_THRESHOLD}",
+            "a PDQ threshold is between 0 and 128, got {threshold}",
+            code="store.threshold_invalid",
+            hint="the default is {default}",
+            threshold=threshold,
+            default=DEFAULT_THRESHOLD,
         )
     return int(threshold)
 
@@ -209,7 +230,12 @@ def create_bank(
     if existing is not None:
         if exist_ok:
             return existing
-        raise ValidationError(f"a bank named {name!r} already exists", hint="choose another name")
+        raise ValidationError(
+            "a bank named {name} already exists",
+            code="store.bank_exists",
+            hint="choose another name",
+            name=repr(name),
+        )
     bank = Bank(name=name, pdq_threshold=threshold, description=description)
     session.add(bank)
     session.flush()
@@ -220,7 +246,13 @@ def create_bank(
 def get_bank(session: Session, name: str) -> Bank:
     bank = session.scalar(select(Bank).where(Bank.name == name.strip()))
     if bank is None:
-        raise NotFoundError(f"no bank named {name!r}", hint="see `jikimi bank list`")
+        raise NotFoundError(
+            "no bank named {name}",
+            code="store.bank_not_found",
+            hint="see the list of banks",
+            cli_hint="see `jikimi bank list`",
+            name=repr(name),
+        )
     return bank
 
 
@@ -346,7 +378,13 @@ def _signals_of(row: BankEntry) -> dict[str, Any]:
 def get_entry(session: Session, entry_id: int) -> BankEntry:
     row = session.get(BankEntry, entry_id)
     if row is None:
-        raise NotFoundError(f"no bank entry {entry_id}", hint="see `jikimi bank show NAME`")
+        raise NotFoundError(
+            "no bank entry {entry}",
+            code="store.bank_entry_not_found",
+            hint="see the bank's entries",
+            cli_hint="see `jikimi bank show NAME`",
+            entry=entry_id,
+        )
     return row
 
 
@@ -593,7 +631,7 @@ class BankMatcher:
         path = Path(index_path or self.index_path or get_settings().index_dir / "pdq")
         idx = self.persistent
         if idx is None:
-            raise ValidationError("no hash signal has a persistent index")
+            raise ValidationError("no hash signal has a persistent index", code="store.no_persistent_index")
         with self._lock:
             idx.save(path, meta={"store": self._store_id(), "watermark": self._watermark})
         return path
@@ -719,7 +757,9 @@ class BankMatcher:
         sig = _signal(signal)
         values = sig.parse_values(value, quality) if not sig.single else [SignalValue(value, quality)]
         if not values:
-            raise ValidationError(f"not a valid {sig.display()} hash: it is empty")
+            raise ValidationError(
+                "not a valid {kind} hash: it is empty", code="signals.hash_empty", kind=sig.display()
+            )
         return self.match_values(sig.name, values, banks=banks)
 
     def match_pdq(
@@ -765,7 +805,12 @@ class BankMatcher:
         try:
             queries = sig.queries_of(result)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValidationError(f"not a valid {sig.display()} hash: {exc}") from None
+            raise ValidationError(
+                "not a valid {kind} hash: {detail}",
+                code="signals.hash_invalid",
+                kind=sig.display(),
+                detail=str(exc),
+            ) from None
         return self._match_queries(queries, banks)
 
     def _match_queries(

@@ -78,7 +78,12 @@ def log_flush(session: Session, flush_context: UOWTransaction) -> None:
 def _platform(platform: str) -> str:
     p = platform.strip()
     if not p or len(p) > 200:
-        raise ValidationError(f"not a platform name: {platform!r}", hint="use the partner account's platform")
+        raise ValidationError(
+            "not a platform name: {platform}",
+            code="store.platform_invalid",
+            hint="use the partner account's platform",
+            platform=repr(platform),
+        )
     return p
 
 

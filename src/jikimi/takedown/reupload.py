@@ -86,12 +86,21 @@ def resolve_alert(session: Session, alert_id: int, *, actor: str, reply: str | N
     """Mark a re-upload alert handled, with the platform's reply (kept in the audit log); twice is refused."""
     alert = session.get(ReuploadAlert, alert_id)
     if alert is None:
-        raise NotFoundError(f"no re-upload alert {alert_id}")
+        raise NotFoundError("no re-upload alert {alert}", code="takedown.alert_not_found", alert=alert_id)
     if alert.resolved_at is not None:
-        raise ValidationError(f"re-upload alert {alert_id} was already resolved by {alert.resolved_by}")
+        raise ValidationError(
+            "re-upload alert {alert} was already resolved by {actor}",
+            code="takedown.alert_resolved",
+            alert=alert_id,
+            actor=alert.resolved_by,
+        )
     text = (reply or "").strip()
     if len(text) > 5000:
-        raise ValidationError("the platform's reply is over 5000 characters", "paste the relevant part")
+        raise ValidationError(
+            "the platform's reply is over 5000 characters",
+            "paste the relevant part",
+            code="takedown.reply_too_long",
+        )
     alert.resolved_at = utcnow()
     alert.resolved_by = actor
     audit.append(

@@ -274,12 +274,7 @@ def lookup_hashes(request: Request, hashes: Mapping[str, str | None]) -> list[ba
     given = {k: v.strip() for k, v in hashes.items() if v and v.strip()}
     if not given:
         raise ValidationError(
-            "give at least one hash",
-            " or ".join(
-                f"{s.name} ({s.hex_length} hex)" if s.hex_length else s.name
-                for s in registry.hash_signals()
-                if s.single
-            ),
+            "give at least one hash", code="api.no_hash", hint="pdq (64 hex), md5 (32 hex) or sha256 (64 hex)"
         )
     m = matcher(request)
     out: list[banks.Match] = []

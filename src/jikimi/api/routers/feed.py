@@ -60,7 +60,9 @@ def get_feed(
     # A partner always gets its own platform's feed; an administrator may look at any platform's.
     who = principal.partner if principal.role == "partner" else (platform or principal.partner)
     if not who:
-        raise ValidationError("no platform for this feed", hint="use a platform partner's token")
+        raise ValidationError(
+            "no platform for this feed", code="api.feed_no_platform", hint="use a platform partner's token"
+        )
     p = feed.page(s, who, after=after, limit=limit)
     return FeedOut(
         checkpoint=p.checkpoint,
