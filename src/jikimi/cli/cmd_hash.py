@@ -65,6 +65,8 @@ def register(app: typer.Typer) -> None:
 def _table(records: list[dict[str, Any]], console: Any) -> None:
     from rich.table import Table
 
+    from jikimi.signals.vpdq import VPDQSignal
+
     table = Table(show_lines=False)
     table.add_column("path", overflow="fold")
     table.add_column("kind")
@@ -79,12 +81,12 @@ def _table(records: list[dict[str, Any]], console: Any) -> None:
             table.add_row(path, "image", _short(rec["md5"]), rec["pdq"]["hash"], str(rec["pdq"]["quality"]))
         else:
             frames = rec["vpdq"]
-            good = sum(1 for f in frames if f["quality"] >= 50)
+            good = sum(1 for f in frames if VPDQSignal.trusted(f["quality"]))
             table.add_row(
                 path,
                 "video",
                 _short(rec["md5"]),
                 f"vPDQ: {len(frames)} frames over {rec['duration']:.1f} s",
-                f"{good} ≥50",
+                f"{good} ≥{VPDQSignal.min_quality}",
             )
     console.print(table)

@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from jikimi.signals.pdq import MATCH_THRESHOLD
+from jikimi.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY
 
 PDQ_BITS = 256
 PDQ_BYTES = 32
 PDQ_HEX_LEN = 64
 DEFAULT_THRESHOLD = MATCH_THRESHOLD
 """Distance at which two PDQ hashes are the same picture (``jikimi.signals.pdq.MATCH_THRESHOLD``)."""
-QUALITY_TRUSTED = 50
-"""Hashes of quality below this are not trusted for matching (PDQ documentation)."""
+QUALITY_TRUSTED = MIN_QUALITY
+"""Hashes of quality below this are not trusted for matching (``jikimi.signals.pdq.MIN_QUALITY``)."""
 
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
 _FORMAT_VERSION = 1

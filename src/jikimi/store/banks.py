@@ -32,7 +32,7 @@ from jikimi.signals import registry
 from jikimi.signals.base import HashSignal, SignalValue
 from jikimi.store import audit, feed
 from jikimi.store.db import Store
-from jikimi.store.schema.banks import Bank, BankEntry, BankSignal
+from jikimi.store.schema.banks import Bank, BankEntry, BankSignal, signature_of
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -148,10 +148,7 @@ class EntryInput:
 
     def signature(self) -> str:
         """Digest of the signals: the same content added twice to a bank is one entry."""
-        text = ";".join(
-            f"{name}={_signal(name).signature(values)}" for name, values in sorted(self.signals.items())
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
+        return signature_of({_signal(name).name: values for name, values in self.signals.items()})
 
 
 def _signal(name: str) -> HashSignal:

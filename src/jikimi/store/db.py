@@ -54,6 +54,10 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    from jikimi.store.legacy import upgrade_bank_columns
+
+    with engine.begin() as conn:
+        upgrade_bank_columns(conn)  # a database from before signal-typed banks keeps its entries
 
 
 class Store:

@@ -9,6 +9,8 @@ metadata), one per value (a vPDQ video has one per frame), for any registered ha
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +21,15 @@ from jikimi.signals import registry
 from jikimi.signals.base import VIDEO, SignalValue
 from jikimi.signals.pdq import MATCH_THRESHOLD
 from jikimi.store.schema.base import Base, UTCDateTime, utcnow
+
+
+def signature_of(signals: Mapping[str, Sequence[SignalValue]]) -> str:
+    """Digest of an entry's hashes (``{signal: values}``): the same content added twice is one entry."""
+    text = ";".join(
+        f"{name}={registry.hash_signal(name).signature(values)}" for name, values in sorted(signals.items())
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
 
 #: 64-bit ids on PostgreSQL (banks of many millions of hashes); SQLite's INTEGER PRIMARY KEY is 64-bit.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
