@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 
 from jikimi.cases.runner import run_scan
@@ -98,3 +99,22 @@ def test_scan_page_shows_kept_messages_in_the_page_language() -> None:
     assert "파일이 내보내기에 포함되지 않았습니다" in ko
     assert "x: stopped after 5 entries (limit)" in render("en")
     assert reason_text(kept.to_json(), "ko") == "항목 5개에서 멈췄습니다(한도)"
+
+
+def test_the_command_line_prints_failed_items_in_the_users_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from jikimi.cli import app
+
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "dangling.jpg").symlink_to(root / "gone.jpg")
+    args = ["scan", str(root), "--workers", "0", "--signals", "sha256", "--no-resume"]
+    monkeypatch.setenv("JIKIMI_LANG", "ko")
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1 and "끊어진 심볼릭 링크입니다" in res.output, res.output
+    monkeypatch.setenv("JIKIMI_LANG", "en")
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1 and "broken symbolic link" in res.output, res.output
