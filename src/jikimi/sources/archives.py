@@ -226,7 +226,6 @@ def _member_opener(handle: _ZipHandle, info: zipfile.ZipInfo, max_bytes: int) ->
             raise SourceError(
                 "archive member {name!r} is corrupt: {detail}",
                 code="sources.corrupt",
-                hint="re-create the zip and upload it again",
                 name=info.filename,
                 detail=str(exc),
             ) from exc

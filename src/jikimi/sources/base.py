@@ -247,7 +247,6 @@ def read_regular_file(path: Path, max_bytes: int, *, expected_size: int | None =
         raise SourceError(
             "{name} changed while scanning ({before} bytes, now {now})",
             code="sources.changed",
-            hint="scan it again",
             name=path.name,
             before=expected_size,
             now=len(data),

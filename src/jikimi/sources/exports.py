@@ -139,7 +139,6 @@ def extract_export_zip(
         raise SourceError(
             "the export zip names a file twice: {name}",
             code="sources.duplicate_member",
-            hint="re-create the zip and upload it again",
             name=str(exc.filename),
         ) from exc
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:

@@ -119,7 +119,7 @@ def url_message(url: str, allow_hosts: Iterable[str] | None = None) -> Message |
         return Message("malformed URL: {detail}", {"detail": str(exc)})
     if parts.scheme.lower() not in ("http", "https"):
         if not parts.scheme:
-            return Message("only http and https URLs are fetched, not a bare path")
+            return Message("only http and https URLs are fetched, not 'a bare path'")
         return Message("only http and https URLs are fetched, not {scheme!r}", {"scheme": parts.scheme})
     if not host:
         return Message("URL has no host")
