@@ -145,7 +145,7 @@ def prepare_sources(job: ScanJob, folder: Path) -> tuple[list[Path], list[dict[s
     saved = sorted(files_dir.iterdir())
     names = job.names + [None] * (len(saved) - len(job.names))
     sources: list[Path] = []
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     moved = set(relocate_folder_export(list(zip(saved, names, strict=False)), folder / "export-0" / "export"))
     if moved:
         sources.append(folder / "export-0" / "export")
@@ -160,7 +160,14 @@ def prepare_sources(job: ScanJob, folder: Path) -> tuple[list[Path], list[dict[s
         label = clean_name(root.rstrip("/") or Path(clean_name(name)).stem)
         dest = folder / f"export-{n}" / label
         for member, reason in extract_export_zip(path, root, dest):
-            errors.append({"location": f"{clean_name(name)}!{member}", "reason": reason, "status": "failed"})
+            errors.append(
+                {
+                    "location": f"{clean_name(name)}!{member}",
+                    "reason": reason.render(),
+                    "status": "failed",
+                    "message": reason.to_json(),
+                }
+            )
         path.unlink()
         sources.append(dest)
         job.exports.append(clean_name(name))
@@ -177,12 +184,18 @@ def _unresolved_items(store: Store, run_id: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     with store.session() as s:
         rows = s.execute(
-            select(ScanItem.name, ScanItem.location, ScanItem.reason, ScanItem.sighting_json)
+            select(
+                ScanItem.name,
+                ScanItem.location,
+                ScanItem.reason,
+                ScanItem.reason_message,
+                ScanItem.sighting_json,
+            )
             .where(ScanItem.run_id == run_id, ScanItem.status == "unresolved")
             .order_by(ScanItem.id)
             .limit(1000)
         ).all()
-    for name, location, reason, sighting_json in rows:
+    for name, location, reason, reason_message, sighting_json in rows:
         try:
             ctx = json.loads(sighting_json) if sighting_json else {}
         except ValueError:
@@ -193,6 +206,7 @@ def _unresolved_items(store: Store, run_id: int) -> list[dict[str, Any]]:
                 "name": name,
                 "location": location,
                 "reason": reason or "",
+                **({"message": json.loads(reason_message)} if reason_message else {}),
                 "chat": ctx.get("chat_name"),
                 "sender": ctx.get("sender"),
                 "date": ctx.get("date"),
@@ -227,6 +241,19 @@ def _public_report(job: ScanJob, folder: Path) -> None:
             for k in ("location", "reason"):
                 if isinstance(entry.get(k), str):
                     entry[k] = _public_text(entry[k], folder, job.names)
+            if isinstance(entry.get("message"), dict):
+                entry["message"] = _public_params(entry["message"], folder, job.names)
+
+
+def _public_params(value: Any, folder: Path, names: list[str | None]) -> Any:
+    """A reason kept as a message (``Message.to_json()``) with the server's paths scrubbed from its values."""
+    if isinstance(value, str):
+        return _public_text(value, folder, names)
+    if isinstance(value, list):
+        return [_public_params(v, folder, names) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k in ("id", "text") else _public_params(v, folder, names) for k, v in value.items()}
+    return value
 
 
 def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
