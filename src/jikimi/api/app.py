@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jikimi import __version__
-from jikimi.api.deps import LANG_COOKIE, CsrfFailed, Forbidden, NotAuthenticated, tr
+from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, tr
 from jikimi.api.metrics import Metrics, MetricsMiddleware
 from jikimi.api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from jikimi.api.settings import ApiSettings
@@ -25,7 +25,7 @@ from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import Store, open_store
 from jikimi.store.accounts import AuthError, LockedError
 from jikimi.web import N_, STATIC_DIR
-from jikimi.web.i18n import LANGUAGES, negotiate, translator
+from jikimi.web.i18n import negotiate, translator
 from jikimi.web.render import reason_text
 
 log = logging.getLogger("jikimi.api")
@@ -111,10 +111,8 @@ def _http_error(exc: StarletteHTTPException) -> JikimiError:
 
 
 def _json_language(request: Request) -> str:
-    """The language of a JSON error: the page's (cookie), the client's ``Accept-Language``, else English."""
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LANGUAGES:
-        return str(chosen)
+    """The language of a JSON error: English (whatever the page language), or what the client asks for
+    with ``Accept-Language``."""
     return negotiate(request.headers.get("accept-language")) or "en"
 
 
