@@ -32,22 +32,24 @@ log = logging.getLogger("jikimi.api")
 
 API_PREFIXES = ("/api/", "/m/", "/h/", "/c/", "/metrics", "/healthz", "/readyz")
 
-# Routers, in order. Each module exposes ``router`` and optionally ``setup(app)``.
+# Modules under ``jikimi.api``, registered in this order (the first route that matches a path wins): each
+# area's JSON endpoints (``routers.<area>``), then its HTML pages (``pages.<area>``). Each exposes ``router``
+# and optionally ``setup(app)``.
 ROUTER_MODULES = [
-    "health",
-    "auth",
-    "users",
-    "centre",
-    "audit",
-    "hma",
-    "banks",
-    "feed",
-    "people",
-    "scans",
-    "cases",
-    "selfhash",
-    "takedowns",
-    "pages",
+    "routers.health",
+    "routers.auth",
+    "routers.users",
+    "routers.centre",
+    "routers.audit",
+    "routers.hma",
+    "routers.banks",
+    "routers.feed",
+    "routers.people",
+    "routers.scans",
+    "routers.cases",
+    "routers.selfhash",
+    "routers.takedowns",
+    "routers.pages",
 ]
 
 
@@ -260,7 +262,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
     app.state.metrics = Metrics()
     _install_handlers(app)
     for name in ROUTER_MODULES:
-        module = importlib.import_module(f"jikimi.api.routers.{name}")
+        module = importlib.import_module(f"jikimi.api.{name}")
         app.include_router(module.router, responses=ERROR_RESPONSES)
         setup = getattr(module, "setup", None)
         if setup is not None:
