@@ -38,6 +38,7 @@ API_PREFIXES = ("/api/", "/m/", "/h/", "/c/", "/metrics", "/healthz", "/readyz")
 ROUTER_MODULES = [
     "routers.health",
     "routers.auth",
+    "pages.auth",
     "routers.users",
     "routers.centre",
     "routers.audit",
