@@ -40,6 +40,7 @@ ROUTER_MODULES = [
     "routers.auth",
     "pages.auth",
     "routers.users",
+    "pages.users",
     "routers.centre",
     "routers.audit",
     "routers.hma",
