@@ -42,6 +42,7 @@ ROUTER_MODULES = [
     "routers.users",
     "pages.users",
     "routers.centre",
+    "pages.centre",
     "routers.audit",
     "routers.hma",
     "routers.banks",
