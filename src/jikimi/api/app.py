@@ -44,6 +44,7 @@ ROUTER_MODULES = [
     "routers.centre",
     "pages.centre",
     "routers.audit",
+    "pages.audit",
     "routers.hma",
     "routers.banks",
     "routers.feed",
