@@ -47,6 +47,7 @@ ROUTER_MODULES = [
     "pages.audit",
     "routers.hma",
     "routers.banks",
+    "pages.banks",
     "routers.feed",
     "routers.people",
     "routers.scans",
