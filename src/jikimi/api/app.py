@@ -50,6 +50,7 @@ ROUTER_MODULES = [
     "pages.banks",
     "routers.feed",
     "routers.people",
+    "pages.people",
     "routers.scans",
     "routers.cases",
     "routers.selfhash",
