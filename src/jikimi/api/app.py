@@ -52,6 +52,7 @@ ROUTER_MODULES = [
     "routers.people",
     "pages.people",
     "routers.scans",
+    "pages.scans",
     "routers.cases",
     "routers.selfhash",
     "routers.takedowns",
