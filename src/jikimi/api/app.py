@@ -54,6 +54,7 @@ ROUTER_MODULES = [
     "routers.scans",
     "pages.scans",
     "routers.cases",
+    "pages.cases",
     "routers.selfhash",
     "routers.takedowns",
     "routers.pages",
