@@ -56,6 +56,7 @@ ROUTER_MODULES = [
     "routers.cases",
     "pages.cases",
     "routers.selfhash",
+    "pages.selfhash",
     "routers.takedowns",
     "routers.pages",
 ]
