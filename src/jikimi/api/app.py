@@ -58,6 +58,7 @@ ROUTER_MODULES = [
     "routers.selfhash",
     "pages.selfhash",
     "routers.takedowns",
+    "pages.takedowns",
     "routers.pages",
 ]
 
