@@ -60,6 +60,7 @@ ROUTER_MODULES = [
     "routers.takedowns",
     "pages.takedowns",
     "routers.pages",
+    "pages.home",
 ]
 
 
