@@ -59,7 +59,7 @@ ROUTER_MODULES = [
     "pages.selfhash",
     "routers.takedowns",
     "pages.takedowns",
-    "routers.pages",
+    "routers.openapi",
     "pages.home",
 ]
 
@@ -263,7 +263,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
         description="Find, prove and take down deepfake sexual abuse imagery. Every call needs a session or "
         "an API token (`Authorization: Bearer jk_...`); every view of an original, export and change is "
         "audited.",
-        openapi_url=None,  # served by the pages router, to signed-in users only
+        openapi_url=None,  # served by routers.openapi, to signed-in users only
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,

@@ -1,4 +1,4 @@
-"""Sign-in and sign-out (web sessions), the language switch, and API tokens for machines."""
+"""API tokens for machines, and who am I. The sign-in pages and the language switch are in `pages.auth`."""
 
 from __future__ import annotations
 

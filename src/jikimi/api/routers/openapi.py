@@ -1,4 +1,4 @@
-"""Pages that belong to no single area: the dashboard, my account, and the API reference."""
+"""The OpenAPI schema of the JSON API, for signed-in users only (the reference page is `pages.home`)."""
 
 from __future__ import annotations
 
