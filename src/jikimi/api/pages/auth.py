@@ -8,7 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from jikimi.api.deps import DB, Principal, User, audit, client_ip, get_settings, optional_principal
+from jikimi.api.deps import (
+    DB,
+    Principal,
+    User,
+    audit,
+    check_password,
+    client_ip,
+    get_settings,
+    optional_principal,
+)
 from jikimi.api.roles import Perm
 from jikimi.api.settings import LANG_COOKIE, SESSION_COOKIE
 from jikimi.api.ui import render, safe_next
@@ -86,10 +95,9 @@ def login_submit(
         )
         return resp
     try:
-        user = accounts.authenticate(s, username, password, ip=client_ip(request), policy=settings.lockout)
+        user = check_password(request, s, username, password)
     except accounts.LockedError as exc:
         metrics.logins.labels("locked").inc()
-        s.commit()
         return render(
             request,
             "login.html",
@@ -104,7 +112,6 @@ def login_submit(
         )
     except accounts.AuthError:
         metrics.logins.labels("failed").inc()
-        s.commit()
         return render(
             request,
             "login.html",

@@ -89,7 +89,6 @@ async def banks_files_page(
 ) -> Response:
     try:
         banks.get_bank(s, name)
-        s.commit()
         uploads = await read_uploads(request, [f for f in (files or []) if f.filename])
         m = matcher(request)
         for fname, data in uploads:

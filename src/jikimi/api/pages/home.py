@@ -7,7 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from jikimi.api.deps import DB, Principal, User, client_ip, get_settings, optional_principal, require
+from jikimi.api.deps import (
+    DB,
+    Principal,
+    User,
+    check_password,
+    client_ip,
+    get_settings,
+    optional_principal,
+    require,
+)
 from jikimi.api.roles import Perm
 from jikimi.api.ui import render
 
@@ -63,11 +72,8 @@ def change_password(
         error = N_("The two new passwords differ.")
     else:
         try:
-            user = accounts.authenticate(
-                s, principal.username, current, ip=client_ip(request), policy=settings.lockout
-            )
+            user = check_password(request, s, principal.username, current)
         except accounts.AuthError:
-            s.commit()  # the failed attempt counts towards the lockout
             error = N_("The current password is wrong.")
         else:
             try:

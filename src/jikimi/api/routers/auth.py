@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from jikimi.api.deps import DB, Principal, User, client_ip, get_settings, require
+from jikimi.api.deps import DB, Principal, User, check_password, require
 from jikimi.api.roles import Perm
 from jikimi.store import accounts
 from jikimi.store.schema.accounts import ApiToken
@@ -88,14 +88,10 @@ def _token_out(t: ApiToken) -> dict[str, object]:
     responses={401: {"description": "wrong credentials"}, 429: {"description": "locked out"}},
 )
 def token_login(request: Request, s: DB, body: TokenRequest) -> NewToken:
-    settings = get_settings(request)
     try:
-        user = accounts.authenticate(
-            s, body.username, body.password, ip=client_ip(request), policy=settings.lockout
-        )
+        user = check_password(request, s, body.username, body.password)
     except accounts.AuthError:
         request.app.state.metrics.logins.labels("failed").inc()
-        s.commit()
         raise
     tok, secret = accounts.create_token(
         s, user, body.name, expires_days=body.expires_days, actor=f"api:{user.username}"

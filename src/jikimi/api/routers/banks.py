@@ -195,7 +195,6 @@ def list_entries(s: DB, name: str, _: Reader, after: int = 0, limit: int = 100) 
 )
 def add_entry(request: Request, s: DB, name: str, body: EntryIn, principal: Writer) -> AddOut:
     banks.get_bank(s, name)
-    s.commit()
     entry = banks.EntryInput(**body.model_dump())
     res = matcher(request).add(name, entry, actor=principal.actor)
     return AddOut(entry_id=res.entry_id, created=res.created, untrusted=res.untrusted)
@@ -228,7 +227,6 @@ async def add_files(
     case_ref: Annotated[str, Form(max_length=200)] = "",
 ) -> list[AddOut]:
     banks.get_bank(s, name)
-    s.commit()
     uploads = await read_uploads(request, files)
     m = matcher(request)
     out = []

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from jikimi.api.deps import DB, Forbidden, Principal, require
+from jikimi.api.deps import DB, Forbidden, Principal, after_commit, require
 from jikimi.api.matching import matcher
 from jikimi.api.roles import Perm
 from jikimi.cases import selfhash
@@ -80,8 +80,7 @@ def submit(request: Request, s: DB, case_id: int, body: SelfHashIn, principal: S
     ]
     via: Literal["victim", "intake"] = "intake" if principal.can(Perm.CASE_READ) else "victim"
     res = selfhash.submit_hashes(s, cid, files, consent=body.consent, actor=principal.actor, via=via)
-    s.commit()
-    matcher(request).refresh(force=True)
+    after_commit(s, lambda: matcher(request).refresh(force=True))  # a lookup after the answer finds them
     return SelfHashOut(
         case_id=cid,
         bank=res.bank,
