@@ -1,5 +1,5 @@
-"""Findings and cases: the review queue (blurred thumbnails, reasons, confirm/dismiss), the case page
-(sightings on a timeline, evidence, notices, export) and the evidence package download."""
+"""Findings and cases: the review queue (blurred thumbnails, reasons, confirm/dismiss), a case (sightings,
+evidence, notices) and the evidence package download. The review and case pages: ``api.pages.cases``."""
 
 from __future__ import annotations
 

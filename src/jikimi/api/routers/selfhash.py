@@ -1,4 +1,5 @@
-"""Hashing photos and videos in the browser (StopNCII's model): the page, and the route that takes the hashes.
+"""Hashing photos and videos in the browser (StopNCII's model): the route that takes the hashes (the page is
+``jikimi.api.pages.selfhash``).
 
 The page hashes on the device (``static/pdq.js``, ``static/selfhash.js``; MD5 by spark-md5) and sends only
 JSON hashes with the consent; ``jikimi.cases.selfhash`` records the consent and fills the case's bank.
