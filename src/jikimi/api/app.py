@@ -32,22 +32,35 @@ log = logging.getLogger("jikimi.api")
 
 API_PREFIXES = ("/api/", "/m/", "/h/", "/c/", "/metrics", "/healthz", "/readyz")
 
-# Routers, in order. Each module exposes ``router`` and optionally ``setup(app)``.
+# Modules under ``jikimi.api``, registered in this order (the first route that matches a path wins): each
+# area's JSON endpoints (``routers.<area>``), then its HTML pages (``pages.<area>``). Each exposes ``router``
+# and optionally ``setup(app)``.
 ROUTER_MODULES = [
-    "health",
-    "auth",
-    "users",
-    "centre",
-    "audit",
-    "hma",
-    "banks",
-    "feed",
-    "people",
-    "scans",
-    "cases",
-    "selfhash",
-    "takedowns",
-    "pages",
+    "routers.health",
+    "routers.auth",
+    "pages.auth",
+    "routers.users",
+    "pages.users",
+    "routers.centre",
+    "pages.centre",
+    "routers.audit",
+    "pages.audit",
+    "routers.hma",
+    "routers.banks",
+    "pages.banks",
+    "routers.feed",
+    "routers.people",
+    "pages.people",
+    "routers.scans",
+    "pages.scans",
+    "routers.cases",
+    "pages.cases",
+    "routers.selfhash",
+    "pages.selfhash",
+    "routers.takedowns",
+    "pages.takedowns",
+    "routers.openapi",
+    "pages.home",
 ]
 
 
@@ -248,7 +261,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
         description="Find, prove and take down deepfake sexual abuse imagery. Every call needs a session or "
         "an API token (`Authorization: Bearer jk_...`); every view of an original, export and change is "
         "audited.",
-        openapi_url=None,  # served by the pages router, to signed-in users only
+        openapi_url=None,  # served by routers.openapi, to signed-in users only
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
@@ -258,7 +271,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
     app.state.metrics = Metrics()
     _install_handlers(app)
     for name in ROUTER_MODULES:
-        module = importlib.import_module(f"jikimi.api.routers.{name}")
+        module = importlib.import_module(f"jikimi.api.{name}")
         app.include_router(module.router, responses=ERROR_RESPONSES)
         setup = getattr(module, "setup", None)
         if setup is not None:
