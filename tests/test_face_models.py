@@ -250,12 +250,12 @@ def _error(monkeypatch: pytest.MonkeyPatch, path: Path) -> fm.FaceModelError:
 
 def test_bad_configuration_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     e = _error(monkeypatch, tmp_path / "nowhere.onnx")
-    assert "does not exist" in e.reason and fm.ENV_VAR in (e.hint or "")
+    assert "does not exist" in e.reason and fm.ENV_VAR in (e.cli_hint or "")
 
     path = write_model(tmp_path / "nosidecar")
     path.with_name(path.name + ".yaml").unlink()
     e = _error(monkeypatch, path)
-    assert "no sidecar" in e.reason and "face.onnx.yaml" in e.reason and "licence" in (e.hint or "")
+    assert "no sidecar" in e.reason and "face.onnx.yaml" in e.reason and "licence" in (e.cli_hint or "")
     path.with_suffix(".yaml").write_text("name: via-model-yaml\nlicence: MIT\n")  # the other accepted name
     assert fm.current_embedder().name == "via-model-yaml"
 
@@ -276,7 +276,8 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.
     ):
         e = _error(monkeypatch, write_model(tmp_path / folder, sidecar=sidecar))
         assert words in e.reason, (folder, e.reason)
-        assert "face.onnx.yaml" in str(e), folder  # names the file to fix
+        # names the file to fix, where it is fixed (the command line: reason and its hint)
+        assert "face.onnx.yaml" in f"{e.reason} ({e.cli_hint})", folder
     (tmp_path / "yaml" / "face.onnx.yaml").parent.mkdir()
     write_model(tmp_path / "yaml")
     (tmp_path / "yaml" / "face.onnx.yaml").write_text("name: [unclosed\n")
@@ -293,8 +294,8 @@ def test_calibration_per_model(tmp_path: Path, model64: Path, monkeypatch: pytes
     assert calibration(MODEL_NAME).model == MODEL_NAME  # dlib's stays reachable by name
     with pytest.raises(JikimiError) as exc:
         calibration()
-    assert "no calibration" in exc.value.reason and "calibrate_faces.py --write" in (exc.value.hint or "")
-    assert fm.ENV_VAR in (exc.value.hint or "")
+    assert "no calibration" in exc.value.reason and "calibrate_faces.py --write" in (exc.value.cli_hint or "")
+    assert fm.ENV_VAR in (exc.value.cli_hint or "")
     write_calibration(path, "proj-uncalibrated", threshold=0.25)
     assert calibration().point(1).similarity == pytest.approx(1 - 0.25**2 / 2)
     assert calibration().model == "proj-uncalibrated" and calibration().cohort.dim == 64
@@ -350,5 +351,5 @@ def test_uncalibrated_model_refuses_face_matching(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv(fm.ENV_VAR, str(path))
     with pytest.raises(JikimiError) as exc:
         people.gallery(store)
-    assert "proj-nocal" in exc.value.reason and "calibrate_faces.py --write" in (exc.value.hint or "")
+    assert "proj-nocal" in exc.value.reason and "calibrate_faces.py --write" in (exc.value.cli_hint or "")
     store.dispose()

@@ -118,4 +118,4 @@ def test_video_score_is_the_mean_of_the_top_quarter() -> None:
 def test_a_missing_model_says_how_to_rebuild_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="missing") as err:
         FaceSwapModel(tmp_path / "none.onnx")
-    assert "train-detector" in (err.value.hint or "")
+    assert "train-detector" in (err.value.cli_hint or "")

@@ -322,6 +322,44 @@ def test_image_byte_limit() -> None:
         load(data, limits=Limits(max_image_bytes=200))
 
 
+def test_errors_are_data_in_korean_with_a_hint_per_surface(tmp_path: Path) -> None:
+    """Codes and parameters, not prose: the edges render them (Korean pages, English CLI with commands)."""
+    from jikimi.errors import Message
+    from jikimi.web.i18n import translator
+
+    ko = translator("ko")
+    with pytest.raises(MediaError) as info:
+        load(encode(photo(), "PNG"), limits=Limits(max_image_bytes=200))
+    e = info.value
+    assert e.code == "media.file_too_large" and e.params["limit"] == "200 bytes"
+    assert "JIKIMI_MEDIA_MAX_IMAGE_BYTES" in (e.cli_hint or "") and "administrator" in (e.hint or "")
+    assert "JIKIMI" not in (e.hint or "") and "Limits." not in (e.hint or "")
+    assert ko.message(e).startswith("이미지 파일 크기(") and "관리자" in (ko.hint(e) or "")
+    assert "JIKIMI_MEDIA_MAX_IMAGE_BYTES" in (ko.hint(e, cli=True) or "")
+
+    clip = make_video(tmp_path / "clip.mp4", frames=12, fps=6)
+    with pytest.raises(MediaError) as info:
+        load(clip, limits=Limits(max_video_seconds=1.0))
+    assert info.value.code == "media.too_long"
+    assert ko.message(info.value) == "동영상 길이(2.0초)가 한도(1.0초)를 넘습니다"
+    kept = Message.from_json(info.value.message.dumps())  # as a failure record keeps it
+    assert kept.render() == info.value.reason and kept.render(ko.gettext) == ko.message(info.value)
+
+    data = encode(photo(), "JPEG")
+    with pytest.raises(MediaError) as info:
+        load(data[: len(data) // 2]).image  # noqa: B018
+    assert info.value.code == "media.truncated"
+    assert ko.message(info.value).startswith("JPEG 파일이 잘려 있습니다")
+    with pytest.raises(MediaError) as info:
+        load(b"%PDF-1.7 whatever")
+    assert info.value.to_json(ko.gettext)["detail"] == "이미지나 동영상 파일이 아닙니다(PDF 문서로 보입니다)"
+    d = tmp_path / "folder.jpg"
+    d.mkdir()
+    with pytest.raises(MediaError) as info:
+        load(d)
+    assert "--recursive" in (info.value.cli_hint or "") and "--" not in (info.value.hint or "")
+
+
 def test_korean_text_is_recognised_as_text(tmp_path: Path) -> None:
     p = tmp_path / "메모.png"
     p.write_text("이것은 사진이 아닙니다. " * 20, encoding="utf-8")

@@ -76,8 +76,8 @@ def test_joining_says_what_is_missing(
     with pytest.raises(ConfigError) as no_token:
         check_cluster(cluster.address)
     assert "requires token authentication" in no_token.value.reason
-    assert "RAY_AUTH_MODE=token" in (no_token.value.hint or "")
-    assert "ray get-auth-token" in (no_token.value.hint or "")
+    assert "RAY_AUTH_MODE=token" in (no_token.value.cli_hint or "")
+    assert "ray get-auth-token" in (no_token.value.cli_hint or "")
 
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-cluster-token")

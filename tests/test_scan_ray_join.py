@@ -40,13 +40,13 @@ def test_addresses_as_ray_prints_them(text: str, expected: tuple[str, int]) -> N
 def test_bad_addresses_say_what_is_expected(text: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_address(text)
-    assert "HOST:PORT" in err.value.reason and "ray start --head" in (err.value.hint or "")
+    assert "HOST:PORT" in err.value.reason and "ray start --head" in (err.value.cli_hint or "")
 
 
 def test_a_ray_client_address_is_refused_with_the_right_one_named() -> None:
     with pytest.raises(ConfigError) as err:
         parse_address("ray://head:10001")
-    assert "Ray Client address" in err.value.reason and "6379" in (err.value.hint or "")
+    assert "Ray Client address" in err.value.reason and "6379" in (err.value.cli_hint or "")
 
 
 def test_token_settings(no_ray_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,7 +54,7 @@ def test_token_settings(no_ray_env: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     with pytest.raises(ConfigError) as err:
         configure_auth()
-    assert "no Ray token" in err.value.reason and "~/.ray/auth_token" in (err.value.hint or "")
+    assert "no Ray token" in err.value.reason and "~/.ray/auth_token" in (err.value.cli_hint or "")
     monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(no_ray_env / "missing"))
     with pytest.raises(ConfigError) as err:
         configure_auth()
@@ -89,4 +89,4 @@ def test_nobody_at_the_address(no_ray_env: Path) -> None:
     with pytest.raises(ConfigError) as err:
         check_cluster(f"127.0.0.1:{port}")
     assert f"nothing answers at 127.0.0.1:{port}" in err.value.reason
-    assert f"ray start --head --port={port}" in (err.value.hint or "")
+    assert f"ray start --head --port={port}" in (err.value.cli_hint or "")

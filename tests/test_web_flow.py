@@ -175,7 +175,7 @@ def test_export_zip_extraction_refuses_hostile_members(tmp_path: Path) -> None:
         zf.writestr("Chat/photos/ok.jpg", KNOWN)
     assert zip_export_root(path) == "Chat/"
     dest = tmp_path / "out" / "Chat"
-    problems = dict(extract_export_zip(path, "Chat/", dest))
+    problems = {member: why.render() for member, why in extract_export_zip(path, "Chat/", dest)}
     assert (
         "escape" in problems["Chat/../../escape.jpg"] and "symbolic link" in problems["Chat/photos/link.jpg"]
     )

@@ -20,6 +20,7 @@ from PIL import Image
 from api_harness import PASSWORD, login, make_harness
 from jikimi.errors import JikimiError
 from jikimi.web import environment
+from jikimi.web.i18n import translator
 from jikimi.web.reasons import CATALOGUE, translate_reason
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -39,8 +40,11 @@ def _texts(*errors: JikimiError) -> list[str]:
     out = []
     for e in errors:
         out.append(e.reason)
-        if e.hint:
-            out.append(e.hint)
+        if e.cli_hint:  # the hint as the old catalogue knows it (the command line keeps that wording)
+            out.append(e.cli_hint)
+        if e.hint and e.hint != e.cli_hint:  # the web hint, said in words: from the gettext catalogue
+            web = translator("ko").hint(e) or ""
+            assert HANGUL.search(web) and web != e.hint, f"no Korean for the hint {e.hint!r}"
     return out
 
 

@@ -49,6 +49,13 @@ def fields_of(template: str) -> set[str]:
     return {name.split(".")[0].split("[")[0].split("!")[0] for _, name, _, _ in parsed if name}
 
 
+class _Fields(dict[str, Any]):
+    """Values for ``format_map``: a field nobody passed stays visible as ``{name}`` instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 @dataclass(frozen=True)
 class Message:
     """A catalogued message: ``id`` is the English template (the msgid), ``params`` its fields' values."""
@@ -61,11 +68,13 @@ class Message:
         template = gettext(self.id)
         if not self.params:  # nothing to fill in (and a value already inside may hold braces)
             return template
-        values = {k: _render_value(v, gettext) for k, v in self.params.items()}
-        try:
-            return template.format(**values)
-        except (KeyError, IndexError, ValueError):  # a translation with a broken field: fall back to English
-            return self.id.format(**values)
+        values = _Fields({k: _render_value(v, gettext) for k, v in self.params.items()})
+        for text in (template, self.id):  # a translation with a broken field falls back to the English
+            try:
+                return text.format_map(values)
+            except (IndexError, ValueError, AttributeError, TypeError):
+                continue
+        return self.id
 
     def __str__(self) -> str:
         return self.render()

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jikimi import __version__
-from jikimi.api.deps import LANG_COOKIE, CsrfFailed, Forbidden, NotAuthenticated, tr
+from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, tr
 from jikimi.api.metrics import Metrics, MetricsMiddleware
 from jikimi.api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from jikimi.api.settings import ApiSettings
@@ -25,29 +25,42 @@ from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import Store, open_store
 from jikimi.store.accounts import AuthError, LockedError
 from jikimi.web import N_, STATIC_DIR
-from jikimi.web.i18n import LANGUAGES, negotiate, translator
+from jikimi.web.i18n import negotiate, translator
 from jikimi.web.render import reason_text
 
 log = logging.getLogger("jikimi.api")
 
 API_PREFIXES = ("/api/", "/m/", "/h/", "/c/", "/metrics", "/healthz", "/readyz")
 
-# Routers, in order. Each module exposes ``router`` and optionally ``setup(app)``.
+# Modules under ``jikimi.api``, registered in this order (the first route that matches a path wins): each
+# area's JSON endpoints (``routers.<area>``), then its HTML pages (``pages.<area>``). Each exposes ``router``
+# and optionally ``setup(app)``.
 ROUTER_MODULES = [
-    "health",
-    "auth",
-    "users",
-    "centre",
-    "audit",
-    "hma",
-    "banks",
-    "feed",
-    "people",
-    "scans",
-    "cases",
-    "selfhash",
-    "takedowns",
-    "pages",
+    "routers.health",
+    "routers.auth",
+    "pages.auth",
+    "routers.users",
+    "pages.users",
+    "routers.centre",
+    "pages.centre",
+    "routers.audit",
+    "pages.audit",
+    "routers.hma",
+    "routers.banks",
+    "pages.banks",
+    "routers.feed",
+    "routers.people",
+    "pages.people",
+    "routers.scans",
+    "pages.scans",
+    "routers.cases",
+    "pages.cases",
+    "routers.selfhash",
+    "pages.selfhash",
+    "routers.takedowns",
+    "pages.takedowns",
+    "routers.openapi",
+    "pages.home",
 ]
 
 
@@ -111,10 +124,8 @@ def _http_error(exc: StarletteHTTPException) -> JikimiError:
 
 
 def _json_language(request: Request) -> str:
-    """The language of a JSON error: the page's (cookie), the client's ``Accept-Language``, else English."""
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LANGUAGES:
-        return str(chosen)
+    """The language of a JSON error: English (whatever the page language), or what the client asks for
+    with ``Accept-Language``."""
     return negotiate(request.headers.get("accept-language")) or "en"
 
 
@@ -250,7 +261,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
         description="Find, prove and take down deepfake sexual abuse imagery. Every call needs a session or "
         "an API token (`Authorization: Bearer jk_...`); every view of an original, export and change is "
         "audited.",
-        openapi_url=None,  # served by the pages router, to signed-in users only
+        openapi_url=None,  # served by routers.openapi, to signed-in users only
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
@@ -260,7 +271,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
     app.state.metrics = Metrics()
     _install_handlers(app)
     for name in ROUTER_MODULES:
-        module = importlib.import_module(f"jikimi.api.routers.{name}")
+        module = importlib.import_module(f"jikimi.api.{name}")
         app.include_router(module.router, responses=ERROR_RESPONSES)
         setup = getattr(module, "setup", None)
         if setup is not None:

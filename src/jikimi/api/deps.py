@@ -1,15 +1,22 @@
 """Request dependencies: the database session, the signed-in principal (session cookie or API token), CSRF,
-permission checks, the language, and the audit helper."""
+permission checks, the language, and the audit helper.
+
+One transaction per request: an endpoint (JSON or page) writes through ``DB``, committed when it returns, and
+never commits itself (``tests/test_api_layout.py`` checks). The two writes that must not share the request's
+fate go through ``own_transaction`` here, and work that must see the request's changes from another session
+(the bank matcher) waits for the commit with ``after_commit``."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from jikimi.api.roles import Perm, allowed
@@ -94,6 +101,49 @@ def db_session(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(db_session, scope="function")]
 
 
+@contextmanager
+def own_transaction(request: Request) -> Iterator[Session]:
+    """A short transaction beside the request's, committed when the block ends (rolled back if it raises).
+
+    Only for the two writes that must not share the request's transaction (``DB``):
+    - a sign-in attempt (``check_password``) must count towards the lockout although the request then fails
+      and its own transaction is rolled back;
+    - the last-seen time of a session or token (``optional_principal``) is committed before the endpoint runs,
+      so the request holds no write lock while it runs (services that open their own sessions, the bank
+      matcher and the scans, would otherwise wait on SQLite's lock).
+    Everything else an endpoint changes goes in the request's transaction."""
+    with get_store(request).session() as s:
+        yield s
+
+
+def after_commit(s: Session, work: Callable[[], object]) -> None:
+    """Run ``work`` once the request's transaction ``s`` has committed, before the response is sent (not at
+    all if it rolls back). For work that must see this request's changes from another session: the bank
+    matcher indexing the hashes a victim just added, so that a lookup made after the answer finds them."""
+    event.listen(s, "after_commit", lambda _session: work(), once=True)
+
+
+def check_password(request: Request, s: Session, username: str, password: str) -> UserRow:
+    """The user with this name and password, loaded in the request's session ``s``.
+
+    The attempt is recorded in its own transaction (``own_transaction``), committed whether it succeeds or
+    not: a wrong password counts towards the lockout even though the request then fails. Raises
+    ``accounts.LockedError`` or ``accounts.AuthError`` like ``accounts.authenticate``."""
+    refused: accounts.AuthError | None = None
+    with own_transaction(request) as own:
+        try:
+            user_id = accounts.authenticate(
+                own, username, password, ip=client_ip(request), policy=get_settings(request).lockout
+            ).id
+        except accounts.AuthError as exc:
+            refused = exc  # leave the block normally: the failed attempt is committed
+    if refused is not None:
+        raise refused
+    user = s.get(UserRow, user_id)
+    assert user is not None
+    return user
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -125,30 +175,28 @@ async def _check_csrf(request: Request, expected: str) -> None:
         raise CsrfFailed()
 
 
-async def optional_principal(request: Request, s: DB) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """The caller, or None. A bearer token wins over a cookie; cookie requests that change things need
-    the session's CSRF token."""
+    the session's CSRF token. The lookup, which touches last-seen times, runs in ``own_transaction``."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     auth = request.headers.get("authorization", "")
     principal: Principal | None = None
-    if auth.lower().startswith("bearer "):
-        user = accounts.verify_token(s, auth[7:].strip())
-        if user is None:
-            raise NotAuthenticated()
-        principal = Principal.of(user)
-    else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
-            ws = accounts.get_session(s, cookie, idle_minutes=get_settings(request).idle_minutes)
-            if ws is not None:
-                principal = Principal.of(ws.user, ws)
-                if request.method not in SAFE_METHODS:
-                    await _check_csrf(request, ws.csrf_token)
-    # End the transaction that touched last-seen times, so no write lock is held while the endpoint runs
-    # (services that open their own sessions would otherwise wait on SQLite's lock).
-    s.commit()
+    with own_transaction(request) as s:
+        if auth.lower().startswith("bearer "):
+            user = accounts.verify_token(s, auth[7:].strip())
+            if user is None:
+                raise NotAuthenticated()
+            principal = Principal.of(user)
+        else:
+            cookie = request.cookies.get(SESSION_COOKIE)
+            if cookie:
+                ws = accounts.get_session(s, cookie, idle_minutes=get_settings(request).idle_minutes)
+                if ws is not None:
+                    principal = Principal.of(ws.user, ws)
+                    if request.method not in SAFE_METHODS:
+                        await _check_csrf(request, ws.csrf_token)
     request.state.principal = principal
     return principal
 

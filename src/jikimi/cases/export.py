@@ -106,7 +106,13 @@ def export_case(
     case = get_case(session, case_id)
     out = Path(out)
     if out.suffix.lower() != ".zip":
-        raise ValidationError(f"{out} does not end in .zip", "give --out FILE.zip")
+        raise ValidationError(
+            "{out} does not end in .zip",
+            code="cases.export_name",
+            hint="name the package file with .zip at the end",
+            cli_hint="give --out FILE.zip",
+            out=str(out),
+        )
     v = vault_ or vault.default_vault()
     q = select(Finding, MediaRecord).join(MediaRecord, MediaRecord.id == Finding.media_id)
     q = q.where(Finding.case_id == case_id)
@@ -263,13 +269,22 @@ def verify_export(path: Path) -> ExportVerification:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
         raise EvidenceError(
-            f"{path} is not a readable zip: {exc}", "check the file was copied completely"
+            "{path} is not a readable zip: {detail}",
+            code="cases.evidence_unreadable",
+            hint="check the file was copied completely",
+            path=str(path),
+            detail=str(exc),
         ) from exc
     with zf:
         names = [n for n in zf.namelist() if not n.endswith("/")]
         sums_name = next((n for n in names if n.endswith("/SHA256SUMS") and n.count("/") == 1), None)
         if sums_name is None:
-            raise EvidenceError(f"{path} has no SHA256SUMS", "this is not a Jikimi evidence package")
+            raise EvidenceError(
+                "{path} has no SHA256SUMS",
+                code="cases.not_evidence",
+                hint="this is not a Jikimi evidence package",
+                path=str(path),
+            )
         folder = sums_name.rsplit("/", 1)[0]
         listed: dict[str, str] = {}
         for line in zf.read(sums_name).decode("utf-8").splitlines():

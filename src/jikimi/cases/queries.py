@@ -80,7 +80,13 @@ def list_cases(session: Session, *, status: str | None = None) -> list[CaseSumma
 def get_case(session: Session, case_id: int) -> Case:
     c = session.get(Case, case_id)
     if c is None:
-        raise NotFoundError(f"no case {case_id}", "list cases with: jikimi case list")
+        raise NotFoundError(
+            "no case {id}",
+            code="cases.no_case",
+            hint="see the list of cases",
+            cli_hint="list cases with: jikimi case list",
+            id=case_id,
+        )
     return c
 
 

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from jikimi.errors import NotFoundError, ValidationError
+from jikimi.errors import NotFoundError, Text, ValidationError
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.scans import Finding
 
 STATES = ("new", "confirmed", "dismissed")
+#: The states as the pages name them (catalogued), for reasons.
+_STATE_TEXT = {"new": Text("new"), "confirmed": Text("confirmed"), "dismissed": Text("dismissed")}
 
 
 def get_finding(session: Session, finding_id: int) -> Finding:
     f = session.get(Finding, finding_id)
     if f is None:
-        raise NotFoundError(f"no finding {finding_id}", "list them with: jikimi case show CASE_ID")
+        raise NotFoundError(
+            "no finding {id}",
+            code="cases.no_finding",
+            hint="see the findings listed on the case's page",
+            cli_hint="list them with: jikimi case show CASE_ID",
+            id=finding_id,
+        )
     return f
 
 
@@ -33,9 +41,22 @@ def _change(
     if f.status == new:
         return f
     if f.status not in allowed:
+        if f.status != "new":
+            raise ValidationError(
+                "finding {id} is {state}; it cannot become {state_new}",
+                code="cases.finding_state",
+                hint="reopen it first",
+                cli_hint="reopen it first (jikimi case reopen FINDING_ID)",
+                id=finding_id,
+                state=_STATE_TEXT.get(f.status, f.status),
+                state_new=_STATE_TEXT.get(new, new),
+            )
         raise ValidationError(
-            f"finding {finding_id} is {f.status}; it cannot become {new}",
-            "reopen it first (jikimi case reopen FINDING_ID)" if f.status != "new" else None,
+            "finding {id} is {state}; it cannot become {state_new}",
+            code="cases.finding_state",
+            id=finding_id,
+            state=_STATE_TEXT.get(f.status, f.status),
+            state_new=_STATE_TEXT.get(new, new),
         )
     old = f.status
     f.status = new

@@ -23,10 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from jikimi.cases.selfhash import bank_case_ids
-from jikimi.errors import JikimiError
+from jikimi.errors import JikimiError, Message
 from jikimi.scan.decide import BankMatcher, Decision, FaceMatcher, SourceMatcher, Thresholds, decide
 from jikimi.scan.executors import make_executor
-from jikimi.scan.pipeline import Analysis, analyse_items
+from jikimi.scan.pipeline import Analysis, analyse_items, reason_of
 from jikimi.sources.base import Item, Sighting, Source
 from jikimi.store import audit, findings
 from jikimi.store.db import Store
@@ -38,14 +38,23 @@ AUTO: Literal["auto"] = "auto"
 
 @dataclass
 class ScanError:
-    """One item (or whole source) that could not be scanned, and why."""
+    """One item (or whole source) that could not be scanned, and why: ``reason`` in English, ``message`` the
+    catalogued message it renders (shown in the reader's language; None for text from before it was kept)."""
 
     location: str
     reason: str
     status: str = "failed"
+    message: Message | None = None
+
+    @classmethod
+    def of(cls, location: str, why: Message, status: str = "failed") -> ScanError:
+        return cls(location, why.render(), status, why)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"location": self.location, "reason": self.reason, "status": self.status}
+        out: dict[str, Any] = {"location": self.location, "reason": self.reason, "status": self.status}
+        if self.message is not None:
+            out["message"] = self.message.to_json()
+        return out
 
 
 @dataclass
@@ -207,8 +216,11 @@ class _Writer:
                 try:
                     self._write([p])
                 except (SQLAlchemyError, JikimiError, OSError) as exc:
-                    reason = f"could not be stored: {str(exc).splitlines()[0][:300]}"
-                    self.report.errors.append(ScanError(p.item.sighting.location, reason))
+                    detail = (
+                        reason_of(exc) if isinstance(exc, JikimiError) else str(exc).splitlines()[0][:300]
+                    )
+                    reason = Message("could not be stored: {detail}", {"detail": detail})
+                    self.report.errors.append(ScanError.of(p.item.sighting.location, reason))
                     with self.store.session() as s:
                         findings.record_item(s, self.run_id, p.item, "failed", reason=reason)
 
@@ -216,14 +228,12 @@ class _Writer:
         try:
             data = p.item.read()
         except JikimiError as exc:
-            self.report.errors.append(ScanError(p.item.sighting.location, f"cannot keep the original: {exc}"))
+            why = Message("cannot keep the original: {detail}", {"detail": reason_of(exc)})
+            self.report.errors.append(ScanError.of(p.item.sighting.location, why))
             return None
         if hashlib.sha256(data).hexdigest() != p.analysis.sha256:
-            self.report.errors.append(
-                ScanError(
-                    p.item.sighting.location, "the file changed while it was being scanned; scan it again"
-                )
-            )
+            why = Message("the file changed while it was being scanned; scan it again")
+            self.report.errors.append(ScanError.of(p.item.sighting.location, why))
             return None
         return data
 
@@ -239,7 +249,7 @@ class _Writer:
                 item, a = p.item, p.analysis
                 if not a.ok:
                     status = "unresolved" if a.status == "unresolved" else "failed"
-                    findings.record_item(s, self.run_id, item, status, reason=a.reason)
+                    findings.record_item(s, self.run_id, item, status, reason=a.message or a.reason)
                     continue
                 media, created = findings.upsert_media(s, a)
                 stats["new_media"] += int(created)
@@ -318,11 +328,14 @@ def _all_errors(session: Any, run_id: int, current: list[ScanError]) -> list[Sca
     from jikimi.store.schema.scans import ScanItem
 
     rows = session.execute(
-        select(ScanItem.location, ScanItem.reason)
+        select(ScanItem.location, ScanItem.reason, ScanItem.reason_message)
         .where(ScanItem.run_id == run_id, ScanItem.status == "failed")
         .order_by(ScanItem.id)
     ).all()
-    out = [ScanError(loc, reason or "failed") for loc, reason in rows]
+    out = [
+        ScanError(loc, reason or "failed", message=Message.from_json(kept) if kept else None)
+        for loc, reason, kept in rows
+    ]
     seen = {(e.location, e.reason) for e in out}
     out += [e for e in current if (e.location, e.reason) not in seen]
     return out
@@ -439,7 +452,8 @@ def run_scan(
                             continue
                         yield item
                 except JikimiError as exc:
-                    report.errors.append(ScanError(label, f"source stopped: {exc}"))
+                    why = Message("source stopped: {detail}", {"detail": reason_of(exc)})
+                    report.errors.append(ScanError.of(label, why))
 
         # Embeddings only when someone enrolled (with consent) can be found: otherwise they are neither
         # needed nor computed (faster, and no biometric template of anyone is made for nothing).
@@ -463,7 +477,11 @@ def run_scan(
                 elif analysis.status == "unresolved":
                     report.unresolved += 1
                 else:
-                    report.errors.append(ScanError(item.sighting.location, analysis.reason or "failed"))
+                    report.errors.append(
+                        ScanError(
+                            item.sighting.location, analysis.reason or "failed", message=analysis.message
+                        )
+                    )
                 writer.add(_Pending(item, analysis, decision))
                 if len(writer.batch) >= batch_size or time.monotonic() - last >= batch_seconds:
                     writer.flush()

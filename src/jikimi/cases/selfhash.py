@@ -75,18 +75,33 @@ def bank_case_ids(bank_matches: Iterable[Mapping[str, Any]]) -> list[int]:
 
 def _check(f: HashedFile, n: int) -> EntryInput:
     if f.kind not in ("image", "video"):
-        raise ValidationError(f"file {n}: unknown kind {f.kind!r}", hint="use image or video")
+        raise ValidationError(
+            "file {n}: unknown kind {kind!r}",
+            code="cases.hash_kind",
+            hint="use image or video",
+            n=n,
+            kind=f.kind,
+        )
     if f.kind == "image":
         if not f.pdq:
-            raise ValidationError(f"file {n}: a photo needs its PDQ hash")
+            raise ValidationError("file {n}: a photo needs its PDQ hash", code="cases.hash_missing", n=n)
         if f.dihedral:
             unknown = sorted(set(f.dihedral) - set(DIHEDRAL))
             if unknown:
-                raise ValidationError(f"file {n}: unknown PDQ variants {', '.join(unknown)}")
+                raise ValidationError(
+                    "file {n}: unknown PDQ variants {variants}",
+                    code="cases.hash_variants",
+                    n=n,
+                    variants=", ".join(unknown),
+                )
             if f.dihedral.get("original", f.pdq).lower() != f.pdq.lower():
-                raise ValidationError(f"file {n}: the original PDQ variant differs from the PDQ hash")
+                raise ValidationError(
+                    "file {n}: the original PDQ variant differs from the PDQ hash",
+                    code="cases.hash_variants",
+                    n=n,
+                )
     elif f.pdq or f.dihedral:
-        raise ValidationError(f"file {n}: a video is sent by its MD5 only")
+        raise ValidationError("file {n}: a video is sent by its MD5 only", code="cases.hash_kind", n=n)
     entry = EntryInput.from_hashes(
         {"pdq": f.pdq if f.kind == "image" else None, "md5": f.md5},
         quality={"pdq": f.pdq_quality if f.kind == "image" else None},
@@ -109,12 +124,18 @@ def submit_hashes(
     """Record the consent and add the hashes to the case's bank (created on first use)."""
     if not consent:
         raise ValidationError(
-            "consent is required before any hash is sent", hint="tick the consent box and send again"
+            "consent is required before any hash is sent",
+            code="cases.consent_required",
+            hint="tick the consent box and send again",
         )
     if not files:
-        raise ValidationError("no hashes to send", hint="choose photos or videos first")
+        raise ValidationError(
+            "no hashes to send", code="cases.no_hashes", hint="choose photos or videos first"
+        )
     if len(files) > MAX_FILES:
-        raise ValidationError(f"at most {MAX_FILES} files at a time, got {len(files)}")
+        raise ValidationError(
+            "at most {max} files at a time, got {n}", code="cases.too_many_files", max=MAX_FILES, n=len(files)
+        )
     case = get_case(session, case_id)
     entries = [_check(f, n) for n, f in enumerate(files, start=1)]
     at = utcnow()

@@ -43,7 +43,7 @@ def scan(
     An interrupted scan of the same sources resumes where it stopped. Exit code 1 when any item failed
     (the others are still scanned), 2 for usage errors.
     """
-    from jikimi.cli.common import console, emit_json, err_console, fail, progress
+    from jikimi.cli.common import console, emit_json, err_console, fail, progress, reason
 
     if executor not in ("local", "ray"):
         raise fail(f"unknown executor {executor!r}", "use --executor local or --executor ray", code=2)
@@ -105,5 +105,6 @@ def scan(
     if report.errors:
         out.print(f"[red]{len(report.errors)} errors:[/]")
         for e in report.errors:
-            out.print(f"  [red]{e.location}[/]: {e.reason}", markup=True, highlight=False)
+            why = reason(e.message or e.reason)  # in the user's language
+            out.print(f"  [red]{e.location}[/]: {why}", markup=True, highlight=False)
         raise typer.Exit(1)

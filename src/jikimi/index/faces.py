@@ -36,8 +36,10 @@ import numpy as np
 
 from jikimi.errors import JikimiError, ValidationError
 from jikimi.signals.face import EMBEDDING_DIM
-from jikimi.signals.face_models import DLIB_MODEL_NAME, ENV_VAR, current_embedder
+from jikimi.signals.face_models import DLIB_MODEL_NAME, current_embedder
 
+#: The web hint when a face model has no usable calibration (the command line names the script).
+CALIBRATE_HINT = "ask an administrator to calibrate the face model"
 CALIBRATION_FILE = Path(__file__).with_name("face_calibration.json")
 HNSW_MIN_FACES = 20_000
 """Galleries at least this large use an HNSW graph (sub-millisecond); smaller ones an exact flat index."""
@@ -245,13 +247,22 @@ def load_calibration(path: Path, *, model: str, dim: int) -> Calibration:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise JikimiError(
-            f"face calibration missing or unreadable: {path} ({exc})",
-            "run scripts/calibrate_faces.py --write with this face model configured",
+            "face calibration missing or unreadable: {path} ({detail})",
+            code="faces.calibration",
+            hint=CALIBRATE_HINT,
+            cli_hint="run scripts/calibrate_faces.py --write with this face model configured",
+            path=str(path),
+            detail=str(exc),
         ) from exc
     if cal.model != model:
         raise JikimiError(
-            f"face calibration {path} is for model {cal.model!r}, not {model!r}",
-            "run scripts/calibrate_faces.py --write with this face model configured",
+            "face calibration {path} is for model {found!r}, not {model!r}",
+            code="faces.calibration",
+            hint=CALIBRATE_HINT,
+            cli_hint="run scripts/calibrate_faces.py --write with this face model configured",
+            path=str(path),
+            found=cal.model,
+            model=model,
         )
     return cal
 
@@ -268,8 +279,12 @@ def calibration_path(model: str | None = None) -> Path:
         return CALIBRATION_FILE
     if name != active.name or active.path is None:
         raise JikimiError(
-            f"the face model {name!r} is not the configured one ({active.name!r})",
-            f"set {ENV_VAR} to that model's file",
+            "the face model {name!r} is not the configured one ({active!r})",
+            code="faces.model_not_configured",
+            hint="ask an administrator to configure that face model",
+            cli_hint="set JIKIMI_FACE_MODEL to that model's file",
+            name=name,
+            active=active.name,
         )
     return active.path.with_suffix(".calibration.json")
 
@@ -289,8 +304,12 @@ def calibration(model: str | None = None) -> Calibration:
         stamp = -1
     if stamp < 0 and name != DLIB_MODEL_NAME:
         raise JikimiError(
-            f"the face model {name!r} has no calibration ({path}); face matching is off",
-            f"run scripts/calibrate_faces.py --write with {ENV_VAR} set to this model",
+            "the face model {name!r} has no calibration ({path}); face matching is off",
+            code="faces.calibration",
+            hint=CALIBRATE_HINT,
+            cli_hint="run scripts/calibrate_faces.py --write with JIKIMI_FACE_MODEL set to this model",
+            name=name,
+            path=str(path),
         )
     return _calibration(str(path), stamp, name, dim)
 
@@ -341,9 +360,14 @@ def _as_matrix(embeddings: np.ndarray | Sequence[np.ndarray], dim: int = EMBEDDI
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != dim:
-        raise ValidationError(f"a face embedding has {dim} values, got shape {arr.shape}")
+        raise ValidationError(
+            "a face embedding has {dim} values, got shape {shape}",
+            code="faces.bad_embedding",
+            dim=dim,
+            shape=str(arr.shape),
+        )
     if not np.isfinite(arr).all():
-        raise ValidationError("a face embedding contains NaN or infinite values")
+        raise ValidationError("a face embedding contains NaN or infinite values", code="faces.bad_embedding")
     return np.ascontiguousarray(arr)
 
 

@@ -132,7 +132,9 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         return np.ascontiguousarray(a.astype(np.uint8, copy=False))
     if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise ValidationError(f"not an RGB picture (shape {a.shape})")
+        raise ValidationError(
+            "not an RGB picture (shape {shape})", code="source_photos.bad_image", shape=str(a.shape)
+        )
     return cv2.cvtColor(np.ascontiguousarray(a[:, :, :3].astype(np.uint8, copy=False)), cv2.COLOR_RGB2GRAY)
 
 
@@ -200,7 +202,11 @@ class SourceFeatures:
     def from_bytes(cls, blob: bytes) -> SourceFeatures:
         head = np.frombuffer(blob, "<i4", 5, 0)
         if int(head[0]) != 1:
-            raise ValidationError(f"unknown source-photo feature format {int(head[0])}")
+            raise ValidationError(
+                "unknown source-photo feature format {version}",
+                code="source_photos.bad_features",
+                version=int(head[0]),
+            )
         w, h, n1, n2 = (int(x) for x in head[1:])
         extra = np.frombuffer(blob, "<f4", 5, 20)
         off = 40
@@ -229,7 +235,7 @@ def source_features(
     h, w = small.shape[:2]
     l_, t, r, b = (float(v) * f for v in face)
     if not (0 <= l_ < r <= w + 1 and 0 <= t < b <= h + 1):
-        raise ValidationError("the face box lies outside the photo")
+        raise ValidationError("the face box lies outside the photo", code="source_photos.bad_face_box")
     mx, my = (r - l_) * 0.125, (b - t) * 0.125
     box = (max(0, int(l_ - mx)), max(0, int(t - my)), min(w, int(r + mx) + 1), min(h, int(b + my) + 1))
     views = []

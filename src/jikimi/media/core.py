@@ -14,10 +14,11 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from jikimi.errors import Text
 from jikimi.media import image as _image
 from jikimi.media import video as _video
 from jikimi.media.sniff import HEAD_BYTES, Sniffed, describe_unknown, sniff
-from jikimi.media.types import Frame, Limits, MediaError, human_size
+from jikimi.media.types import Frame, Label, Limits, MediaError, file_label, human_size, video_label
 
 _CHUNK = 1 << 20
 #: Formats whose several frames are an animation (read as a video); other multi-image files give frame 0.
@@ -87,8 +88,11 @@ class Media:
         return f"<Media {self.kind} {self.format} {self.width}x{self.height}{extra} {self.name!r}>"
 
     @property
-    def label(self) -> str:
-        return f"{self.format} {'video' if self.kind == 'video' and self._pil is None else 'file'}"
+    def label(self) -> Label:
+        """``"JPEG file"``, ``"MP4 video"``: what the errors call this file (a catalogued message)."""
+        if self.kind == "video" and self._pil is None:
+            return video_label(self.format)
+        return file_label(self.format)
 
     @property
     def animated(self) -> bool:
@@ -110,7 +114,11 @@ class Media:
     # -- images -------------------------------------------------------------------------------------------
     def _require_image(self) -> Image.Image:
         if self.kind != "image" or self._pil is None:
-            raise MediaError(f"{self.name} is a video: use frames() instead of the single image")
+            raise MediaError(
+                "{name} is a video: use frames() instead of the single image",
+                code="media.not_an_image",
+                name=self.name,
+            )
         return self._pil
 
     @cached_property
@@ -126,7 +134,12 @@ class Media:
         except MediaError:
             raise
         except Exception as exc:
-            raise MediaError(f"cannot convert colour mode {self.original.mode} to RGB ({exc})") from None
+            raise MediaError(
+                "cannot convert colour mode {mode} to RGB ({detail})",
+                code="media.colour_mode",
+                mode=self.original.mode,
+                detail=str(exc),
+            ) from None
 
     @cached_property
     def _rgb(self) -> np.ndarray:
@@ -200,32 +213,47 @@ def _read_path(path: Path, limits: Limits) -> tuple[os.stat_result, bytes]:
         st = os.stat(path)
     except FileNotFoundError:
         if os.path.islink(path):
-            raise MediaError("broken symbolic link: its target does not exist") from None
-        raise MediaError("no such file", hint="check the path") from None
+            raise MediaError(
+                "broken symbolic link: its target does not exist", code="media.broken_link"
+            ) from None
+        raise MediaError("no such file", code="media.no_such_file", hint="check the path") from None
     except PermissionError:
         raise MediaError(
-            "permission denied: cannot reach the file", hint="check the folder permissions"
+            "permission denied: cannot reach the file",
+            code="media.permission_denied",
+            hint="check the folder permissions",
         ) from None
     except OSError as exc:
         raise _os_error(exc) from None
     if stat.S_ISDIR(st.st_mode):
-        raise MediaError("is a folder, not a file", hint="use --recursive to hash the files inside")
+        raise MediaError(
+            "is a folder, not a file",
+            code="media.is_folder",
+            hint="choose the files inside the folder",
+            cli_hint="use --recursive to hash the files inside",
+        )
     if not stat.S_ISREG(st.st_mode):
-        kind = "named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "device or socket"
-        raise MediaError(f"not a regular file (it is a {kind})")
+        kind = Text("named pipe (FIFO)") if stat.S_ISFIFO(st.st_mode) else Text("device or socket")
+        raise MediaError("not a regular file (it is a {kind})", code="media.not_regular_file", kind=kind)
     if st.st_size == 0:
-        raise MediaError("empty file (0 bytes)")
+        raise MediaError("empty file (0 bytes)", code="media.empty")
     if st.st_size > limits.max_file_bytes:
         raise MediaError(
-            f"file is {human_size(st.st_size)}, over the {human_size(limits.max_file_bytes)} limit",
-            hint="raise Limits.max_file_bytes (JIKIMI_MEDIA_MAX_FILE_BYTES) to accept it",
+            "file is {size}, over the {limit} limit",
+            code="media.file_too_large",
+            hint="ask an administrator to raise the file size limit",
+            cli_hint="raise Limits.max_file_bytes (JIKIMI_MEDIA_MAX_FILE_BYTES) to accept it",
+            size=human_size(st.st_size),
+            limit=human_size(limits.max_file_bytes),
         )
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)
     except PermissionError:
         raise MediaError(
-            "permission denied: the file cannot be read", hint="check the file's permissions"
+            "permission denied: the file cannot be read",
+            code="media.permission_denied",
+            hint="check the file's permissions",
         ) from None
     except OSError as exc:
         raise _os_error(exc) from None
@@ -234,12 +262,16 @@ def _read_path(path: Path, limits: Limits) -> tuple[os.stat_result, bytes]:
 
 def _os_error(exc: OSError) -> MediaError:
     if exc.errno == errno.ELOOP:
-        return MediaError("symbolic link loop: the link points back to itself")
+        return MediaError("symbolic link loop: the link points back to itself", code="media.link_loop")
     if exc.errno == errno.ENAMETOOLONG:
-        return MediaError("the path is too long")
+        return MediaError("the path is too long", code="media.path_too_long")
     if exc.errno == errno.EIO:
-        return MediaError("input/output error while reading (failing disk or network drive?)")
-    return MediaError(f"cannot read the file ({exc.strerror or exc})")
+        return MediaError(
+            "input/output error while reading (failing disk or network drive?)", code="media.io_error"
+        )
+    return MediaError(
+        "cannot read the file ({detail})", code="media.unreadable", detail=str(exc.strerror or exc)
+    )
 
 
 def _hash_file(path: Path, keep: bool) -> tuple[str, str, int, bytes | None]:
@@ -281,10 +313,13 @@ def load(
         data: bytes | None = bytes(source)
         assert data is not None
         if not data:
-            raise MediaError("empty file (0 bytes)")
+            raise MediaError("empty file (0 bytes)", code="media.empty")
         if len(data) > limits.max_file_bytes:
             raise MediaError(
-                f"file is {human_size(len(data))}, over the {human_size(limits.max_file_bytes)} limit"
+                "file is {size}, over the {limit} limit",
+                code="media.file_too_large",
+                size=human_size(len(data)),
+                limit=human_size(limits.max_file_bytes),
             )
         head = data[:HEAD_BYTES]
         n_bytes = len(data)
@@ -300,13 +335,19 @@ def load(
     if found is None:
         found = _sniff_with_ffmpeg(path, data)
     if found is None:
-        raise MediaError(f"not an image or video ({describe_unknown(head)})")
+        raise MediaError(
+            "not an image or video ({unknown})", code="media.not_media", unknown=describe_unknown(head)
+        )
 
     if found.kind == "image" or found.pillow is not None:
         if n_bytes > limits.max_image_bytes:
             raise MediaError(
-                f"image file is {human_size(n_bytes)}, over the {human_size(limits.max_image_bytes)} limit",
-                hint="raise Limits.max_image_bytes (JIKIMI_MEDIA_MAX_IMAGE_BYTES) to accept it",
+                "image file is {size}, over the {limit} limit",
+                code="media.file_too_large",
+                hint="ask an administrator to raise the image file size limit",
+                cli_hint="raise Limits.max_image_bytes (JIKIMI_MEDIA_MAX_IMAGE_BYTES) to accept it",
+                size=human_size(n_bytes),
+                limit=human_size(limits.max_image_bytes),
             )
         if data is None:
             assert path is not None
@@ -315,14 +356,16 @@ def load(
         else:
             md5, sha, size = _hash_bytes(data)
         assert found.pillow is not None
-        label = found.format
+        label: Label = found.format
         pil = _image.open_image(data, found.pillow, label, limits)
         frames = 1
         if found.format in _ANIMATED_FORMATS:  # multi-page TIFF, MPO and HEIF collections: first picture
             try:
                 frames = int(getattr(pil, "n_frames", 1) or 1)
             except Exception as exc:
-                raise MediaError(f"damaged {label} animation ({exc})") from None
+                raise MediaError(
+                    "damaged {label} animation ({detail})", code="media.damaged", label=label, detail=str(exc)
+                ) from None
         if frames > 1:
             info = _video.probe_animation(pil, label, limits)
             return Media(
@@ -357,7 +400,7 @@ def load(
             height=pil.height,
         )
 
-    label = f"{found.format} video"
+    label = video_label(found.format)
     if data is None:
         assert path is not None
         md5, sha, size, _ = _hash_file(path, keep=False)

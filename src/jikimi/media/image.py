@@ -11,7 +11,7 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageFile
 
-from jikimi.media.types import Limits, MediaError, megapixels
+from jikimi.media.types import Label, Limits, MediaError, megapixels
 
 # HEIC/HEIF through pillow-heif (AVIF is built into Pillow).
 pillow_heif.register_heif_opener()
@@ -27,18 +27,23 @@ def _open_factory(data: IO[bytes], fmt: str) -> Image.Image:
     return factory(data, "")  # type: ignore[no-any-return,arg-type,unused-ignore]
 
 
-def check_pixels(size: tuple[int, int], limits: Limits, what: str = "image") -> None:
+def check_pixels(size: tuple[int, int], limits: Limits) -> None:
     w, h = size
     if w <= 0 or h <= 0:
-        raise MediaError(f"{what} declares an empty size ({w}x{h})")
+        raise MediaError("image declares an empty size ({w}x{h})", code="media.empty_size", w=w, h=h)
     if w * h > limits.max_pixels:
         raise MediaError(
-            f"{what} is {w}x{h}, over the {megapixels(limits.max_pixels)} limit",
-            hint="raise Limits.max_pixels (JIKIMI_MEDIA_MAX_PIXELS) if this file is trusted",
+            "image is {w}x{h}, over the {limit} limit",
+            code="media.too_many_pixels",
+            hint="ask an administrator to raise the picture size limit if this file is trusted",
+            cli_hint="raise Limits.max_pixels (JIKIMI_MEDIA_MAX_PIXELS) if this file is trusted",
+            w=w,
+            h=h,
+            limit=megapixels(limits.max_pixels),
         )
 
 
-def open_image(data: bytes, pillow_format: str, label: str, limits: Limits) -> Image.Image:
+def open_image(data: bytes, pillow_format: str, label: Label, limits: Limits) -> Image.Image:
     """Parse the header (no pixels yet) and check the declared size against ``limits``."""
     fp = io.BytesIO(data)
     with warnings.catch_warnings():
@@ -51,15 +56,18 @@ def open_image(data: bytes, pillow_format: str, label: str, limits: Limits) -> I
                 im = _open_factory(fp, pillow_format)
             except Exception:
                 raise MediaError(
-                    f"{label} declares an image over the {megapixels(limits.max_pixels)} limit"
+                    "{label} declares an image over the {limit} limit",
+                    code="media.too_many_pixels",
+                    label=label,
+                    limit=megapixels(limits.max_pixels),
                 ) from None
         except Exception as exc:
-            raise MediaError(_describe(exc, label, header=True)) from None
+            raise _describe(exc, label, header=True) from None
     check_pixels(im.size, limits)
     return im
 
 
-def decode(im: Image.Image, label: str, limits: Limits) -> Image.Image:
+def decode(im: Image.Image, label: Label, limits: Limits) -> Image.Image:
     """Decode all pixels of the (current frame of the) image, raising ``MediaError`` on damage."""
     check_pixels(im.size, limits)
     with warnings.catch_warnings():
@@ -67,27 +75,31 @@ def decode(im: Image.Image, label: str, limits: Limits) -> Image.Image:
         try:
             im.load()
         except Image.DecompressionBombError:
-            raise MediaError(f"image is {im.width}x{im.height}, over the limit") from None
+            raise MediaError(
+                "image is {w}x{h}, over the limit", code="media.too_many_pixels", w=im.width, h=im.height
+            ) from None
         except MediaError:
             raise
         except Exception as exc:
-            raise MediaError(_describe(exc, label)) from None
+            raise _describe(exc, label) from None
     return im
 
 
-def _describe(exc: BaseException, label: str, header: bool = False) -> str:
+def _describe(exc: BaseException, label: Label, header: bool = False) -> MediaError:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, MemoryError):
-        return f"{label} is too large to decode in memory"
+        return MediaError("{label} is too large to decode in memory", code="media.too_large", label=label)
     if _TRUNCATED.search(text) or isinstance(exc, EOFError):
-        return f"truncated {label} (the file ends before the picture does)"
+        return MediaError(
+            "truncated {label} (the file ends before the picture does)", code="media.truncated", label=label
+        )
     if header:
-        return f"damaged {label} header ({text})"
-    return f"damaged {label} data ({text})"
+        return MediaError("damaged {label} header ({detail})", code="media.damaged", label=label, detail=text)
+    return MediaError("damaged {label} data ({detail})", code="media.damaged", label=label, detail=text)
 
 
 def draft_decode(
-    data: bytes, pillow_format: str, min_side: int, label: str, limits: Limits, mode: str
+    data: bytes, pillow_format: str, min_side: int, label: Label, limits: Limits, mode: str
 ) -> Image.Image:
     """Decode a JPEG at 1/2, 1/4 or 1/8 scale in the DCT domain, keeping the shorter side >= ``min_side``.
 
@@ -152,7 +164,9 @@ def pytx_array(im: Image.Image) -> np.ndarray:
     if array.ndim == 2:
         array = np.concatenate([array[..., np.newaxis]] * 3, axis=2)
     if array.dtype not in (np.uint8, np.int8, np.bool_) or array.shape[2] < 3:
-        raise MediaError(f"the reference PDQ decode cannot hash colour mode {im.mode}")
+        raise MediaError(
+            "the reference PDQ decode cannot hash colour mode {mode}", code="media.colour_mode", mode=im.mode
+        )
     return array
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from jikimi.errors import Text
+
 Kind = Literal["image", "video"]
 
 #: How many leading bytes ``sniff`` needs.
@@ -71,17 +73,17 @@ def sniff(head: bytes) -> Sniffed | None:
     return None
 
 
-def describe_unknown(head: bytes) -> str:
-    """A short guess at what a non-media file is, for the error message."""
+def describe_unknown(head: bytes) -> Text:
+    """A short guess at what a non-media file is, for the error message (catalogued text)."""
     if not head:
-        return "empty"
+        return Text("empty")
     stripped = head.lstrip()
     if stripped[:5].lower() in (b"<!doc", b"<html") or stripped[:5] == b"<?xml":
-        return "looks like HTML/XML text"
+        return Text("looks like HTML/XML text")
     if head[:4] == b"%PDF":
-        return "looks like a PDF document"
+        return Text("looks like a PDF document")
     if head[:4] == b"PK\x03\x04":
-        return "looks like a ZIP archive"
+        return Text("looks like a ZIP archive")
     text = None
     for cut in range(4):  # the head may end inside a multi-byte character (Korean text...)
         try:
@@ -90,5 +92,5 @@ def describe_unknown(head: bytes) -> str:
         except UnicodeDecodeError:
             continue
     if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
-        return "looks like text"
-    return "unrecognised binary data"
+        return Text("looks like text")
+    return Text("unrecognised binary data")

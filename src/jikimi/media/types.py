@@ -7,11 +7,25 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from jikimi.errors import JikimiError
+from jikimi.errors import JikimiError, Message
 
 
 class MediaError(JikimiError):
     """A file could not be read as an image or video; ``reason`` says why in plain words."""
+
+
+#: What the errors call a file: a bare format ("JPEG"), or a :func:`file_label`/:func:`video_label` message.
+Label = str | Message
+
+
+def file_label(fmt: str) -> Message:
+    """``"JPEG file"`` (an image, or an animation read as a video), a catalogued message."""
+    return Message("{format} file", {"format": fmt})
+
+
+def video_label(fmt: str) -> Message:
+    """``"MP4 video"``, a catalogued message."""
+    return Message("{format} video", {"format": fmt})
 
 
 def _env_number(name: str, default: float) -> float:
@@ -22,7 +36,12 @@ def _env_number(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise JikimiError(
-            f"{name}={raw!r} is not a number", hint=f"set {name} to a number or unset it"
+            "{name}={raw!r} is not a number",
+            code="media.limit_setting",
+            hint="ask an administrator to correct the media limit settings",
+            cli_hint="set {name} to a number or unset it",
+            name=name,
+            raw=raw,
         ) from None
 
 
@@ -76,6 +95,18 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TB"
+
+
+def duration_text(seconds: float) -> Message:
+    """:func:`human_duration` as a catalogued message (for error messages shown in Korean too)."""
+    s = round(seconds)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return Message("{h} h {m} min", {"h": h, "m": m})
+    if m:
+        return Message("{m} min {s} s", {"m": m, "s": sec})
+    return Message("{s} s", {"s": f"{seconds:.1f}"})
 
 
 def human_duration(seconds: float) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from jikimi.media.image import decode, to_rgb
-from jikimi.media.types import Frame, Limits, MediaError, human_duration, megapixels
+from jikimi.media.types import Frame, Label, Limits, MediaError, duration_text, megapixels
 
 #: GIF/WebP frames that declare no (or a tiny) delay are shown for 0.1 s by browsers; so do we.
 DEFAULT_ANIMATION_DELAY = 0.1
@@ -29,24 +29,37 @@ class VideoInfo:
     codec: str
 
 
-def _open_container(source: Path | bytes, label: str) -> Any:
+def _open_container(source: Path | bytes, label: Label) -> Any:
     import av
 
     try:
         return av.open(str(source) if isinstance(source, Path) else io.BytesIO(source), mode="r")
     except av.error.PermissionError:
         raise MediaError(
-            "permission denied: the file cannot be read", hint="check the file's permissions"
+            "permission denied: the file cannot be read",
+            code="media.permission_denied",
+            hint="check the file's permissions",
         ) from None
     except (av.error.InvalidDataError, av.error.EOFError):
-        raise MediaError(f"damaged or unreadable {label} (FFmpeg cannot parse the container)") from None
+        raise MediaError(
+            "damaged or unreadable {label} (FFmpeg cannot parse the container)",
+            code="media.damaged",
+            label=label,
+        ) from None
     except av.error.FFmpegError as exc:
-        raise MediaError(f"unreadable {label} ({exc.strerror or exc})") from None
+        raise MediaError(
+            "unreadable {label} ({detail})",
+            code="media.unreadable",
+            label=label,
+            detail=str(exc.strerror or exc),
+        ) from None
 
 
-def _video_stream(container: Any, label: str) -> Any:
+def _video_stream(container: Any, label: Label) -> Any:
     if not container.streams.video:
-        raise MediaError(f"{label} has no video stream (audio only or empty)")
+        raise MediaError(
+            "{label} has no video stream (audio only or empty)", code="media.no_video_stream", label=label
+        )
     return container.streams.video[0]
 
 
@@ -67,7 +80,7 @@ def _duration(container: Any, stream: Any, fps: float) -> float:
     return 0.0
 
 
-def probe_video(source: Path | bytes, label: str, limits: Limits) -> VideoInfo:
+def probe_video(source: Path | bytes, label: Label, limits: Limits) -> VideoInfo:
     """Read the container header, check the limits and decode the first frame to prove the data is sound."""
     import av
 
@@ -76,26 +89,40 @@ def probe_video(source: Path | bytes, label: str, limits: Limits) -> VideoInfo:
         stream = _video_stream(container, label)
         width, height = stream.codec_context.width, stream.codec_context.height
         if width <= 0 or height <= 0:
-            raise MediaError(f"{label} declares no frame size (damaged header)")
+            raise MediaError(
+                "{label} declares no frame size (damaged header)", code="media.damaged", label=label
+            )
         if width * height > limits.max_video_pixels:
             raise MediaError(
-                f"video is {width}x{height}, over the {megapixels(limits.max_video_pixels)} frame limit",
-                hint="raise Limits.max_video_pixels (JIKIMI_MEDIA_MAX_VIDEO_PIXELS) if this file is trusted",
+                "video is {w}x{h}, over the {limit} frame limit",
+                code="media.too_many_pixels",
+                hint="ask an administrator to raise the video frame size limit if this file is trusted",
+                cli_hint=(
+                    "raise Limits.max_video_pixels (JIKIMI_MEDIA_MAX_VIDEO_PIXELS) if this file is trusted"
+                ),
+                w=width,
+                h=height,
+                limit=megapixels(limits.max_video_pixels),
             )
         fps = _fps(stream)
         duration = _duration(container, stream, fps)
         if duration > limits.max_video_seconds:
             raise MediaError(
-                f"video is {human_duration(duration)} long, over the "
-                f"{human_duration(limits.max_video_seconds)} limit",
-                hint="raise Limits.max_video_seconds (JIKIMI_MEDIA_MAX_VIDEO_SECONDS) to accept it",
+                "video is {duration} long, over the {limit} limit",
+                code="media.too_long",
+                hint="ask an administrator to raise the video length limit",
+                cli_hint="raise Limits.max_video_seconds (JIKIMI_MEDIA_MAX_VIDEO_SECONDS) to accept it",
+                duration=duration_text(duration),
+                limit=duration_text(limits.max_video_seconds),
             )
         try:
             first = next(container.decode(stream), None)
         except av.error.FFmpegError:
-            raise MediaError(f"damaged {label} data (the first frame cannot be decoded)") from None
+            raise MediaError(
+                "damaged {label} data (the first frame cannot be decoded)", code="media.damaged", label=label
+            ) from None
         if first is None:
-            raise MediaError(f"{label} contains no decodable frames")
+            raise MediaError("{label} contains no decodable frames", code="media.no_frames", label=label)
         return VideoInfo(
             width=width,
             height=height,
@@ -115,7 +142,7 @@ def frame_step(every_seconds: float, fps: float) -> int:
     return max(1, int(every_seconds * fps))
 
 
-def iter_video(source: Path | bytes, label: str, every_seconds: float, limits: Limits) -> Iterator[Frame]:
+def iter_video(source: Path | bytes, label: Label, every_seconds: float, limits: Limits) -> Iterator[Frame]:
     """Decode frames in order and yield every ``frame_step``-th one as RGB (timestamp = index / fps)."""
     import av
 
@@ -131,13 +158,23 @@ def iter_video(source: Path | bytes, label: str, every_seconds: float, limits: L
                 if index % step == 0:
                     if frame.width * frame.height > limits.max_video_pixels:
                         raise MediaError(
-                            f"video frame {index} is {frame.width}x{frame.height}, over the limit"
+                            "video frame {index} is {w}x{h}, over the limit",
+                            code="media.too_many_pixels",
+                            index=index,
+                            w=frame.width,
+                            h=frame.height,
                         )
                     ts = index / fps if fps else float(frame.time or 0.0)
                     yield Frame(index, ts, frame.to_ndarray(format="rgb24"))
                 index += 1
         except av.error.FFmpegError as exc:
-            raise MediaError(f"damaged {label} data at frame {index} ({exc.strerror or exc})") from None
+            raise MediaError(
+                "damaged {label} data at frame {index} ({detail})",
+                code="media.damaged",
+                label=label,
+                index=index,
+                detail=str(exc.strerror or exc),
+            ) from None
     finally:
         container.close()
 
@@ -160,10 +197,15 @@ def _delay(im: Image.Image) -> float:
     return seconds if seconds > 0.01 else DEFAULT_ANIMATION_DELAY
 
 
-def probe_animation(im: Image.Image, label: str, limits: Limits) -> AnimationInfo:
+def probe_animation(im: Image.Image, label: Label, limits: Limits) -> AnimationInfo:
     n = int(getattr(im, "n_frames", 1))
     if n > limits.max_animation_frames:
-        raise MediaError(f"animation has {n} frames, over the {limits.max_animation_frames} frame limit")
+        raise MediaError(
+            "animation has {n} frames, over the {limit} frame limit",
+            code="media.too_many_frames",
+            n=n,
+            limit=limits.max_animation_frames,
+        )
     total = 0.0
     try:
         for i in range(n):
@@ -174,13 +216,19 @@ def probe_animation(im: Image.Image, label: str, limits: Limits) -> AnimationInf
     except MediaError:
         raise
     except Exception as exc:
-        raise MediaError(f"damaged {label} animation ({exc})") from None
+        raise MediaError(
+            "damaged {label} animation ({detail})", code="media.damaged", label=label, detail=str(exc)
+        ) from None
     if total > limits.max_video_seconds:
-        raise MediaError(f"animation is {human_duration(total)} long, over the limit")
+        raise MediaError(
+            "animation is {duration} long, over the limit",
+            code="media.too_long",
+            duration=duration_text(total),
+        )
     return AnimationInfo(frame_count=n, duration=total)
 
 
-def iter_animation(im: Image.Image, label: str, every_seconds: float, limits: Limits) -> Iterator[Frame]:
+def iter_animation(im: Image.Image, label: Label, every_seconds: float, limits: Limits) -> Iterator[Frame]:
     """Frames of an animated GIF/WebP/PNG, one per ``every_seconds`` of display time (all when 0)."""
     n = int(getattr(im, "n_frames", 1))
     t = 0.0
@@ -198,4 +246,10 @@ def iter_animation(im: Image.Image, label: str, every_seconds: float, limits: Li
         except MediaError:
             raise
         except Exception as exc:
-            raise MediaError(f"damaged {label} animation at frame {i} ({exc})") from None
+            raise MediaError(
+                "damaged {label} animation at frame {index} ({detail})",
+                code="media.damaged",
+                label=label,
+                index=i,
+                detail=str(exc),
+            ) from None

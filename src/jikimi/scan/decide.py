@@ -232,9 +232,13 @@ def match_faces(signals: Mapping[str, Any], gallery: FaceMatcher | None, k: int 
     measured, enrolled = face_model(signals), getattr(gallery, "model", None)
     if measured and isinstance(enrolled, str) and measured != enrolled:
         raise ConfigError(
-            f"faces measured with the face model {measured!r} cannot be searched among faces "
-            f"enrolled with {enrolled!r}",
-            "run every scan worker with the same JIKIMI_FACE_MODEL",
+            "faces measured with the face model {measured!r} cannot be searched among faces enrolled with "
+            "{enrolled!r}",
+            code="scan.face_model_mismatch",
+            hint="ask an administrator to run every scan worker with the same face model",
+            cli_hint="run every scan worker with the same JIKIMI_FACE_MODEL",
+            measured=measured,
+            enrolled=enrolled,
         )
     best: dict[int, PersonMatch] = {}
     for i, matches in enumerate(gallery.search_many(embeddings, k=k)):

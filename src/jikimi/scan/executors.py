@@ -19,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jikimi.errors import ConfigError
+from jikimi.errors import ConfigError, Message
 from jikimi.scan.pipeline import Analyser, Analysis, Task
 
 ExecutorName = Literal["inline", "local", "ray"]
@@ -173,7 +173,7 @@ class LocalExecutor:
                 except (BrokenProcessPool, CancelledError):
                     crashed = True
                     if isolating:  # it crashed alone: this item is the culprit
-                        yield Analysis(index=t.index, key=t.key, status="failed", reason=CRASH_REASON)
+                        yield Analysis.failure(t.index, t.key, Message(CRASH_REASON))
                     else:
                         suspects.append(t)
                     continue
@@ -262,7 +262,12 @@ class RayExecutor:
         try:
             import ray
         except ImportError as exc:  # pragma: no cover - ray is a pinned dependency
-            raise ConfigError("Ray is not installed", "pip install ray, or use --executor local") from exc
+            raise ConfigError(
+                "Ray is not installed",
+                code="scan.ray_unavailable",
+                hint="install Ray, or scan with the local executor",
+                cli_hint="pip install ray, or use --executor local",
+            ) from exc
         self._ray = ray
         address = address or os.environ.get("RAY_ADDRESS") or None
         self.signal_names = list(signal_names) if signal_names is not None else None
@@ -290,11 +295,22 @@ class RayExecutor:
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # Ray raises many kinds; all mean "no cluster here"
-                where = f" at {address}" if address else ""
+                if address:
+                    raise ConfigError(
+                        "cannot start or reach Ray at {address}: {detail} (joined {auth})",
+                        code="scan.ray_unavailable",
+                        hint="check the Ray cluster address, or scan with the local executor",
+                        cli_hint="check --ray-address (ray start --head prints it), or use --executor local",
+                        address=address,
+                        detail=str(exc),
+                        auth=auth.describe_message(),
+                    ) from exc
                 raise ConfigError(
-                    f"cannot start or reach Ray{where}: {exc}"
-                    + (f" (joined {auth.describe()})" if address else ""),
-                    "check --ray-address (ray start --head prints it), or use --executor local",
+                    "cannot start or reach Ray: {detail}",
+                    code="scan.ray_unavailable",
+                    hint="check the Ray cluster address, or scan with the local executor",
+                    cli_hint="check --ray-address (ray start --head prints it), or use --executor local",
+                    detail=str(exc),
                 ) from exc
             self._owns_ray = True
         if workers:
@@ -323,8 +339,15 @@ class RayExecutor:
             if not done and left <= 0:
                 started = sum(1 for s in self._slots if s.ready is None)
                 raise ConfigError(
-                    f"only {started} of {self.workers} Ray workers started in {self.stall_seconds:.0f} s",
-                    "the cluster has fewer free CPUs than --workers: add nodes or ask for fewer workers",
+                    "only {started} of {workers} Ray workers started in {seconds} s",
+                    code="scan.ray_workers",
+                    hint="the cluster has fewer free CPUs than the workers asked for: add nodes or ask for "
+                    "fewer workers",
+                    cli_hint="the cluster has fewer free CPUs than --workers: add nodes or ask for fewer "
+                    "workers",
+                    started=started,
+                    workers=self.workers,
+                    seconds=f"{self.stall_seconds:.0f}",
                 )
         return sorted(s.worker for s in self._slots)
 
@@ -343,15 +366,22 @@ class RayExecutor:
             if isinstance(exc, ray.exceptions.RayActorError) and exc.actor_init_failed:
                 # The worker cannot load jikimi or its models: no retry will help.
                 raise ConfigError(
-                    f"a Ray worker could not load the analysers: {str(exc).strip().splitlines()[-1][:300]}",
-                    "install the same jikimi version (and its models) on every Ray node",
+                    "a Ray worker could not load the analysers: {detail}",
+                    code="scan.ray_workers",
+                    hint="install the same Jikimi version (and its models) on every Ray node",
+                    cli_hint="install the same jikimi version (and its models) on every Ray node",
+                    detail=str(exc).strip().splitlines()[-1][:300],
                 ) from exc
             self._replace(slot)
             self._failed_starts += 1
             if self._failed_starts > 10 * self.workers:
                 raise ConfigError(
-                    f"Ray workers keep dying as they start: {str(exc).strip().splitlines()[0][:300]}",
-                    "check the worker nodes (`ray status`, their logs); the scan resumes when run again",
+                    "Ray workers keep dying as they start: {detail}",
+                    code="scan.ray_workers",
+                    hint="check the worker nodes and their logs; the scan resumes when run again",
+                    cli_hint="check the worker nodes (`ray status`, their logs); the scan resumes when run "
+                    "again",
+                    detail=str(exc).strip().splitlines()[0][:300],
                 ) from exc
 
     def _replace(self, slot: _Slot) -> None:
@@ -391,15 +421,20 @@ class RayExecutor:
             job.node_losses += 1
             if job.node_losses >= self.MAX_NODE_LOSSES:
                 raise ConfigError(
-                    f"Ray lost the node analysing {job.task.name} {job.node_losses} times "
-                    f"({type(exc).__name__})",
-                    "the cluster is unstable: check the worker nodes (`ray status`); run the same command "
-                    "again and the scan resumes where it stopped",
+                    "Ray lost the node analysing {name} {n} times ({kind})",
+                    code="scan.ray_unstable",
+                    hint="the cluster is unstable: check the worker nodes; start the same scan again and it "
+                    "resumes where it stopped",
+                    cli_hint="the cluster is unstable: check the worker nodes (`ray status`); run the same "
+                    "command again and the scan resumes where it stopped",
+                    name=job.task.name,
+                    n=job.node_losses,
+                    kind=type(exc).__name__,
                 ) from exc
             return None
         if slot.alone:
             t = job.task
-            return Analysis(index=t.index, key=t.key, status="failed", reason=CRASH_REASON)
+            return Analysis.failure(t.index, t.key, Message(CRASH_REASON))
         job.suspect = True
         return None
 
@@ -457,9 +492,13 @@ class RayExecutor:
             ready, _ = ray.wait(waiting, num_returns=1, timeout=None if refs else self.stall_seconds)
             if not ready:
                 raise ConfigError(
-                    f"no Ray worker could start in {self.stall_seconds:.0f} s (the cluster lost its nodes?)",
-                    "add worker nodes (ray start --address=...) or check `ray status`; run the same command "
-                    "again and the scan resumes where it stopped",
+                    "no Ray worker could start in {seconds} s (the cluster lost its nodes?)",
+                    code="scan.ray_unstable",
+                    hint="add worker nodes or check the cluster; start the same scan again and it resumes "
+                    "where it stopped",
+                    cli_hint="add worker nodes (ray start --address=...) or check `ray status`; run the same "
+                    "command again and the scan resumes where it stopped",
+                    seconds=f"{self.stall_seconds:.0f}",
                 )
             for ref in ready:
                 if ref in starting:
@@ -479,8 +518,10 @@ class RayExecutor:
                         again.append(job)
                 except ray.exceptions.RayTaskError as exc:  # not a crash: an error the analyser let through
                     t = job.task
-                    reason = f"analysis error: {str(exc).strip().splitlines()[-1][:300]}"
-                    yield Analysis(index=t.index, key=t.key, status="failed", reason=reason)
+                    why = Message(
+                        "analysis error: {detail}", {"detail": str(exc).strip().splitlines()[-1][:300]}
+                    )
+                    yield Analysis.failure(t.index, t.key, why)
                 else:
                     self.done_by_node[slot.node] += 1
                     yield result
@@ -519,4 +560,10 @@ def make_executor(
         return RayExecutor(workers, signal_names, address=ray_address)
     if name == "inline":
         return InlineExecutor(signal_names)
-    raise ConfigError(f"unknown executor {name!r}", "use --executor local or --executor ray")
+    raise ConfigError(
+        "unknown executor {name!r}",
+        code="scan.unknown_executor",
+        hint="choose the local or the ray executor",
+        cli_hint="use --executor local or --executor ray",
+        name=name,
+    )

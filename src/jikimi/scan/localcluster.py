@@ -109,7 +109,10 @@ class LocalCluster:
         while b"Ray runtime started" not in log_path.read_bytes():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise ConfigError(
-                    f"ray start (node {i}) did not start:\n{log_path.read_text(errors='replace')[-2000:]}"
+                    "ray start (node {node}) did not start:\n{log}",
+                    code="scan.ray_unavailable",
+                    node=i,
+                    log=log_path.read_text(errors="replace")[-2000:],
                 )
             time.sleep(0.2)
 

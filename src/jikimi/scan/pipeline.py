@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from jikimi.errors import JikimiError
+from jikimi.errors import JikimiError, Message
 from jikimi.sources.base import DEFAULT_LIMITS, Item, read_regular_file
 
 Status = Literal["ok", "failed", "unresolved"]
@@ -50,6 +50,8 @@ class Analysis:
     key: str
     status: Status = "ok"
     reason: str | None = None
+    """Why the item failed or is unresolved, in English; ``message`` keeps it as a catalogued message."""
+    message: Message | None = None
     sha256: str | None = None
     md5: str | None = None
     size: int | None = None
@@ -71,6 +73,18 @@ class Analysis:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    def fail(self, why: Message | JikimiError, status: Status = "failed") -> Analysis:
+        """Mark the item failed (or unresolved) with why; returns itself."""
+        self.status = status
+        self.message = why.message if isinstance(why, JikimiError) else why
+        self.reason = self.message.render()
+        return self
+
+    @classmethod
+    def failure(cls, index: int, key: str, why: Message | JikimiError, status: Status = "failed") -> Analysis:
+        """The final ``Analysis`` of an item that failed (or is unresolved), with why."""
+        return cls(index=index, key=key).fail(why, status)
+
     @property
     def analyser_seconds(self) -> float:
         return sum(self.timings.values())
@@ -78,6 +92,13 @@ class Analysis:
     def public_signals(self) -> dict[str, Any]:
         """The signal results without face embeddings (what may be stored or printed)."""
         return {k: (_without_embeddings(v) if k == "face" else v) for k, v in self.signals.items()}
+
+
+def reason_of(exc: JikimiError) -> Message:
+    """A failed item's reason: the error, and what to do next when it says (as ``str(exc)`` wrote it)."""
+    if exc.hint_message is None:
+        return exc.message
+    return Message("{reason} ({hint})", {"reason": exc.message, "hint": exc.hint_message})
 
 
 def _instance(name: str) -> Any:
@@ -147,16 +168,16 @@ class Analyser:
             elif task.path is not None:
                 data = read_regular_file(Path(task.path), task.max_bytes, expected_size=task.expected_size)
             else:
-                raise JikimiError(f"no bytes for {task.name}")
+                raise JikimiError("no bytes for {name}", code="scan.no_bytes", name=task.name)
             t1 = time.perf_counter()
             m = media_mod.load(data, name=task.name)
             t2 = time.perf_counter()
         except JikimiError as exc:
-            out.status, out.reason = "failed", str(exc)
-            return out
+            return out.fail(reason_of(exc))
         except (OSError, ValueError, MemoryError) as exc:
-            out.status, out.reason = "failed", f"cannot read {task.name}: {exc}"
-            return out
+            return out.fail(
+                Message("cannot read {location}: {detail}", {"location": task.name, "detail": str(exc)})
+            )
         out.timings["read"] = t1 - t0
         out.timings["decode"] = t2 - t1
         out.sha256, out.md5, out.size, out.kind = m.sha256, m.md5, m.size, m.kind
@@ -167,8 +188,7 @@ class Analyser:
             else:
                 out.duration = m.duration
         except JikimiError as exc:
-            out.status, out.reason = "failed", str(exc)
-            return out
+            return out.fail(reason_of(exc))
         for s in self.signals if task.embed_faces else self._detect_only:
             if not s.applies_to(m):
                 continue
@@ -222,7 +242,9 @@ def item_task(
     """The task for one source item, or the final ``Analysis`` of an item that never reaches a worker."""
     if item.status != "media":
         status: Status = "unresolved" if item.status == "unresolved" else "failed"
-        return Analysis(index=index, key=item.key, status=status, reason=item.reason or item.status)
+        if item.message is None:
+            return Analysis(index=index, key=item.key, status=status, reason=item.status)
+        return Analysis.failure(index, item.key, item.message, status)
     if item.path is not None and reads_paths:
         return Task(
             index,
@@ -236,7 +258,7 @@ def item_task(
     try:
         data = item.read()
     except JikimiError as exc:
-        return Analysis(index=index, key=item.key, status="failed", reason=str(exc))
+        return Analysis.failure(index, item.key, reason_of(exc))
     return Task(
         index, item.key, item.name, data=data, embed_faces=embed_faces, source_features=source_features
     )

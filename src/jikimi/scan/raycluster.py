@@ -18,18 +18,24 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from jikimi.errors import ConfigError
+from jikimi.errors import ConfigError, Message
 
+#: What to do next, for the command line (commands and variables) and in words for the other surfaces.
 TOKEN_HINT = (
     "set RAY_AUTH_MODE=token and give this machine the cluster's token: copy the output of "
     "`ray get-auth-token` on the head into ~/.ray/auth_token, or set RAY_AUTH_TOKEN (the token) or "
     "RAY_AUTH_TOKEN_PATH (its file)"
 )
+TOKEN_WORDS = (
+    "turn on Ray token authentication and give this machine the cluster's token (the head prints it)"
+)
 TLS_VARS = ("RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT")
-TLS_HINT = "if the cluster uses TLS, set RAY_USE_TLS=1 and " + ", ".join(TLS_VARS) + " as on its nodes"
 ADDRESS_HINT = (
     "pass the address `ray start --head` prints for other nodes (ray start --address='HOST:PORT', "
     "port 6379 unless --port was given), e.g. --ray-address HOST:6379"
+)
+ADDRESS_WORDS = (
+    "give the address the Ray head prints for other nodes (HOST:PORT, port 6379 unless another was chosen)"
 )
 
 
@@ -45,19 +51,34 @@ class Auth:
             return "without a token (RAY_AUTH_MODE is not 'token')"
         return f"with the token from {self.token_source}"
 
+    def describe_message(self) -> Message:
+        """:meth:`describe`, catalogued."""
+        if self.mode != "token":
+            return Message("without a token (RAY_AUTH_MODE is not 'token')")
+        return Message("with the token from {source}", {"source": self.token_source})
+
 
 def parse_address(address: str) -> tuple[str, int]:
     """``HOST:PORT`` as ``ray start`` prints it (quotes and spaces around it are ignored)."""
     text = address.strip().strip("'\"").strip()
     if text.startswith("ray://"):
         raise ConfigError(
-            f"{text} is a Ray Client address; a scan joins the cluster itself",
-            ADDRESS_HINT,
+            "{text} is a Ray Client address; a scan joins the cluster itself",
+            code="scan.ray_address",
+            hint=ADDRESS_WORDS,
+            cli_hint=ADDRESS_HINT,
+            text=text,
         )
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"{address!r} is not a Ray cluster address (HOST:PORT)", ADDRESS_HINT)
+        raise ConfigError(
+            "{address!r} is not a Ray cluster address (HOST:PORT)",
+            code="scan.ray_address",
+            hint=ADDRESS_WORDS,
+            cli_hint=ADDRESS_HINT,
+            address=address,
+        )
     return host, int(port)
 
 
@@ -70,9 +91,13 @@ def _token_source() -> str | None:
         path = Path(path_var).expanduser()
         if not path.is_file():
             raise ConfigError(
-                f"RAY_AUTH_TOKEN_PATH is {path_var}, but there is no such file",
-                "point RAY_AUTH_TOKEN_PATH at the file holding the cluster's token "
+                "RAY_AUTH_TOKEN_PATH is {path}, but there is no such file",
+                code="scan.ray_token",
+                hint="give the Ray token setting the file holding the cluster's token, or remove that "
+                "setting",
+                cli_hint="point RAY_AUTH_TOKEN_PATH at the file holding the cluster's token "
                 "(`ray get-auth-token` on the head prints it), or unset it",
+                path=path_var,
             )
         return f"RAY_AUTH_TOKEN_PATH ({path})"
     default = Path.home() / ".ray" / "auth_token"
@@ -90,7 +115,12 @@ def configure_auth() -> Auth:
         mode = "token"
         os.environ["RAY_AUTH_MODE"] = "token"
     if mode == "token" and source is None:
-        raise ConfigError("RAY_AUTH_MODE is 'token' but no Ray token was found on this machine", TOKEN_HINT)
+        raise ConfigError(
+            "RAY_AUTH_MODE is 'token' but no Ray token was found on this machine",
+            code="scan.ray_token",
+            hint=TOKEN_WORDS,
+            cli_hint=TOKEN_HINT,
+        )
     _reload_ray_auth()
     return Auth(mode or "disabled", source if mode == "token" else None)
 
@@ -114,11 +144,23 @@ def check_tls() -> bool:
         value = os.environ.get(var)
         if not value:
             raise ConfigError(
-                f"RAY_USE_TLS is on but {var} is not set",
-                "set " + ", ".join(TLS_VARS) + " to the files the cluster's nodes use (or unset RAY_USE_TLS)",
+                "RAY_USE_TLS is on but {var} is not set",
+                code="scan.ray_tls",
+                hint="give the Ray TLS settings the certificate files the cluster's nodes use, or turn TLS "
+                "off",
+                cli_hint="set RAY_TLS_SERVER_CERT, RAY_TLS_SERVER_KEY, RAY_TLS_CA_CERT to the files the "
+                "cluster's nodes use (or unset RAY_USE_TLS)",
+                var=var,
             )
         if not Path(value).expanduser().is_file():
-            raise ConfigError(f"{var} is {value}, but there is no such file", f"point {var} at the file")
+            raise ConfigError(
+                "{var} is {value}, but there is no such file",
+                code="scan.ray_tls",
+                hint="give that Ray TLS setting the certificate file",
+                cli_hint="point {var} at the file",
+                var=var,
+                value=value,
+            )
     return True
 
 
@@ -159,8 +201,20 @@ def check_cluster(address: str, *, timeout: float = 10.0) -> tuple[str, Auth]:
             pass
     except OSError as exc:
         raise ConfigError(
-            f"nothing answers at {target} ({exc.strerror or exc}): no Ray head there",
-            f"start the head with `ray start --head --port={port}` or {ADDRESS_HINT}",
+            "nothing answers at {target} ({detail}): no Ray head there",
+            code="scan.ray_unavailable",
+            hint=(
+                "start the Ray head on port {port}, or give the address the Ray head prints for "
+                "other nodes (HOST:PORT, port 6379 unless another was chosen)"
+            ),
+            cli_hint=(
+                "start the head with `ray start --head --port={port}` or pass the address `ray "
+                "start --head` prints for other nodes (ray start --address='HOST:PORT', port "
+                "6379 unless --port was given), e.g. --ray-address HOST:6379"
+            ),
+            target=target,
+            detail=str(exc.strerror or exc),
+            port=port,
         ) from exc
     error = _probe_gcs(target, timeout)
     if error is None:
@@ -170,23 +224,57 @@ def check_cluster(address: str, *, timeout: float = 10.0) -> tuple[str, Auth]:
     if isinstance(error, AuthenticationError):
         if auth.mode != "token":
             raise ConfigError(
-                f"the Ray cluster at {target} requires token authentication, and this process has no token "
+                "the Ray cluster at {target} requires token authentication, and this process has no token "
                 "(RAY_AUTH_MODE is not 'token' and no token was found)",
-                TOKEN_HINT,
+                code="scan.ray_token",
+                hint=TOKEN_WORDS,
+                cli_hint=TOKEN_HINT,
+                target=target,
             ) from error
         raise ConfigError(
-            f"the Ray cluster at {target} rejected the token from {auth.token_source}",
-            "use the cluster's token: run `ray get-auth-token` on the head and put it in that place "
+            "the Ray cluster at {target} rejected the token from {source}",
+            code="scan.ray_token",
+            hint="use the cluster's token, as the head prints it (every node and every process that joins "
+            "needs the same token)",
+            cli_hint="use the cluster's token: run `ray get-auth-token` on the head and put it in that place "
             "(every node and every process that joins needs the same token)",
+            target=target,
+            source=auth.token_source,
         ) from error
     first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
     if tls:
         raise ConfigError(
-            f"the Ray cluster at {target} did not answer over TLS ({first})",
-            "check that RAY_TLS_CA_CERT signed the cluster's certificates and that the cluster uses TLS, "
-            f"or unset RAY_USE_TLS; {ADDRESS_HINT}",
+            "the Ray cluster at {target} did not answer over TLS ({detail})",
+            code="scan.ray_tls",
+            hint=(
+                "check that the certificate authority given signed the cluster's certificates "
+                "and that the cluster uses TLS, or turn TLS off; give the address the Ray head "
+                "prints for other nodes (HOST:PORT, port 6379 unless another was chosen)"
+            ),
+            cli_hint=(
+                "check that RAY_TLS_CA_CERT signed the cluster's certificates and that the "
+                "cluster uses TLS, or unset RAY_USE_TLS; pass the address `ray start --head` "
+                "prints for other nodes (ray start --address='HOST:PORT', port 6379 unless "
+                "--port was given), e.g. --ray-address HOST:6379"
+            ),
+            target=target,
+            detail=first,
         ) from error
     raise ConfigError(
-        f"{target} does not answer as a Ray cluster ({first}); joined {auth.describe()}",
-        f"{ADDRESS_HINT}; {TLS_HINT}",
+        "{target} does not answer as a Ray cluster ({detail}); joined {auth}",
+        code="scan.ray_unavailable",
+        hint=(
+            "give the address the Ray head prints for other nodes (HOST:PORT, port 6379 unless "
+            "another was chosen); if the cluster uses TLS, turn TLS on with the same "
+            "certificates as its nodes"
+        ),
+        cli_hint=(
+            "pass the address `ray start --head` prints for other nodes (ray start "
+            "--address='HOST:PORT', port 6379 unless --port was given), e.g. --ray-address "
+            "HOST:6379; if the cluster uses TLS, set RAY_USE_TLS=1 and RAY_TLS_SERVER_CERT, "
+            "RAY_TLS_SERVER_KEY, RAY_TLS_CA_CERT as on its nodes"
+        ),
+        target=target,
+        detail=first,
+        auth=auth.describe_message(),
     ) from error

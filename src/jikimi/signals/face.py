@@ -143,8 +143,11 @@ def _models() -> _Models:
             m = _Models()
         except (ImportError, RuntimeError, OSError) as exc:  # pragma: no cover - broken installation
             raise FaceError(
-                f"the dlib face models could not be loaded: {exc}",
-                "install dlib-bin and face_recognition_models (see requirements.lock)",
+                "the dlib face models could not be loaded: {detail}",
+                code="face.models_missing",
+                hint="ask an administrator to install the face recognition models",
+                cli_hint="install dlib-bin and face_recognition_models (see requirements.lock)",
+                detail=str(exc),
             ) from exc
         _local.models = m
     return m
@@ -155,13 +158,22 @@ def _as_rgb(rgb: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise FaceError(f"expected an RGB image array (H x W x 3), got shape {arr.shape}")
+        raise FaceError(
+            "expected an RGB image array (H x W x 3), got shape {shape}",
+            code="face.bad_image",
+            shape=str(arr.shape),
+        )
     if arr.shape[2] == 4:
         arr = arr[:, :, :3]
     if arr.dtype != np.uint8:
         arr = np.clip(arr, 0, 255).astype(np.uint8)
     if arr.shape[0] < 8 or arr.shape[1] < 8:
-        raise FaceError(f"image too small to hold a face ({arr.shape[1]}x{arr.shape[0]} pixels)")
+        raise FaceError(
+            "image too small to hold a face ({w}x{h} pixels)",
+            code="face.image_too_small",
+            w=arr.shape[1],
+            h=arr.shape[0],
+        )
     return np.ascontiguousarray(arr)
 
 
@@ -185,7 +197,13 @@ def _detect(models: _Models, img: np.ndarray, detector: Detector, upsample: int)
         return list(zip(rects, (float(s) for s in scores), strict=True))
     if detector == "cnn":
         return [(d.rect, float(d.confidence)) for d in models.cnn(img, upsample)]
-    raise FaceError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
+    raise FaceError(
+        "unknown face detector {detector!r}",
+        code="face.unknown_detector",
+        hint="use one of: {choices}",
+        detector=detector,
+        choices=", ".join(DETECTORS),
+    )
 
 
 def mirror_embedding(plain: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
@@ -217,7 +235,9 @@ def detect_faces(
     descriptor is computed (``embedding`` is empty): for when nobody is searched for.
     """
     if upsample < 0 or upsample > 3:
-        raise FaceError(f"upsample must be between 0 and 3, got {upsample}")
+        raise FaceError(
+            "upsample must be between 0 and 3, got {upsample}", code="face.bad_upsample", upsample=upsample
+        )
     img = _as_rgb(rgb)
     work, scale = _downscale(img, max_side)
     models = _models()
@@ -322,7 +342,13 @@ class FaceSignal(Signal):
         embeddings: bool = False,
     ) -> None:
         if detector not in DETECTORS:
-            raise FaceError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
+            raise FaceError(
+                "unknown face detector {detector!r}",
+                code="face.unknown_detector",
+                hint="use one of: {choices}",
+                detector=detector,
+                choices=", ".join(DETECTORS),
+            )
         self.detector: Detector = detector
         self.upsample = upsample
         self.every_seconds = every_seconds

@@ -34,6 +34,9 @@ ENV_VAR = "JIKIMI_FACE_MODEL"
 DLIB_MODEL_NAME = "dlib_face_recognition_resnet_model_v1+mirror-l2"
 DLIB_DIM = 128
 MAX_NAME = 64
+#: The web hints of the model's configuration errors (the command line names the file and field to fix).
+SIDECAR_HINT = "ask an administrator to fix the face model's sidecar file"
+MODEL_FILE_HINT = "ask an administrator to check the configured face model file"
 """Model names are stored in ``person_faces.model`` (64 characters)."""
 
 ARCFACE_SIZE = 112
@@ -136,8 +139,11 @@ class DlibEmbedder:
                 net = dlib.face_recognition_model_v1(dlib_model_paths()["resnet"])
             except (ImportError, RuntimeError, OSError) as exc:  # pragma: no cover - broken installation
                 raise FaceModelError(
-                    f"the dlib face models could not be loaded: {exc}",
-                    "install dlib-bin and face_recognition_models (see requirements.lock)",
+                    "the dlib face models could not be loaded: {detail}",
+                    code="face.models_missing",
+                    hint="ask an administrator to install the face recognition models",
+                    cli_hint="install dlib-bin and face_recognition_models (see requirements.lock)",
+                    detail=str(exc),
                 ) from exc
             self._local.resnet = net
         return net
@@ -217,7 +223,10 @@ def similarity_transform(points: np.ndarray, size: int = ARCFACE_SIZE) -> np.nda
     # refinement then fits all five in the least-squares sense (the usual ArcFace alignment).
     m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1e6, refineIters=50)
     if m is None or not np.isfinite(m).all():
-        raise FaceModelError("these face landmarks cannot be aligned (degenerate points)")
+        raise FaceModelError(
+            "these face landmarks cannot be aligned (degenerate points)",
+            code="face_model.degenerate_landmarks",
+        )
     return np.asarray(m, dtype=np.float64)
 
 
@@ -261,15 +270,33 @@ def _triple(raw: Any, what: str, where: Path) -> tuple[float, float, float]:
     vals = [raw] * 3 if isinstance(raw, int | float) and not isinstance(raw, bool) else raw
     if not isinstance(vals, list) or len(vals) != 3:
         raise FaceModelError(
-            f"{where}: input.{what} must be a number or a list of 3 numbers",
-            f"write e.g. `{what}: [127.5, 127.5, 127.5]` (one per channel, in the model's channel order)",
+            "{path}: input.{what} must be a number or a list of 3 numbers",
+            code="face_model.bad_sidecar",
+            hint=SIDECAR_HINT,
+            cli_hint=(
+                "write e.g. `{what}: [127.5, 127.5, 127.5]` (one per channel, in the model's channel order)"
+            ),
+            path=str(where),
+            what=what,
         )
     try:
         out = tuple(float(v) for v in vals)
     except (TypeError, ValueError):
-        raise FaceModelError(f"{where}: input.{what} must hold numbers, got {vals!r}") from None
+        raise FaceModelError(
+            "{path}: input.{what} must hold numbers, got {got}",
+            code="face_model.bad_sidecar",
+            path=str(where),
+            what=what,
+            got=repr(vals),
+        ) from None
     if not all(math.isfinite(v) for v in out) or (what == "std" and any(v == 0 for v in out)):
-        raise FaceModelError(f"{where}: input.{what} must be finite (and std not zero), got {vals!r}")
+        raise FaceModelError(
+            "{path}: input.{what} must be finite (and std not zero), got {got}",
+            code="face_model.bad_sidecar",
+            path=str(where),
+            what=what,
+            got=repr(vals),
+        )
     return out  # type: ignore[return-value]
 
 
@@ -281,50 +308,118 @@ def read_sidecar(model: Path) -> tuple[Path, OnnxSpec]:
     if found is None:
         names = " or ".join(p.name for p in sidecar_candidates(model))
         raise FaceModelError(
-            f"the face model {model} has no sidecar file ({names})",
-            f"write {sidecar_candidates(model)[0]} with its name, licence and input spec "
+            "the face model {model} has no sidecar file ({names})",
+            code="face_model.no_sidecar",
+            hint=(
+                "ask an administrator to write the face model's sidecar "
+                "file with its name, licence and input spec"
+            ),
+            cli_hint="write {sidecar} with its name, licence and input spec "
             "(see docs/faces.md, Using another face model)",
+            model=str(model),
+            names=names,
+            sidecar=str(sidecar_candidates(model)[0]),
         )
+    where = str(found)
     try:
         raw = yaml.safe_load(found.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise FaceModelError(
-            f"the face model sidecar {found} cannot be read: {exc}", "fix the YAML (or JSON)"
+            "the face model sidecar {path} cannot be read: {detail}",
+            code="face_model.bad_sidecar",
+            hint=SIDECAR_HINT,
+            cli_hint="fix the YAML (or JSON)",
+            path=where,
+            detail=str(exc),
         ) from exc
     if not isinstance(raw, dict):
-        raise FaceModelError(f"the face model sidecar {found} is not a mapping", "see docs/faces.md")
+        raise FaceModelError(
+            "the face model sidecar {path} is not a mapping",
+            code="face_model.bad_sidecar",
+            hint=SIDECAR_HINT,
+            cli_hint="see docs/faces.md",
+            path=where,
+        )
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or len(name) > MAX_NAME:
         raise FaceModelError(
-            f"{found}: name must be a short identifier, got {name!r}",
-            f"use up to {MAX_NAME} letters, digits, '.', '_', '+', '@' or '-', e.g. arcface-r50-v1",
+            "{path}: name must be a short identifier, got {got}",
+            code="face_model.bad_sidecar",
+            hint=SIDECAR_HINT,
+            cli_hint="use up to {max} letters, digits, '.', '_', '+', '@' or '-', e.g. arcface-r50-v1",
+            path=where,
+            got=repr(name),
+            max=MAX_NAME,
         )
     if name == DLIB_MODEL_NAME:
-        raise FaceModelError(f"{found}: the name {name!r} is the built-in dlib model's", "choose a new name")
+        raise FaceModelError(
+            "{path}: the name {name!r} is the built-in dlib model's",
+            code="face_model.bad_sidecar",
+            hint=SIDECAR_HINT,
+            cli_hint="choose a new name",
+            path=where,
+            name=name,
+        )
     licence = raw.get("licence", raw.get("license"))
     if not isinstance(licence, str) or not licence.strip():
         raise FaceModelError(
-            f"{found}: licence is missing",
-            "state the model's licence (and that its terms allow this use), e.g. `licence: Apache-2.0`",
+            "{path}: licence is missing",
+            code="face_model.bad_sidecar",
+            hint=SIDECAR_HINT,
+            cli_hint=(
+                "state the model's licence (and that its terms allow this use), e.g. `licence: Apache-2.0`"
+            ),
+            path=where,
         )
     inp = raw.get("input", {}) or {}
     if not isinstance(inp, dict):
-        raise FaceModelError(f"{found}: input must be a mapping", "see docs/faces.md")
+        raise FaceModelError(
+            "{path}: input must be a mapping",
+            code="face_model.bad_sidecar",
+            hint=SIDECAR_HINT,
+            cli_hint="see docs/faces.md",
+            path=where,
+        )
     size = inp.get("size", ARCFACE_SIZE)
     if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 512:
-        raise FaceModelError(f"{found}: input.size must be a whole number of pixels (32-512), got {size!r}")
+        raise FaceModelError(
+            "{path}: input.size must be a whole number of pixels (32-512), got {got}",
+            code="face_model.bad_sidecar",
+            path=where,
+            got=repr(size),
+        )
     layout = str(inp.get("layout", "NCHW")).upper()
     channels = str(inp.get("channels", "RGB")).upper()
     if layout not in ("NCHW", "NHWC"):
-        raise FaceModelError(f"{found}: input.layout must be NCHW or NHWC, got {layout!r}")
+        raise FaceModelError(
+            "{path}: input.layout must be NCHW or NHWC, got {got}",
+            code="face_model.bad_sidecar",
+            path=where,
+            got=repr(layout),
+        )
     if channels not in ("RGB", "BGR"):
-        raise FaceModelError(f"{found}: input.channels must be RGB or BGR, got {channels!r}")
+        raise FaceModelError(
+            "{path}: input.channels must be RGB or BGR, got {got}",
+            code="face_model.bad_sidecar",
+            path=where,
+            got=repr(channels),
+        )
     dim = raw.get("embedding_dim")
     if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0):
-        raise FaceModelError(f"{found}: embedding_dim must be a positive whole number, got {dim!r}")
+        raise FaceModelError(
+            "{path}: embedding_dim must be a positive whole number, got {got}",
+            code="face_model.bad_sidecar",
+            path=where,
+            got=repr(dim),
+        )
     mirror = raw.get("mirror", True)
     if not isinstance(mirror, bool):
-        raise FaceModelError(f"{found}: mirror must be true or false, got {mirror!r}")
+        raise FaceModelError(
+            "{path}: mirror must be true or false, got {got}",
+            code="face_model.bad_sidecar",
+            path=where,
+            got=repr(mirror),
+        )
     spec = OnnxSpec(
         name=name,
         licence=licence.strip(),
@@ -376,17 +471,34 @@ class OnnxEmbedder:
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise FaceModelError(
-                f"the face model {path} cannot be loaded: {str(exc).strip()[:300]}",
-                f"check that {ENV_VAR} names a valid ONNX model file",
+                "the face model {path} cannot be loaded: {detail}",
+                code="face_model.unloadable",
+                hint=MODEL_FILE_HINT,
+                cli_hint="check that JIKIMI_FACE_MODEL names a valid ONNX model file",
+                path=str(path),
+                detail=str(exc).strip()[:300],
             ) from exc
         inputs, outputs = session.get_inputs(), session.get_outputs()
         names = [i.name for i in inputs]
         self._input = self.spec.input_name or names[0]
         if self._input not in names:
-            raise FaceModelError(f"{self.sidecar}: the model has no input {self._input!r} (it has {names})")
+            raise FaceModelError(
+                "{path}: the model has no input {name!r} (it has {names})",
+                code="face_model.bad_sidecar",
+                hint=SIDECAR_HINT,
+                path=str(self.sidecar),
+                name=self._input,
+                names=str(names),
+            )
         self._output = self.spec.output_name or outputs[0].name
         if self._output not in [o.name for o in outputs]:
-            raise FaceModelError(f"{self.sidecar}: the model has no output {self._output!r}")
+            raise FaceModelError(
+                "{path}: the model has no output {name!r}",
+                code="face_model.bad_sidecar",
+                hint=SIDECAR_HINT,
+                path=str(self.sidecar),
+                name=self._output,
+            )
         return session
 
     def _probe(self) -> int:
@@ -398,22 +510,40 @@ class OnnxEmbedder:
             isinstance(got, int) and w is not None and got != w for got, w in zip(shape, want, strict=True)
         ):
             raise FaceModelError(
-                f"the face model {self.path} takes input {shape}, but its sidecar says {sp.layout} {s}x{s}x3",
-                f"fix input.layout / input.size in {self.sidecar}",
+                "the face model {path} takes input {shape}, but its sidecar says {layout} {size}x{size}x3",
+                code="face_model.bad_sidecar",
+                hint=SIDECAR_HINT,
+                cli_hint="fix input.layout / input.size in {sidecar}",
+                path=str(self.path),
+                shape=str(shape),
+                layout=sp.layout,
+                size=s,
+                sidecar=str(self.sidecar),
             )
         self._fixed_batch = isinstance(shape[0], int) and shape[0] == 1
         try:
             out = self._run(preprocess([np.zeros((s, s, 3), np.uint8)], sp))
         except Exception as exc:
             raise FaceModelError(
-                f"the face model {self.path} does not run on a {s}x{s} face: {str(exc).strip()[:300]}",
-                f"check input.size, input.layout and input.name in {self.sidecar}",
+                "the face model {path} does not run on a {size}x{size} face: {detail}",
+                code="face_model.bad_sidecar",
+                hint=SIDECAR_HINT,
+                cli_hint="check input.size, input.layout and input.name in {sidecar}",
+                path=str(self.path),
+                size=s,
+                detail=str(exc).strip()[:300],
+                sidecar=str(self.sidecar),
             ) from exc
         dim = int(out.shape[1])
         if sp.embedding_dim is not None and sp.embedding_dim != dim:
             raise FaceModelError(
-                f"{self.sidecar}: embedding_dim is {sp.embedding_dim} but the model gives {dim} values",
-                "fix embedding_dim (or leave it out: it is read from the model)",
+                "{path}: embedding_dim is {dim} but the model gives {got} values",
+                code="face_model.bad_sidecar",
+                hint=SIDECAR_HINT,
+                cli_hint="fix embedding_dim (or leave it out: it is read from the model)",
+                path=str(self.sidecar),
+                dim=sp.embedding_dim,
+                got=dim,
             )
         return dim
 
@@ -488,8 +618,14 @@ def embedder_for(path: Path | None) -> FaceEmbedder:
         return _DLIB
     if not path.is_file():
         raise FaceModelError(
-            f"the face model file {path} (set in {ENV_VAR}) does not exist",
-            f"give the path of an ONNX model in {ENV_VAR}, or unset it to use the built-in dlib model",
+            "the face model file {path} (set in JIKIMI_FACE_MODEL) does not exist",
+            code="face_model.missing",
+            hint=MODEL_FILE_HINT,
+            cli_hint=(
+                "give the path of an ONNX model in JIKIMI_FACE_MODEL, or "
+                "unset it to use the built-in dlib model"
+            ),
+            path=str(path),
         )
     stamps = tuple(_stamp(p) for p in (path, *sidecar_candidates(path)))
     return _load_onnx(str(path.resolve()), stamps)

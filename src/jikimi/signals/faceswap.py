@@ -99,8 +99,11 @@ class FaceSwapModel:
             from jikimi.errors import ConfigError
 
             raise ConfigError(
-                f"the face-swap model is missing at {path}",
-                "reinstall Jikimi, or rebuild the model with `make train-detector`",
+                "the face-swap model is missing at {path}",
+                code="faceswap.model_missing",
+                hint="ask an administrator to reinstall Jikimi",
+                cli_hint="reinstall Jikimi, or rebuild the model with `make train-detector`",
+                path=str(path),
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1

@@ -69,7 +69,10 @@ def model_path() -> Path:
         import nudenet
     except ImportError as exc:  # pragma: no cover - broken installation
         raise ConfigError(
-            "the nudenet package is not installed", "install it from requirements.lock"
+            "the nudenet package is not installed",
+            code="nudity.not_installed",
+            hint="ask an administrator to install the nudity detector",
+            cli_hint="install it from requirements.lock",
         ) from exc
     return Path(nudenet.__file__).with_name("320n.onnx")
 
@@ -86,7 +89,11 @@ class _Session:
         path = model_path()
         if not path.is_file():
             raise ConfigError(
-                f"NudeNet's model is missing at {path}", "reinstall nudenet (requirements.lock)"
+                "NudeNet's model is missing at {path}",
+                code="nudity.model_missing",
+                hint="ask an administrator to install the nudity detector",
+                cli_hint="reinstall nudenet (requirements.lock)",
+                path=str(path),
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -152,9 +159,19 @@ def detect(rgb: np.ndarray) -> list[dict[str, Any]]:
     """NudeNet detections in one HxWx3 uint8 RGB picture: ``label``, ``score``, ``box`` [x0, y0, x1, y1]."""
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise NudityError(f"expected an H x W x 3 uint8 RGB picture, got {arr.shape} {arr.dtype}")
+        raise NudityError(
+            "expected an H x W x 3 uint8 RGB picture, got {shape} {dtype}",
+            code="nudity.bad_image",
+            shape=str(arr.shape),
+            dtype=str(arr.dtype),
+        )
     if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise NudityError(f"picture too small ({arr.shape[1]}x{arr.shape[0]} pixels)")
+        raise NudityError(
+            "picture too small ({w}x{h} pixels)",
+            code="nudity.image_too_small",
+            w=arr.shape[1],
+            h=arr.shape[0],
+        )
     sess = _Session.get()
     blob, side = _prepare(arr)
     output = sess.session.run(None, {sess.input: blob})[0]
@@ -192,9 +209,20 @@ class NuditySignal(Signal):
         merged = dict(EXPLICIT_THRESHOLDS)
         for label, value in (thresholds or {}).items():
             if label not in LABELS:
-                raise NudityError(f"unknown nudity label {label!r}", f"use one of: {', '.join(LABELS)}")
+                raise NudityError(
+                    "unknown nudity label {label!r}",
+                    code="nudity.unknown_label",
+                    hint="use one of: {choices}",
+                    label=label,
+                    choices=", ".join(LABELS),
+                )
             if not 0.0 <= float(value) <= 1.0:
-                raise NudityError(f"threshold for {label} must be between 0 and 1, got {value}")
+                raise NudityError(
+                    "threshold for {label} must be between 0 and 1, got {value}",
+                    code="nudity.bad_threshold",
+                    label=label,
+                    value=value,
+                )
             merged[label] = float(value)
         self.thresholds = merged
         self.every_seconds = every_seconds

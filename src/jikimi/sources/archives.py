@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
+from jikimi.errors import Message
 from jikimi.sources.base import (
     ARCHIVE_EXTENSIONS,
     MEDIA_EXTENSIONS,
@@ -28,16 +29,22 @@ from jikimi.sources.base import (
 _RATIO_MIN_BYTES = 64 * 1024
 
 
-def member_path_problem(name: str) -> str | None:
+def member_path_message(name: str) -> Message | None:
     """Why an archive member name is refused (absolute, drive letter, ``..``, NUL), or None if safe."""
     if not name or "\x00" in name:
-        return "member name is empty or contains a NUL byte"
+        return Message("member name is empty or contains a NUL byte")
     norm = name.replace("\\", "/")
     if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        return f"member {name!r} has an absolute path"
+        return Message("member {name!r} has an absolute path", {"name": name})
     if any(part == ".." for part in PurePosixPath(norm).parts):
-        return f"member {name!r} escapes the archive with '..'"
+        return Message("member {name!r} escapes the archive with '..'", {"name": name})
     return None
+
+
+def member_path_problem(name: str) -> str | None:
+    """:func:`member_path_message` in English."""
+    problem = member_path_message(name)
+    return problem.render() if problem else None
 
 
 class _Budget:
@@ -67,7 +74,12 @@ class _ZipHandle:
         with zf.open(info) as fh:
             data = fh.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise SourceError(f"archive member {info.filename!r} is over the {max_bytes}-byte limit")
+            raise SourceError(
+                "archive member {name!r} is over the {limit}-byte limit",
+                code="sources.too_large",
+                name=info.filename,
+                limit=max_bytes,
+            )
         return data
 
 
@@ -99,7 +111,8 @@ def iter_zip(
     try:
         zf = _open_zip(handle_source)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        yield failed_item(make_key("zip", key_root), location, archive_sighting, f"not a readable zip: {exc}")
+        why = Message("not a readable zip: {detail}", {"detail": str(exc)})
+        yield failed_item(make_key("zip", key_root), location, archive_sighting, why)
         return
     handle = _ZipHandle(lambda: _open_zip(handle_source))
     with zf:
@@ -109,7 +122,10 @@ def iter_zip(
                 make_key("zip", key_root),
                 location,
                 archive_sighting,
-                f"archive has {len(infos)} entries, over the limit of {limits.zip_max_entries}",
+                Message(
+                    "archive has {n} entries, over the limit of {limit}",
+                    {"n": len(infos), "limit": limits.zip_max_entries},
+                ),
             )
             return
         budget.entries += len(infos)
@@ -123,12 +139,14 @@ def iter_zip(
                 source_kind="zip", location=member_loc, container=container, declared_size=info.file_size
             )
             base = PurePosixPath(name.replace("\\", "/")).name or name
-            problem = member_path_problem(name)
+            problem = member_path_message(name)
             if problem:
                 yield failed_item(key, base, sighting, problem)
                 continue
             if info.flag_bits & 0x1:
-                yield failed_item(key, base, sighting, f"member {name!r} is encrypted")
+                yield failed_item(
+                    key, base, sighting, Message("member {name!r} is encrypted", {"name": name})
+                )
                 continue
             ext = PurePosixPath(base).suffix.lower()
             nested = ext in ARCHIVE_EXTENSIONS
@@ -139,7 +157,10 @@ def iter_zip(
                     with zf.open(info) as fh:
                         mime = sniff_mime(fh.read(SNIFF_BYTES))
                 except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-                    yield failed_item(key, base, sighting, f"member {name!r} cannot be read: {exc}")
+                    why = Message(
+                        "member {name!r} cannot be read: {detail}", {"name": name, "detail": str(exc)}
+                    )
+                    yield failed_item(key, base, sighting, why)
                     continue
                 nested = mime == ZIP_MIME
                 visual = is_visual_mime(mime)
@@ -154,14 +175,22 @@ def iter_zip(
             budget.total += info.file_size
             if nested:
                 if depth >= limits.zip_max_depth:
-                    yield failed_item(
-                        key, base, sighting, f"nested archive not opened (depth limit {limits.zip_max_depth})"
-                    )
+                    why = Message("nested archive not opened (depth limit {n})", {"n": limits.zip_max_depth})
+                    yield failed_item(key, base, sighting, why)
                     continue
                 try:
                     inner = handle.read(info, limits.max_item_bytes)
-                except (SourceError, zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-                    yield failed_item(key, base, sighting, f"nested archive {name!r} cannot be read: {exc}")
+                except SourceError as exc:
+                    why = Message(
+                        "nested archive {name!r} cannot be read: {detail}", {"name": name, "detail": exc}
+                    )
+                    yield failed_item(key, base, sighting, why)
+                    continue
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                    why = Message(
+                        "nested archive {name!r} cannot be read: {detail}", {"name": name, "detail": str(exc)}
+                    )
+                    yield failed_item(key, base, sighting, why)
                     continue
                 yield from iter_zip(
                     inner,
@@ -194,20 +223,33 @@ def _member_opener(handle: _ZipHandle, info: zipfile.ZipInfo, max_bytes: int) ->
         try:
             return handle.read(info, max_bytes)
         except zipfile.BadZipFile as exc:
-            raise SourceError(f"archive member {info.filename!r} is corrupt: {exc}") from exc
+            raise SourceError(
+                "archive member {name!r} is corrupt: {detail}",
+                code="sources.corrupt",
+                name=info.filename,
+                detail=str(exc),
+            ) from exc
 
     return open_member
 
 
-def _size_problem(info: zipfile.ZipInfo, limits: SourceLimits, budget: _Budget) -> str | None:
+def _size_problem(info: zipfile.ZipInfo, limits: SourceLimits, budget: _Budget) -> Message | None:
     if info.file_size > limits.max_item_bytes:
-        return f"member is {info.file_size} bytes, over the {limits.max_item_bytes}-byte limit"
+        return Message(
+            "member is {size} bytes, over the {limit}-byte limit",
+            {"size": info.file_size, "limit": limits.max_item_bytes},
+        )
     if info.file_size > _RATIO_MIN_BYTES:
         ratio = info.file_size / max(info.compress_size, 1)
         if ratio > limits.zip_max_ratio:
-            return f"member compresses {ratio:.0f}:1, over the {limits.zip_max_ratio:.0f}:1 limit (zip bomb?)"
+            return Message(
+                "member compresses {ratio}:1, over the {limit}:1 limit (zip bomb?)",
+                {"ratio": f"{ratio:.0f}", "limit": f"{limits.zip_max_ratio:.0f}"},
+            )
     if budget.total + info.file_size > limits.zip_max_total_bytes:
-        return f"archive expands past the {limits.zip_max_total_bytes}-byte total limit"
+        return Message(
+            "archive expands past the {limit}-byte total limit", {"limit": limits.zip_max_total_bytes}
+        )
     return None
 
 
@@ -219,7 +261,12 @@ class ZipSource(Source):
     def __init__(self, path: Path, limits: SourceLimits | None = None) -> None:
         path = Path(path)
         if not path.is_file():
-            raise SourceError(f"{path} is not a file", "give the path of a .zip archive")
+            raise SourceError(
+                "{path} is not a file",
+                code="sources.not_found",
+                hint="give the path of a .zip archive",
+                path=str(path),
+            )
         super().__init__(str(path), limits)
         self.path = path.resolve()
 

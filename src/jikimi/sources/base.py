@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from jikimi.errors import JikimiError
+from jikimi.errors import JikimiError, Message
 from jikimi.media.sniff import describe_unknown, sniff
 
 ItemStatus = Literal["media", "unresolved", "failed"]
@@ -116,15 +116,16 @@ class Item:
 
     ``status`` is "media" (bytes can be read with :meth:`read`), "unresolved" (the source says media was
     posted but its bytes are not there, e.g. a Telegram message whose file was not exported) or "failed"
-    (``reason`` says why: a path escaping the export, an archive member too large...). ``key`` is stable:
-    scanning the same source twice gives the same keys, so a scan can resume and stay idempotent.
+    (``message`` says why, a catalogued :class:`~jikimi.errors.Message`: a path escaping the export, an
+    archive member too large...; ``reason`` is its English). ``key`` is stable: scanning the same source twice
+    gives the same keys, so a scan can resume and stay idempotent.
     """
 
     key: str
     name: str
     sighting: Sighting
     status: ItemStatus = "media"
-    reason: str | None = None
+    message: Message | None = None
     size: int | None = None
     path: Path | None = None
     """For items that are a checked regular file on disk: its resolved path (``read`` re-checks it)."""
@@ -134,18 +135,31 @@ class Item:
     def ok(self) -> bool:
         return self.status == "media"
 
+    @property
+    def reason(self) -> str | None:
+        """Why the item is failed or unresolved, in English (``message`` keeps it as data)."""
+        return self.message.render() if self.message is not None else None
+
     def read(self) -> bytes:
         """The item's bytes. Raises :class:`SourceError` (with the reason) for failed or unresolved items,
         or when the bytes cannot be read now (file removed, grew past the limit, corrupt archive member)."""
         if self.status != "media" or self.opener is None:
-            raise SourceError(self.reason or f"no media bytes for {self.sighting.location}")
+            if self.message is not None:
+                raise SourceError(self.message, code="sources.no_media")
+            raise SourceError(
+                "no media bytes for {location}", code="sources.no_media", location=self.sighting.location
+            )
         try:
             return self.opener()
         except SourceError:
             raise
         except (OSError, ValueError, EOFError, RuntimeError) as exc:
             raise SourceError(
-                f"cannot read {self.sighting.location}: {exc}", "check the file is still there and readable"
+                "cannot read {location}: {detail}",
+                code="sources.unreadable",
+                hint="check the file is still there and readable",
+                location=self.sighting.location,
+                detail=str(exc),
             ) from exc
 
 
@@ -155,8 +169,10 @@ def make_key(kind: str, *parts: str | int | None) -> str:
     return f"{kind}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:40]}"
 
 
-def failed_item(key: str, name: str, sighting: Sighting, reason: str) -> Item:
-    return Item(key=key, name=name, sighting=sighting, status="failed", reason=reason)
+def failed_item(key: str, name: str, sighting: Sighting, reason: Message | JikimiError) -> Item:
+    """An item that cannot be scanned, with why (a catalogued message, or the error that stopped it)."""
+    message = reason.message if isinstance(reason, JikimiError) else reason
+    return Item(key=key, name=name, sighting=sighting, status="failed", message=message)
 
 
 _MIME_BY_FORMAT = {
@@ -209,17 +225,32 @@ def read_regular_file(path: Path, max_bytes: int, *, expected_size: int | None =
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fh.fileno())
         if not stat.S_ISREG(st.st_mode):
-            raise SourceError(f"{path.name} is not a regular file")
+            raise SourceError("{name} is not a regular file", code="sources.not_regular", name=path.name)
         if st.st_size > max_bytes:
             raise SourceError(
-                f"{path.name} is {st.st_size} bytes, over the {max_bytes}-byte limit",
-                "raise the item size limit if this file is expected",
+                "{name} is {size} bytes, over the {limit}-byte limit",
+                code="sources.too_large",
+                hint="raise the item size limit if this file is expected",
+                name=path.name,
+                size=st.st_size,
+                limit=max_bytes,
             )
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise SourceError(f"{path.name} grew past the {max_bytes}-byte limit while reading")
+        raise SourceError(
+            "{name} grew past the {limit}-byte limit while reading",
+            code="sources.too_large",
+            name=path.name,
+            limit=max_bytes,
+        )
     if expected_size is not None and len(data) != expected_size:
-        raise SourceError(f"{path.name} changed while scanning ({expected_size} bytes, now {len(data)})")
+        raise SourceError(
+            "{name} changed while scanning ({before} bytes, now {now})",
+            code="sources.changed",
+            name=path.name,
+            before=expected_size,
+            now=len(data),
+        )
     return data
 
 

@@ -17,7 +17,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from jikimi.sources.archives import member_path_problem
+from jikimi.errors import Message
+from jikimi.sources.archives import member_path_message, member_path_problem
 from jikimi.sources.base import DEFAULT_LIMITS, SourceError, SourceLimits
 
 _EXPORT_MARKERS = re.compile(r"(result\.json|messages\d*\.html|export_results\.html)")
@@ -58,14 +59,14 @@ def zip_export_root(path: Path) -> str | None:
 
 def extract_export_zip(
     path: Path, root: str, dest: Path, limits: SourceLimits = DEFAULT_LIMITS
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, Message]]:
     """Extract the members under ``root`` (from :func:`zip_export_root`) into the new folder ``dest``.
 
-    Returns ``(member, reason)`` for each member refused (unsafe name, encrypted, symbolic link, too large,
-    zip bomb). Raises :class:`SourceError` when the archive cannot be read or is over the entry or total size
-    limits (nothing is kept in ``dest`` then).
+    Returns ``(member, reason)`` (a catalogued :class:`~jikimi.errors.Message`) for each member refused
+    (unsafe name, encrypted, symbolic link, too large, zip bomb). Raises :class:`SourceError` when the
+    archive cannot be read or is over the entry or total size limits (nothing is kept in ``dest`` then).
     """
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, Message]] = []
     dest.mkdir(parents=True, mode=0o700)
     real_dest = dest.resolve()
     try:
@@ -73,7 +74,10 @@ def extract_export_zip(
             infos = [i for i in zf.infolist() if _norm(i.filename).startswith(root)]
             if len(infos) > limits.zip_max_entries:
                 raise SourceError(
-                    f"the export has {len(infos)} entries, over the limit of {limits.zip_max_entries}"
+                    "the export has {n} entries, over the limit of {limit}",
+                    code="sources.too_many_entries",
+                    n=len(infos),
+                    limit=limits.zip_max_entries,
                 )
             total = 0
             for info in infos:
@@ -81,29 +85,38 @@ def extract_export_zip(
                 rel = name[len(root) :]
                 if info.is_dir() or not rel:
                     continue
-                problem = member_path_problem(name)
+                problem = member_path_message(name)
                 if problem is None and info.flag_bits & 0x1:
-                    problem = f"member {name!r} is encrypted"
+                    problem = Message("member {name!r} is encrypted", {"name": name})
                 if problem is None and stat.S_ISLNK(info.external_attr >> 16):
-                    problem = f"member {name!r} is a symbolic link"
+                    problem = Message("member {name!r} is a symbolic link", {"name": name})
                 if problem is None and info.file_size > limits.max_item_bytes:
-                    problem = f"member is {info.file_size} bytes, over the {limits.max_item_bytes}-byte limit"
+                    problem = Message(
+                        "member is {size} bytes, over the {limit}-byte limit",
+                        {"size": info.file_size, "limit": limits.max_item_bytes},
+                    )
                 if problem is None and info.file_size > _RATIO_MIN_BYTES:
                     ratio = info.file_size / max(info.compress_size, 1)
                     if ratio > limits.zip_max_ratio:
-                        problem = (
-                            f"member compresses {ratio:.0f}:1, over the {limits.zip_max_ratio:.0f}:1 limit"
-                            " (zip bomb?)"
+                        problem = Message(
+                            "member compresses {ratio}:1, over the {limit}:1 limit (zip bomb?)",
+                            {"ratio": f"{ratio:.0f}", "limit": f"{limits.zip_max_ratio:.0f}"},
                         )
                 if problem:
                     problems.append((name, problem))
                     continue
                 total += info.file_size
                 if total > limits.zip_max_total_bytes:
-                    raise SourceError(f"the export expands past the {limits.zip_max_total_bytes}-byte limit")
+                    raise SourceError(
+                        "the export expands past the {limit}-byte limit",
+                        code="sources.too_large",
+                        limit=limits.zip_max_total_bytes,
+                    )
                 target = (real_dest / rel).resolve()
                 if not target.is_relative_to(real_dest) or target == real_dest:
-                    problems.append((name, f"member {name!r} leads outside the export folder"))
+                    problems.append(
+                        (name, Message("member {name!r} leads outside the export folder", {"name": name}))
+                    )
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 written = 0
@@ -115,17 +128,26 @@ def extract_export_zip(
                         out.write(chunk)
                 if written > info.file_size:
                     target.unlink()
-                    problems.append((name, f"member {name!r} is larger than the archive states"))
+                    problems.append(
+                        (name, Message("member {name!r} is larger than the archive states", {"name": name}))
+                    )
     except SourceError:
         shutil.rmtree(dest, ignore_errors=True)
         raise
     except FileExistsError as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        raise SourceError(f"the export zip names a file twice: {exc.filename}") from exc
+        raise SourceError(
+            "the export zip names a file twice: {name}",
+            code="sources.duplicate_member",
+            name=str(exc.filename),
+        ) from exc
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise SourceError(
-            f"the export zip cannot be read: {exc}", "re-create the zip and upload it again"
+            "the export zip cannot be read: {detail}",
+            code="sources.corrupt",
+            hint="re-create the zip and upload it again",
+            detail=str(exc),
         ) from exc
     return problems
 

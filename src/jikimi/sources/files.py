@@ -8,6 +8,7 @@ import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from jikimi.errors import Message
 from jikimi.sources.archives import iter_zip
 from jikimi.sources.base import (
     ARCHIVE_EXTENSIONS,
@@ -26,6 +27,10 @@ from jikimi.sources.base import (
     sniff_mime,
 )
 from jikimi.sources.telegram import TelegramExportSource, is_telegram_export
+
+
+def _unreadable(exc: OSError) -> Message:
+    return Message("cannot read: {detail}", {"detail": str(exc.strerror or exc)})
 
 
 def _opener(path: Path, max_bytes: int) -> Callable[[], bytes]:
@@ -57,7 +62,9 @@ class FolderSource(Source):
     ) -> None:
         path = Path(path)
         if not path.exists():
-            raise SourceError(f"{path} does not exist", "check the path")
+            raise SourceError(
+                "{path} does not exist", code="sources.not_found", hint="check the path", path=str(path)
+            )
         super().__init__(str(path), limits)
         self.root = path.resolve()
         self.follow_symlinks = follow_symlinks
@@ -82,13 +89,16 @@ class FolderSource(Source):
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError as exc:
-                yield self._fail(rel or ".", f"cannot list folder: {exc.strerror or exc}")
+                yield self._fail(
+                    rel or ".", Message("cannot list folder: {detail}", {"detail": str(exc.strerror or exc)})
+                )
                 continue
             subdirs: list[tuple[Path, str, int]] = []
             for entry in entries:
                 seen += 1
                 if seen > self.limits.max_files:
-                    yield self._fail(rel or ".", f"stopped after {self.limits.max_files} entries (limit)")
+                    why = Message("stopped after {n} entries (limit)", {"n": self.limits.max_files})
+                    yield self._fail(rel or ".", why)
                     return
                 entry_rel = f"{rel}/{entry.name}" if rel else entry.name
                 entry_path = Path(entry.path)
@@ -99,17 +109,18 @@ class FolderSource(Source):
                         continue
                     est = entry_path.stat()  # follows links
                 except FileNotFoundError:
-                    yield self._fail(entry_rel, "broken symbolic link")
+                    yield self._fail(entry_rel, Message("broken symbolic link"))
                     continue
                 except OSError as exc:
-                    yield self._fail(entry_rel, f"cannot read: {exc.strerror or exc}")
+                    yield self._fail(entry_rel, _unreadable(exc))
                     continue
                 if stat.S_ISDIR(est.st_mode):
                     ident = (est.st_dev, est.st_ino)
                     if ident in visited:
                         continue  # a link loop or a folder already walked
                     if depth + 1 > self.limits.max_dir_depth:
-                        yield self._fail(entry_rel, f"folder nesting deeper than {self.limits.max_dir_depth}")
+                        why = Message("folder nesting deeper than {n}", {"n": self.limits.max_dir_depth})
+                        yield self._fail(entry_rel, why)
                         continue
                     visited.add(ident)
                     if self.exports and is_telegram_export(entry_path):
@@ -128,9 +139,9 @@ class FolderSource(Source):
             yield from export
             self.counts["skipped"] += export.counts["skipped"]
         except SourceError as exc:
-            yield self._fail(rel, f"Telegram export cannot be read: {exc.reason}")
+            yield self._fail(rel, Message("Telegram export cannot be read: {detail}", {"detail": exc}))
 
-    def _fail(self, rel: str, reason: str) -> Item:
+    def _fail(self, rel: str, reason: Message) -> Item:
         location = str(self.root / rel) if rel != "." else str(self.root)
         return failed_item(
             make_key("file", str(self.root), rel),
@@ -144,7 +155,7 @@ class FolderSource(Source):
             real = path.resolve(strict=True)
             size = real.stat().st_size
         except OSError as exc:
-            yield self._fail(rel, f"cannot read: {exc.strerror or exc}")
+            yield self._fail(rel, _unreadable(exc))
             return
         ext = path.suffix.lower()
         mime: str | None = None
@@ -154,7 +165,7 @@ class FolderSource(Source):
             try:
                 mime = sniff_mime(read_head(real))
             except OSError as exc:
-                yield self._fail(rel, f"cannot read: {exc.strerror or exc}")
+                yield self._fail(rel, _unreadable(exc))
                 return
             archive = mime == ZIP_MIME
             visual = is_visual_mime(mime)
@@ -174,7 +185,10 @@ class FolderSource(Source):
                 key,
                 path.name,
                 sighting,
-                f"file is {size} bytes, over the {self.limits.max_item_bytes}-byte limit",
+                Message(
+                    "file is {size} bytes, over the {limit}-byte limit",
+                    {"size": size, "limit": self.limits.max_item_bytes},
+                ),
             )
             return
         yield Item(

@@ -41,12 +41,18 @@ def open_source(
         return UrlSource(read_url_list(path, limits), limits, container=str(path), allow_hosts=allow_hosts)
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         raise SourceError(
-            f"{text}: only http and https links can be scanned", "give an http(s) URL or a path"
+            "{text}: only http and https links can be scanned",
+            code="sources.unsupported_link",
+            hint="give an http(s) URL or a path",
+            text=text,
         )
     path = Path(text).expanduser()
     if not path.exists():
         raise SourceError(
-            f"{path} does not exist", "check the path (a folder, a file, a .zip, an export, a URL)"
+            "{path} does not exist",
+            code="sources.not_found",
+            hint="check the path (a folder, a file, a .zip, an export, a URL)",
+            path=str(path),
         )
     if is_telegram_export(path) or (path.is_file() and path.suffix.lower() == ".json"):
         return TelegramExportSource(path, limits)
@@ -56,7 +62,12 @@ def open_source(
             try:
                 is_zip = sniff_mime(read_head(path)) == "application/zip"
             except OSError as exc:
-                raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+                raise SourceError(
+                    "cannot read {location}: {detail}",
+                    code="sources.unreadable",
+                    location=str(path),
+                    detail=str(exc.strerror or exc),
+                ) from exc
         if is_zip:
             return ZipSource(path, limits)
     return FolderSource(path, limits)

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from jikimi.errors import Message
 from jikimi.sources.base import (
     MEDIA_EXTENSIONS,
     Item,
@@ -31,6 +32,22 @@ from jikimi.sources.base import (
 
 NOT_EXPORTED_PREFIXES = ("(File not included", "(File unavailable", "(File exceeds maximum size")
 """What Telegram writes in a path field when the file itself was not saved."""
+
+#: Telegram's own notes on media it did not export, catalogued so that pages show them in Korean.
+_NOTES = {
+    m.id: m
+    for m in (
+        Message("File not included. Change data exporting settings to download."),
+        Message("File exceeds maximum size. Change data exporting settings to download."),
+        Message("Not included, change data exporting settings to download."),
+    )
+}
+
+
+def _note(text: str) -> Message:
+    """What the export says about media it did not include: catalogued when known, else as it is."""
+    return _NOTES.get(text) or Message("{note}", {"note": text})
+
 
 _VISUAL_MEDIA_TYPES = frozenset({"video_file", "animation", "video_message", "sticker"})
 _AUDIO_MEDIA_TYPES = frozenset({"voice_message", "audio_file"})
@@ -103,22 +120,29 @@ def _not_exported(value: str) -> bool:
     return value.startswith(NOT_EXPORTED_PREFIXES) or (value.startswith("(") and value.endswith(")"))
 
 
-class _PathRefused(Exception):
-    def __init__(self, reason: str, *, missing: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.missing = missing
+class _PathRefused(SourceError):
+    """A media path refused (absolute, ``..``, outside the export...), with why."""
+
+    missing = False
+
+
+class _PathMissing(_PathRefused):
+    """A media path whose file is just absent from the export (the item is unresolved, not failed)."""
+
+    missing = True
 
 
 def _lexical_check(rel: str) -> str:
     """``rel`` with forward slashes; refuses empty, NUL, absolute, drive-letter and ``..`` paths."""
     if not rel or "\x00" in rel:
-        raise _PathRefused("empty or invalid media path")
+        raise _PathRefused("empty or invalid media path", code="sources.media_path_refused")
     norm = rel.replace("\\", "/")
     if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        raise _PathRefused(f"absolute media path refused: {rel!r}")
+        raise _PathRefused("absolute media path refused: {rel!r}", code="sources.media_path_refused", rel=rel)
     if any(part == ".." for part in PurePosixPath(norm).parts):
-        raise _PathRefused(f"media path escapes the export folder: {rel!r}")
+        raise _PathRefused(
+            "media path escapes the export folder: {rel!r}", code="sources.media_path_refused", rel=rel
+        )
     return norm
 
 
@@ -134,14 +158,29 @@ def resolve_inside(root: Path, rel: str, base: Path | None = None) -> Path:
         real = candidate.resolve(strict=True)
     except FileNotFoundError:
         if candidate.is_symlink():
-            raise _PathRefused(f"media path is a broken symbolic link: {rel!r}") from None
-        raise _PathRefused(f"media file missing from the export: {rel}", missing=True) from None
+            raise _PathRefused(
+                "media path is a broken symbolic link: {rel!r}", code="sources.media_path_refused", rel=rel
+            ) from None
+        raise _PathMissing(
+            "media file missing from the export: {rel}", code="sources.media_missing", rel=rel
+        ) from None
     except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on some Pythons
-        raise _PathRefused(f"media path cannot be resolved: {rel!r} ({exc})") from None
+        raise _PathRefused(
+            "media path cannot be resolved: {rel!r} ({detail})",
+            code="sources.media_path_refused",
+            rel=rel,
+            detail=str(exc),
+        ) from None
     if not real.is_relative_to(root):
-        raise _PathRefused(f"media path leads outside the export folder (symbolic link?): {rel!r}")
+        raise _PathRefused(
+            "media path leads outside the export folder (symbolic link?): {rel!r}",
+            code="sources.media_path_refused",
+            rel=rel,
+        )
     if not real.is_file():
-        raise _PathRefused(f"media path is not a regular file: {rel!r}")
+        raise _PathRefused(
+            "media path is not a regular file: {rel!r}", code="sources.media_path_refused", rel=rel
+        )
     return real
 
 
@@ -168,14 +207,23 @@ class _Resolver:
         try:
             st = os.lstat(candidate)
         except FileNotFoundError:
-            raise _PathRefused(f"media file missing from the export: {rel}", missing=True) from None
+            raise _PathMissing(
+                "media file missing from the export: {rel}", code="sources.media_missing", rel=rel
+            ) from None
         except OSError as exc:
-            raise _PathRefused(f"media path cannot be read: {rel!r} ({exc.strerror or exc})") from None
+            raise _PathRefused(
+                "media path cannot be read: {rel!r} ({detail})",
+                code="sources.media_path_refused",
+                rel=rel,
+                detail=str(exc.strerror or exc),
+            ) from None
         if stat.S_ISLNK(st.st_mode):
             real = resolve_inside(self.root, rel, base)
             return real, real.stat().st_size
         if not stat.S_ISREG(st.st_mode):
-            raise _PathRefused(f"media path is not a regular file: {rel!r}")
+            raise _PathRefused(
+                "media path is not a regular file: {rel!r}", code="sources.media_path_refused", rel=rel
+            )
         return candidate, st.st_size
 
 
@@ -195,9 +243,9 @@ class _Message:
     text: str
     media: list[tuple[str, str, str | None, int | None]] = field(default_factory=list)
     """(media_type, path or not-exported marker, mime, declared size)."""
-    unresolved: list[tuple[str, str]] = field(default_factory=list)
+    unresolved: list[tuple[str, Message]] = field(default_factory=list)
     """(media_type, reason) for media the export did not include."""
-    problem: str | None = None
+    problem: Message | None = None
 
 
 @dataclass
@@ -234,7 +282,12 @@ class TelegramExportSource(Source):
                 json_name = path.name  # a renamed result.json: media paths stay relative to its folder
             path = path.parent
         if not path.is_dir():
-            raise SourceError(f"{path} is not a folder", "give the Telegram export folder (with result.json)")
+            raise SourceError(
+                "{path} is not a folder",
+                code="sources.not_a_folder",
+                hint="give the Telegram export folder (with result.json)",
+                path=str(path),
+            )
         super().__init__(str(path), limits)
         self.root = path.resolve()
         self._root_key = str(self.root)
@@ -246,8 +299,10 @@ class TelegramExportSource(Source):
             self.format = "html"
         else:
             raise SourceError(
-                f"{path} is not a Telegram Desktop export",
-                "export from Telegram Desktop: Settings > Advanced > Export Telegram data",
+                "{path} is not a Telegram Desktop export",
+                code="sources.not_telegram_export",
+                hint="export from Telegram Desktop: Settings > Advanced > Export Telegram data",
+                path=str(path),
             )
 
     # -- iteration -------------------------------------------------------------------------------------------
@@ -287,7 +342,7 @@ class TelegramExportSource(Source):
                     name=media_type,
                     sighting=_replace(sighting, media_type=media_type),
                     status="unresolved",
-                    reason=reason,
+                    message=reason,
                 )
             if thumb is not None and main_missing and not _not_exported(thumb[1]):
                 item = self._media_item(chat, msg, sighting, 99, *thumb)
@@ -309,7 +364,9 @@ class TelegramExportSource(Source):
         name = PurePosixPath(rel.replace("\\", "/")).name or media_type
         if _not_exported(rel):  # the location stays "result.json#message<id>": there is no file
             s = _replace(sighting, media_type=media_type, mime_type=mime, declared_size=declared)
-            return Item(key=key, name=media_type, sighting=s, status="unresolved", reason=rel.strip("()"))
+            return Item(
+                key=key, name=media_type, sighting=s, status="unresolved", message=_note(rel.strip("()"))
+            )
         base_rel = _display_rel(self.root, chat.base, rel)
         s = _replace(
             sighting, media_type=media_type, mime_type=mime, declared_size=declared, location=base_rel
@@ -318,12 +375,20 @@ class TelegramExportSource(Source):
             real, size = self._resolver.resolve(rel, chat.base)
         except _PathRefused as exc:
             status: ItemStatus = "unresolved" if exc.missing else "failed"
-            return Item(key=key, name=name, sighting=s, status=status, reason=exc.reason)
+            return Item(key=key, name=name, sighting=s, status=status, message=exc.message)
         limit = self.limits.max_item_bytes
         if size > limit:
-            return failed_item(key, name, s, f"{rel} is {size} bytes, over the {limit}-byte limit")
+            why = Message(
+                "{name} is {size} bytes, over the {limit}-byte limit",
+                {"name": rel, "size": size, "limit": limit},
+            )
+            return failed_item(key, name, s, why)
         if far_larger(size, declared, self.limits):
-            return failed_item(key, name, s, f"{rel} is {size} bytes but the export states {declared}")
+            why = Message(
+                "{rel} is {size} bytes but the export states {declared}",
+                {"rel": rel, "size": size, "declared": declared},
+            )
+            return failed_item(key, name, s, why)
         return Item(
             key=key,
             name=name,
@@ -362,7 +427,12 @@ class TelegramExportSource(Source):
         path = self.root / self.json_name
         data = _load_json(path, self.limits)
         if not isinstance(data, dict):
-            raise SourceError(f"{path.name} is not a JSON object", "is this a Telegram Desktop export?")
+            raise SourceError(
+                "{name} is not a JSON object",
+                code="sources.not_telegram_export",
+                hint="is this a Telegram Desktop export?",
+                name=path.name,
+            )
         chat_dicts: list[Any] = []
         if isinstance(data.get("messages"), list):
             chat_dicts.append(data)
@@ -372,8 +442,10 @@ class TelegramExportSource(Source):
                 chat_dicts.extend(block["list"])
         if not chat_dicts:
             raise SourceError(
-                f"{path.name} has no messages or chats",
-                "export the chat history, not only account information",
+                "{name} has no messages or chats",
+                code="sources.not_telegram_export",
+                hint="export the chat history, not only account information",
+                name=path.name,
             )
         for position, chat in enumerate(chat_dicts):
             if not isinstance(chat, dict) or not isinstance(chat.get("messages"), list):
@@ -406,7 +478,10 @@ class TelegramExportSource(Source):
             pages.extend(sorted(found, key=page_number))
         if len(pages) > self.limits.telegram_max_pages:
             raise SourceError(
-                f"export has {len(pages)} HTML pages, over the limit {self.limits.telegram_max_pages}"
+                "export has {n} HTML pages, over the limit {limit}",
+                code="sources.too_many_entries",
+                n=len(pages),
+                limit=self.limits.telegram_max_pages,
             )
         return pages
 
@@ -424,9 +499,10 @@ class TelegramExportSource(Source):
                 try:
                     real = resolve_inside(self.root, rel_page)
                     raw = read_regular_file(real, self.limits.telegram_max_html_bytes)
-                except (_PathRefused, SourceError, OSError) as exc:
-                    reason = exc.reason if isinstance(exc, (_PathRefused, SourceError)) else str(exc)
-                    problems.append(_problem_message(len(messages) + len(problems), f"{rel_page}: {reason}"))
+                except (SourceError, OSError) as exc:
+                    detail: SourceError | str = exc if isinstance(exc, SourceError) else str(exc)
+                    why = Message("{page}: {detail}", {"page": rel_page, "detail": detail})
+                    problems.append(_problem_message(len(messages) + len(problems), why))
                     continue
                 dom = _parse_html(raw.decode("utf-8", errors="replace"))
                 name = name or _html_chat_name(dom)
@@ -472,7 +548,7 @@ def _nearby(msgs: Sequence[_Message], pos: int) -> str:
 
 
 def _blank_message(
-    index: int, message_id: int | None, service: bool, *, problem: str | None = None
+    index: int, message_id: int | None, service: bool, *, problem: Message | None = None
 ) -> _Message:
     """A message with no date, sender, forward or text yet (the readers fill in what they find)."""
     return _Message(
@@ -490,7 +566,7 @@ def _blank_message(
     )
 
 
-def _problem_message(index: int, reason: str) -> _Message:
+def _problem_message(index: int, reason: Message) -> _Message:
     return _blank_message(index, None, False, problem=reason)
 
 
@@ -499,25 +575,41 @@ def _load_json(path: Path, limits: SourceLimits) -> Any:
         raw = read_regular_file(path, limits.telegram_max_json_bytes)
     except SourceError as exc:
         raise SourceError(
-            f"{path.name} cannot be read: {exc.reason}", "raise the JSON size limit if needed"
+            "{name} cannot be read: {detail}",
+            code="sources.unreadable",
+            hint="raise the JSON size limit if needed",
+            name=path.name,
+            detail=exc,
         ) from exc
     except OSError as exc:  # ELOOP: result.json is a symbolic link; or unreadable
         raise SourceError(
-            f"{path.name} cannot be read: {exc.strerror or exc}", "the export JSON must be a regular file"
+            "{name} cannot be read: {detail}",
+            code="sources.unreadable",
+            hint="the export JSON must be a regular file",
+            name=path.name,
+            detail=str(exc.strerror or exc),
         ) from exc
     try:
         return json.loads(raw)
     except RecursionError as exc:
-        raise SourceError(f"{path.name} is nested too deeply to be a Telegram export") from exc
+        raise SourceError(
+            "{name} is nested too deeply to be a Telegram export",
+            code="sources.not_telegram_export",
+            name=path.name,
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise SourceError(
-            f"{path.name} is not valid JSON: {exc}", "re-export the chat from Telegram Desktop"
+            "{name} is not valid JSON: {detail}",
+            code="sources.not_telegram_export",
+            hint="re-export the chat from Telegram Desktop",
+            name=path.name,
+            detail=str(exc),
         ) from exc
 
 
 def _json_message(index: int, m: Any) -> _Message:
     if not isinstance(m, dict):
-        return _problem_message(index, f"message #{index} is not a JSON object")
+        return _problem_message(index, Message("message #{n} is not a JSON object", {"n": index}))
     is_service = m.get("type") == "service"
     msg = _Message(
         index=index,
@@ -549,7 +641,9 @@ def _json_message(index: int, m: Any) -> _Message:
     for key in ("photo", "file", "thumbnail"):
         value = m.get(key)
         if value is not None and not isinstance(value, str):
-            msg.problem = f"message {msg.message_id}: field {key!r} is not a path string"
+            msg.problem = Message(
+                "message {id}: field {key!r} is not a path string", {"id": msg.message_id, "key": key}
+            )
     return msg
 
 
@@ -790,7 +884,7 @@ def _html_media(scope: _El, msg: _Message, *, service: bool = False) -> None:
         else:
             desc = wrap.find("div", "description")
             title = wrap.find("div", "title")
-            reason = _clean(desc.text()) if desc else "media not included in the export"
+            note = _note(_clean(desc.text())) if desc else Message("media not included in the export")
             label = _clean(title.text()) if title else generic
             if generic != "file" or PurePosixPath(label).suffix.lower() in MEDIA_EXTENSIONS:
-                msg.unresolved.append((generic, f"{label}: {reason}"))
+                msg.unresolved.append((generic, Message("{label}: {note}", {"label": label, "note": note})))

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from jikimi.errors import Message, Text
 from jikimi.sources.base import (
     DEFAULT_LIMITS,
     Item,
@@ -52,11 +53,17 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 
 def ip_problem(ip: IPAddress) -> str | None:
+    """:func:`ip_message` in English."""
+    problem = ip_message(ip)
+    return problem.render() if problem else None
+
+
+def ip_message(ip: IPAddress) -> Message | None:
     """Why connecting to ``ip`` is refused (loopback, private, link-local, multicast, reserved, metadata...),
     or None for a public address. IPv6 forms that embed an IPv4 address (mapped, 6to4, Teredo, NAT64) are
     judged by the embedded address too."""
     if ip in _METADATA_IPS:
-        return f"{ip} is a cloud metadata address"
+        return Message("{ip} is a cloud metadata address", {"ip": str(ip)})
     if isinstance(ip, ipaddress.IPv6Address):
         embedded: list[ipaddress.IPv4Address] = []
         if ip.ipv4_mapped is not None:
@@ -68,23 +75,25 @@ def ip_problem(ip: IPAddress) -> str | None:
         if ip in _NAT64:
             embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         for v4 in embedded:
-            inner = ip_problem(v4)
+            inner = ip_message(v4)
             if inner:
-                return f"{ip} embeds a refused IPv4 address ({inner})"
+                return Message(
+                    "{ip} embeds a refused IPv4 address ({inner})", {"ip": str(ip), "inner": inner}
+                )
     checks = (
-        (ip.is_unspecified, "unspecified"),
-        (ip.is_loopback, "loopback"),
-        (ip.is_link_local, "link-local"),
-        (ip.is_multicast, "multicast"),
-        (ip.is_private, "private"),
-        (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED, "shared (carrier-grade NAT)"),
-        (ip.is_reserved, "reserved"),
+        (ip.is_unspecified, Text("unspecified")),
+        (ip.is_loopback, Text("loopback")),
+        (ip.is_link_local, Text("link-local")),
+        (ip.is_multicast, Text("multicast")),
+        (ip.is_private, Text("private")),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED, Text("shared (carrier-grade NAT)")),
+        (ip.is_reserved, Text("reserved")),
     )
     for hit, label in checks:
         if hit:
-            return f"{ip} is a {label} address"
+            return Message("{ip} is a {label} address", {"ip": str(ip), "label": label})
     if not ip.is_global:
-        return f"{ip} is not a public address"
+        return Message("{ip} is not a public address", {"ip": str(ip)})
     return None
 
 
@@ -93,6 +102,12 @@ def _is_allowed(host: str, allow_hosts: frozenset[str]) -> bool:
 
 
 def url_problem(url: str, allow_hosts: Iterable[str] | None = None) -> str | None:
+    """:func:`url_message` in English."""
+    problem = url_message(url, allow_hosts)
+    return problem.render() if problem else None
+
+
+def url_message(url: str, allow_hosts: Iterable[str] | None = None) -> Message | None:
     """Why ``url`` is refused before any network access, or None. Addresses written in decimal, octal or hex
     (``http://2130706433/``, ``http://0177.0.0.1/``) are refused outright."""
     allow = frozenset(h.lower() for h in (allow_hosts or ()))
@@ -101,15 +116,17 @@ def url_problem(url: str, allow_hosts: Iterable[str] | None = None) -> str | Non
         host = parts.hostname
         port = parts.port  # raises on a bad port
     except ValueError as exc:
-        return f"malformed URL: {exc}"
+        return Message("malformed URL: {detail}", {"detail": str(exc)})
     if parts.scheme.lower() not in ("http", "https"):
-        return f"only http and https URLs are fetched, not {parts.scheme or 'a bare path'!r}"
+        if not parts.scheme:
+            return Message("only http and https URLs are fetched, not 'a bare path'")
+        return Message("only http and https URLs are fetched, not {scheme!r}", {"scheme": parts.scheme})
     if not host:
-        return "URL has no host"
+        return Message("URL has no host")
     if port == 0:
-        return "port 0 is not a valid port"
+        return Message("port 0 is not a valid port")
     if parts.username is not None or parts.password is not None:
-        return "URLs with credentials are refused"
+        return Message("URLs with credentials are refused")
     if _is_allowed(host, allow):
         return None
     host = host.rstrip(".")
@@ -118,26 +135,25 @@ def url_problem(url: str, allow_hosts: Iterable[str] | None = None) -> str | Non
     except ValueError:
         ip = None
     if ip is not None:
-        return ip_problem(ip)
+        return ip_message(ip)
     if all(c in "0123456789abcdefxABCDEFX." for c in host) and any(c.isdigit() for c in host):
         try:
             packed = socket.inet_aton(host)
         except OSError:
             packed = None
         if packed is not None:
-            return (
-                f"address written in a non-standard numeric form refused: {host} ({socket.inet_ntoa(packed)})"
+            return Message(
+                "address written in a non-standard numeric form refused: {host} ({ip})",
+                {"host": host, "ip": socket.inet_ntoa(packed)},
             )
     lowered = host.lower()
     if lowered in _BLOCKED_NAMES or lowered.endswith(_BLOCKED_SUFFIXES):
-        return f"host {host!r} names a local or internal service"
+        return Message("host {host!r} names a local or internal service", {"host": host})
     return None
 
 
-class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class _Refused(SourceError):
+    """A connection refused by the address checks, with why (caught inside :func:`safe_fetch`)."""
 
 
 class _GuardedBackend(httpcore.SyncBackend):
@@ -158,7 +174,9 @@ class _GuardedBackend(httpcore.SyncBackend):
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
         except (socket.gaierror, UnicodeError) as exc:
-            raise _Refused(f"cannot resolve {host}: {exc}") from exc
+            raise _Refused(
+                "cannot resolve {host}: {detail}", code="sources.url_refused", host=host, detail=str(exc)
+            ) from exc
         addresses: list[str] = []
         for info in infos:
             addr = str(info[4][0]).split("%", 1)[0]
@@ -168,9 +186,14 @@ class _GuardedBackend(httpcore.SyncBackend):
         for addr in addresses:
             if host_allowed or _is_allowed(addr, self.allow_hosts):
                 continue
-            problem = ip_problem(ipaddress.ip_address(addr))
+            problem = ip_message(ipaddress.ip_address(addr))
             if problem:
-                raise _Refused(f"{host} resolves to a refused address: {problem}")
+                raise _Refused(
+                    "{host} resolves to a refused address: {problem}",
+                    code="sources.url_refused",
+                    host=host,
+                    problem=problem,
+                )
         last: Exception | None = None
         for addr in addresses:
             try:
@@ -182,7 +205,7 @@ class _GuardedBackend(httpcore.SyncBackend):
             return stream
         if last is not None:
             raise last
-        raise _Refused(f"{host} has no address")
+        raise _Refused("{host} has no address", code="sources.url_refused", host=host)
 
 
 class _GuardedTransport(httpx.HTTPTransport):
@@ -212,7 +235,14 @@ class FetchResult:
     content_length: int | None = None
     peer_ip: str | None = None
     error: str | None = None
+    """Why the fetch did not complete, in English; ``error_message`` keeps it as a catalogued message."""
     elapsed: float = 0.0
+    error_message: Message | None = None
+
+    def fail(self, message: Message) -> None:
+        """Record why the fetch did not complete."""
+        self.error_message = message
+        self.error = message.render()
 
     @property
     def ok(self) -> bool:
@@ -225,7 +255,9 @@ class FetchResult:
         return self.error is None and self.status in (404, 410, 451)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "content"}
+        out = {
+            k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("content", "error_message")
+        }
         out["size"] = None if self.content is None else len(self.content)
         return out
 
@@ -254,9 +286,9 @@ def safe_fetch(
     start = time.monotonic()
     deadline = start + timeout
     backend = _GuardedBackend(allow)
-    problem = url_problem(url, allow)
+    problem = url_message(url, allow)
     if problem:
-        result.error = f"refused: {problem}"
+        result.fail(Message("refused: {problem}", {"problem": problem}))
         return result
     ctx = verify if isinstance(verify, ssl.SSLContext) else _ssl_context(verify)
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "image/*,video/*,*/*;q=0.5"}
@@ -271,11 +303,11 @@ def safe_fetch(
         ) as client:
             for _hop in range(max_redirects + 1):
                 if time.monotonic() > deadline:
-                    result.error = f"timed out after {timeout:g} s"
+                    result.fail(Message("timed out after {seconds} s", {"seconds": f"{timeout:g}"}))
                     return result
-                problem = url_problem(current, allow)
+                problem = url_message(current, allow)
                 if problem:
-                    result.error = f"refused: {problem}"
+                    result.fail(Message("refused: {problem}", {"problem": problem}))
                     return result
                 method = "HEAD" if head else "GET"
                 with client.stream(method, current) as resp:
@@ -291,16 +323,18 @@ def safe_fetch(
                     return result
                 result.redirects.append(current)
                 current = nxt
-            result.error = f"more than {max_redirects} redirects"
+            result.fail(Message("more than {n} redirects", {"n": max_redirects}))
             return result
     except _Refused as exc:
-        result.error = f"refused: {exc.reason}"
+        result.fail(Message("refused: {problem}", {"problem": exc}))
     except httpx.TimeoutException:
-        result.error = f"timed out after {timeout:g} s"
+        result.fail(Message("timed out after {seconds} s", {"seconds": f"{timeout:g}"}))
     except httpx.InvalidURL as exc:
-        result.error = f"malformed URL: {exc}"
+        result.fail(Message("malformed URL: {detail}", {"detail": str(exc)}))
     except (httpx.HTTPError, httpcore.ProtocolError, ssl.SSLError, OSError, ValueError) as exc:
-        result.error = f"network error: {type(exc).__name__}: {exc}"
+        result.fail(
+            Message("network error: {kind}: {detail}", {"kind": type(exc).__name__, "detail": str(exc)})
+        )
     finally:
         result.elapsed = time.monotonic() - start
         result.peer_ip = backend.peers[-1] if backend.peers else None
@@ -344,22 +378,43 @@ def _finish(
     if not read_body:
         return None
     if result.content_length is not None and result.content_length > max_bytes:
-        result.error = f"response is {result.content_length} bytes, over the {max_bytes}-byte limit"
+        result.fail(
+            Message(
+                "response is {size} bytes, over the {limit}-byte limit",
+                {"size": result.content_length, "limit": max_bytes},
+            )
+        )
         return None
     chunks: list[bytes] = []
     total = 0
     for chunk in resp.iter_bytes(_CHUNK):
         total += len(chunk)
         if total > max_bytes:
-            result.error = f"response is over the {max_bytes}-byte limit"
+            result.fail(Message("response is over the {limit}-byte limit", {"limit": max_bytes}))
             return None
         if time.monotonic() > deadline:
-            result.error = "timed out while downloading the body"
+            result.fail(Message("timed out while downloading the body"))
             return None
         chunks.append(chunk)
     result.content = b"".join(chunks)
     result.sniffed_type = sniff_mime(result.content[:512])
     return None
+
+
+#: What :func:`describe_bytes` says, catalogued (shown in the reason of a link that is not an image).
+_BYTES_KINDS = {
+    "empty": Text("empty"),
+    "looks like HTML/XML text": Text("looks like HTML/XML text"),
+    "looks like a PDF document": Text("looks like a PDF document"),
+    "looks like a ZIP archive": Text("looks like a ZIP archive"),
+    "looks like text": Text("looks like text"),
+    "unrecognised binary data": Text("unrecognised binary data"),
+}
+
+
+def _bytes_kind(head: bytes) -> str:
+    described = describe_bytes(head)
+    return _BYTES_KINDS.get(described, described)
 
 
 def _constant(data: bytes) -> Callable[[], bytes]:
@@ -373,12 +428,21 @@ def read_url_list(path: Path, limits: SourceLimits | None = None) -> list[str]:
         text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise SourceError(
-            f"cannot read the list of links {path}: {exc.strerror or exc}", "check the path"
+            "cannot read the list of links {path}: {detail}",
+            code="sources.unreadable",
+            hint="check the path",
+            path=str(path),
+            detail=str(exc.strerror or exc),
         ) from exc
     urls = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if len(urls) > limits.max_urls:
         raise SourceError(
-            f"{path} lists {len(urls)} links, over the limit of {limits.max_urls}", "split the list"
+            "{path} lists {n} links, over the limit of {limit}",
+            code="sources.too_many_entries",
+            hint="split the list",
+            path=str(path),
+            n=len(urls),
+            limit=limits.max_urls,
         )
     return urls
 
@@ -427,17 +491,18 @@ class UrlSource(Source):
                 extra={"fetch": res.to_dict()},
             )
             if not res.ok or res.content is None:
-                reason = res.error or f"HTTP {res.status}"
+                reason = res.error_message or Message("HTTP {status}", {"status": res.status})
                 yield failed_item(key, name, sighting, reason)
                 continue
             if not is_visual_mime(res.sniffed_type):
-                yield failed_item(
-                    key,
-                    name,
-                    sighting,
-                    f"not an image or video (bytes: {res.sniffed_type or describe_bytes(res.content[:512])}, "
-                    f"server: {res.content_type})",
+                why = Message(
+                    "not an image or video (bytes: {kind}, server: {server})",
+                    {
+                        "kind": res.sniffed_type or _bytes_kind(res.content[:512]),
+                        "server": str(res.content_type),
+                    },
                 )
+                yield failed_item(key, name, sighting, why)
                 continue
             content = res.content
             yield Item(key=key, name=name, sighting=sighting, size=len(content), opener=_constant(content))

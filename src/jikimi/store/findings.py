@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jikimi.errors import Message
 from jikimi.scan.decide import Decision
 from jikimi.scan.pipeline import Analysis
 from jikimi.signals.pdq import MATCH_THRESHOLD
@@ -143,10 +144,11 @@ def record_item(
     item: Item,
     status: str,
     *,
-    reason: str | None = None,
+    reason: str | Message | None = None,
     media_id: int | None = None,
 ) -> ScanItem:
-    """The checkpoint of one item in one run (``done``, ``failed`` or ``unresolved``)."""
+    """The checkpoint of one item in one run (``done``, ``failed`` or ``unresolved``). ``reason`` is kept in
+    English and, when it is a catalogued message, as that message too (shown in the reader's language)."""
     row = session.execute(
         select(ScanItem).where(ScanItem.run_id == run_id, ScanItem.item_key == item.key)
     ).scalar_one_or_none()
@@ -156,7 +158,8 @@ def record_item(
     row.name = item.name or ""
     row.location = item.sighting.location
     row.status = status
-    row.reason = reason
+    row.reason = reason.render() if isinstance(reason, Message) else reason
+    row.reason_message = reason.dumps() if isinstance(reason, Message) else None
     row.media_id = media_id
     row.sighting_json = None if status == "done" else _json(item.sighting.to_dict())
     row.processed_at = utcnow()

@@ -322,7 +322,7 @@ _ENTRIES: list[tuple[str, str]] = [
     ),
     (rf"a bank named (?P<name>{_QUOTED}) already exists", "이미 있는 해시 뱅크 이름입니다: {name}"),
     (rf"no bank named (?P<name>{_QUOTED})", "해시 뱅크를 찾을 수 없습니다: {name}"),
-    (r"see the list of banks", "해시 뱅크 목록을 확인하세요"),
+    (r"see `jikimi bank list`", "`jikimi bank list`로 해시 뱅크 목록을 확인하세요"),
     (
         rf"not a valid (?P<kind>{_HASH}) hash: expected (?P<n>\d+) hex digits, got (?P<got>\d+)",
         "올바른 {kind} 해시가 아닙니다: 16진수 {n}자여야 하는데 {got}자입니다",

@@ -42,7 +42,10 @@ def reason_text(value: object, lang: str, *, with_hint: bool = True) -> str:
         hint = t.hint(value) if with_hint else None
         return t.message(value) + (f" — {hint}" if hint else "")
     if isinstance(value, Message | dict):
-        return t.message(value)
+        message = value if isinstance(value, Message) else Message.from_json(value)
+        if message.id not in t.catalogue and t.lang != "en":  # not converted yet (#12): old catalogue
+            return translate_reason(message.render(), t.lang)
+        return t.message(message)
     return translate_reason(None if value is None else str(value), t.lang)
 
 

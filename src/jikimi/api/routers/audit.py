@@ -6,15 +6,13 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi.api.deps import DB, Principal, require
 from jikimi.api.roles import Perm
-from jikimi.api.ui import render
 from jikimi.store import audit as audit_log
 from jikimi.store.schema.evidence import AuditEntry
 
@@ -94,23 +92,3 @@ def list_audit(
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"], summary="Verify the hash chain")
 def verify_audit(s: DB, _: Auditor) -> VerifyOut:
     return VerifyOut(**audit_log.verify(s).as_dict())
-
-
-@router.get("/audit", include_in_schema=False)
-def audit_page(
-    request: Request,
-    s: DB,
-    principal: Auditor,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    action: Annotated[str | None, Query(max_length=100)] = None,
-) -> Response:
-    rows = _entries(s, before=before, limit=100, action=action or None, subject=None, actor=None)
-    template = "audit_rows.html" if request.headers.get("hx-request") and before else "audit.html"
-    return render(
-        request,
-        template,
-        principal,
-        rows=rows,
-        action=action or "",
-        verification=audit_log.verify(s) if template == "audit.html" else None,
-    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,13 +18,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from jikimi.api.deps import DB, Principal, require
 from jikimi.api.roles import Perm
-from jikimi.api.ui import render
 from jikimi.api.uploads import CHUNK, clean_name
 from jikimi.config import get_settings
 from jikimi.errors import NotFoundError, ValidationError
@@ -145,7 +142,7 @@ def prepare_sources(job: ScanJob, folder: Path) -> tuple[list[Path], list[dict[s
     saved = sorted(files_dir.iterdir())
     names = job.names + [None] * (len(saved) - len(job.names))
     sources: list[Path] = []
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     moved = set(relocate_folder_export(list(zip(saved, names, strict=False)), folder / "export-0" / "export"))
     if moved:
         sources.append(folder / "export-0" / "export")
@@ -160,7 +157,14 @@ def prepare_sources(job: ScanJob, folder: Path) -> tuple[list[Path], list[dict[s
         label = clean_name(root.rstrip("/") or Path(clean_name(name)).stem)
         dest = folder / f"export-{n}" / label
         for member, reason in extract_export_zip(path, root, dest):
-            errors.append({"location": f"{clean_name(name)}!{member}", "reason": reason, "status": "failed"})
+            errors.append(
+                {
+                    "location": f"{clean_name(name)}!{member}",
+                    "reason": reason.render(),
+                    "status": "failed",
+                    "message": reason.to_json(),
+                }
+            )
         path.unlink()
         sources.append(dest)
         job.exports.append(clean_name(name))
@@ -177,12 +181,18 @@ def _unresolved_items(store: Store, run_id: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     with store.session() as s:
         rows = s.execute(
-            select(ScanItem.name, ScanItem.location, ScanItem.reason, ScanItem.sighting_json)
+            select(
+                ScanItem.name,
+                ScanItem.location,
+                ScanItem.reason,
+                ScanItem.reason_message,
+                ScanItem.sighting_json,
+            )
             .where(ScanItem.run_id == run_id, ScanItem.status == "unresolved")
             .order_by(ScanItem.id)
             .limit(1000)
         ).all()
-    for name, location, reason, sighting_json in rows:
+    for name, location, reason, reason_message, sighting_json in rows:
         try:
             ctx = json.loads(sighting_json) if sighting_json else {}
         except ValueError:
@@ -193,6 +203,7 @@ def _unresolved_items(store: Store, run_id: int) -> list[dict[str, Any]]:
                 "name": name,
                 "location": location,
                 "reason": reason or "",
+                **({"message": json.loads(reason_message)} if reason_message else {}),
                 "chat": ctx.get("chat_name"),
                 "sender": ctx.get("sender"),
                 "date": ctx.get("date"),
@@ -227,6 +238,19 @@ def _public_report(job: ScanJob, folder: Path) -> None:
             for k in ("location", "reason"):
                 if isinstance(entry.get(k), str):
                     entry[k] = _public_text(entry[k], folder, job.names)
+            if isinstance(entry.get("message"), dict):
+                entry["message"] = _public_params(entry["message"], folder, job.names)
+
+
+def _public_params(value: Any, folder: Path, names: list[str | None]) -> Any:
+    """A reason kept as a message (``Message.to_json()``) with the server's paths scrubbed from its values."""
+    if isinstance(value, str):
+        return _public_text(value, folder, names)
+    if isinstance(value, list):
+        return [_public_params(v, folder, names) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k in ("id", "text") else _public_params(v, folder, names) for k, v in value.items()}
+    return value
 
 
 def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
@@ -368,47 +392,3 @@ def get_scan(request: Request, job_id: str, _: Reader) -> ScanJobOut:
     if job is None:
         raise NotFoundError(f"no scan {job_id}")
     return _out(job)
-
-
-# --- pages -------------------------------------------------------------------------------------------------
-
-
-def _lists(request: Request, s: Any) -> dict[str, Any]:
-    """The recent scans of this server and the scan runs on record (``scan_lists.html``)."""
-    jobs = sorted(_jobs(request).values(), key=lambda j: j.created_at, reverse=True)
-    # Live progress is kept by this server process; the runs themselves (web and command line) are in the
-    # database, so the history survives a restart.
-    runs = list(s.scalars(select(ScanRun).order_by(ScanRun.id.desc()).limit(20)))
-    return {"jobs": jobs, "runs": runs}
-
-
-@router.get("/scans", include_in_schema=False)
-def scans_page(request: Request, s: DB, principal: Reader) -> Response:
-    lists = _lists(request, s)
-    running = [j for j in lists["jobs"] if j.status in ("queued", "running")]
-    return render(request, "scans.html", principal, running=running, **lists)
-
-
-@router.get("/scans/lists", include_in_schema=False)
-def scans_lists(request: Request, s: DB, principal: Reader) -> Response:
-    return render(request, "scan_lists.html", principal, **_lists(request, s))
-
-
-@router.post("/scans", include_in_schema=False)
-async def scans_upload(
-    request: Request, principal: Writer, files: Annotated[list[UploadFile] | None, File()] = None
-) -> Response:
-    job = await start_scan(request, principal, files or [])
-    return render(request, "scan_status.html", principal, job=job)
-
-
-@router.get("/scans/{job_id}/status", include_in_schema=False)
-def scan_status(request: Request, s: DB, job_id: str, principal: Reader) -> Response:
-    job = _jobs(request).get(job_id)
-    if job is None:
-        raise NotFoundError(f"no scan {job_id}")
-    time.sleep(0)  # yield; the partial below is polled by htmx every second while the scan runs
-    # When the scan has ended, the same answer also replaces the lists below (an htmx out-of-band swap), so
-    # "Recent scans" and "Scan runs on record" show the new state without a reload.
-    lists = _lists(request, s) if job.status in ("done", "failed") else {}
-    return render(request, "scan_status.html", principal, job=job, oob_lists=bool(lists), **lists)

@@ -1,4 +1,5 @@
-"""Hashing photos and videos in the browser (StopNCII's model): the page, and the route that takes the hashes.
+"""Hashing photos and videos in the browser (StopNCII's model): the route that takes the hashes (the page is
+``jikimi.api.pages.selfhash``).
 
 The page hashes on the device (``static/pdq.js``, ``static/selfhash.js``; MD5 by spark-md5) and sends only
 JSON hashes with the consent; ``jikimi.cases.selfhash`` records the consent and fills the case's bank.
@@ -11,14 +12,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from jikimi.api.deps import DB, Forbidden, Principal, require
+from jikimi.api.deps import DB, Forbidden, Principal, after_commit, require
 from jikimi.api.matching import matcher
 from jikimi.api.roles import Perm
-from jikimi.api.ui import render
 from jikimi.cases import selfhash
 from jikimi.cases.queries import get_case
 
@@ -82,8 +81,7 @@ def submit(request: Request, s: DB, case_id: int, body: SelfHashIn, principal: S
     ]
     via: Literal["victim", "intake"] = "intake" if principal.can(Perm.CASE_READ) else "victim"
     res = selfhash.submit_hashes(s, cid, files, consent=body.consent, actor=principal.actor, via=via)
-    s.commit()
-    matcher(request).refresh(force=True)
+    after_commit(s, lambda: matcher(request).refresh(force=True))  # a lookup after the answer finds them
     return SelfHashOut(
         case_id=cid,
         bank=res.bank,
@@ -91,27 +89,3 @@ def submit(request: Request, s: DB, case_id: int, body: SelfHashIn, principal: S
         created=res.created,
         entries=[SelfHashEntryOut(**e.__dict__) for e in res.entries],
     )
-
-
-def _page(request: Request, s: DB, principal: Principal, case_id: int, back: str) -> Response:
-    return render(
-        request,
-        "self_hash.html",
-        principal,
-        case_id=case_id,
-        back=back,
-        status_info=selfhash.status(s, case_id),
-    )
-
-
-@router.get("/my-case/hash", include_in_schema=False)
-def my_hash_page(request: Request, s: DB, principal: Submitter) -> Response:
-    ref = (principal.case_ref or "").strip()
-    if not principal.can(Perm.CASE_OWN) or not ref.isdigit():
-        raise Forbidden(Perm.CASE_OWN.value)
-    return _page(request, s, principal, _case_for(s, principal, int(ref)), "/my-case")
-
-
-@router.get("/cases/{case_id}/hash", include_in_schema=False)
-def case_hash_page(request: Request, s: DB, case_id: int, principal: Submitter) -> Response:
-    return _page(request, s, principal, _case_for(s, principal, case_id), f"/cases/{case_id}")

@@ -122,7 +122,11 @@ class SyntheticSignal(Signal):
         except JikimiError:
             raise
         except (OSError, ValueError) as exc:
-            raise JikimiError(f"could not look for synthetic-media evidence: {exc}") from exc
+            raise JikimiError(
+                "could not look for synthetic-media evidence: {detail}",
+                code="synthetic.failed",
+                detail=str(exc),
+            ) from exc
 
 
 def combine(results: dict[str, Any]) -> dict[str, Any]:

@@ -76,6 +76,10 @@ class ScanItem(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     """done, failed, unresolved."""
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why the item failed or is unresolved, in English."""
+    reason_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The same reason as a catalogued message (``jikimi.errors.Message`` JSON), shown in the reader's
+    language; None for reasons that are not catalogued."""
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"), nullable=True)
     sighting_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     """For unresolved and failed items: the sighting context (chat, message, date...) as JSON."""

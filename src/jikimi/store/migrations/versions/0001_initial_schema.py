@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 09:37:52.658714
+Create Date: 2026-12-03 10:11:59.093068
 """
 
 from __future__ import annotations
@@ -618,6 +618,7 @@ def upgrade() -> None:
         sa.Column("location", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("reason_message", sa.Text(), nullable=True),
         sa.Column("media_id", sa.Integer(), nullable=True),
         sa.Column("sighting_json", sa.Text(), nullable=True),
         sa.Column("processed_at", jikimi.store.schema.base.UTCDateTime(timezone=True), nullable=False),

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
 
-from jikimi.api.deps import DB, Principal, User, client_ip, get_settings, optional_principal, require
+from jikimi.api.deps import (
+    DB,
+    Principal,
+    User,
+    check_password,
+    client_ip,
+    get_settings,
+    optional_principal,
+    require,
+)
 from jikimi.api.roles import Perm
 from jikimi.api.ui import render
 
@@ -63,11 +72,8 @@ def change_password(
         error = N_("The two new passwords differ.")
     else:
         try:
-            user = accounts.authenticate(
-                s, principal.username, current, ip=client_ip(request), policy=settings.lockout
-            )
+            user = check_password(request, s, principal.username, current)
         except accounts.AuthError:
-            s.commit()  # the failed attempt counts towards the lockout
             error = N_("The current password is wrong.")
         else:
             try:
@@ -119,16 +125,6 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
             )
     ops.sort(key=lambda o: (o["tag"], o["path"], o["method"]))
     return ops
-
-
-@router.get("/api/v1/openapi.json", include_in_schema=False)
-def openapi_schema(
-    request: Request, principal: Annotated[Principal, Depends(require(Perm.TOKEN_SELF))]
-) -> Response:
-    """The OpenAPI schema, for signed-in users and API tokens only (the API's shape is not public)."""
-    if not request.app.state.settings.docs:
-        raise HTTPException(status_code=404)
-    return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs", include_in_schema=False)
