@@ -68,6 +68,8 @@ def test_banks_entries_and_bad_input(db_url: str) -> None:
         assert row.labels == ["deepfake", "ncii"] and row.case_ref == "C-1"
         (info,) = list_banks(s)
         assert (info.name, info.pdq_threshold, info.entries, info.enabled_entries) == ("centre-a", 20, 2, 2)
+        # A hash list without qualities: an unknown quality is not a low one.
+        assert not add_entry(s, "centre-a", EntryInput.from_hashes({"pdq": _flip(H2, 90)})).untrusted
     store.dispose()
 
 

@@ -110,6 +110,12 @@ class HashSignal(Signal):
         return cls.min_quality == 0 or (quality is not None and quality >= cls.min_quality)
 
     @classmethod
+    def low_quality(cls, quality: int | None) -> bool:
+        """A known quality below the trusted one: the hash is kept, and its matches flagged for a person
+        (an unknown quality, as hash lists often have, is not low)."""
+        return quality is not None and not cls.trusted(quality)
+
+    @classmethod
     def validate(cls, value: str) -> str:
         """Return the normalised hash (lower-case hex) or raise ``ValidationError`` with the reason."""
         v = str(value).strip().lower()

@@ -141,7 +141,7 @@ class EntryInput:
         """A single hash below its signal's trusted quality (PDQ: 50) is kept but flagged: it is not reliable
         for matching."""
         return any(
-            _signal(name).single and not _signal(name).trusted(v.quality)
+            _signal(name).single and _signal(name).low_quality(v.quality)
             for name, values in self.signals.items()
             for v in values
         )
@@ -726,7 +726,7 @@ class BankMatcher:
     def _search(self, signal: str, values: Sequence[SignalValue]) -> dict[int, _Hit]:
         sig = _signal(signal)
         values = [sig.validate_value(v) for v in values]
-        low = any(sig.single and not sig.trusted(v.quality) for v in values if v.quality is not None)
+        low = any(sig.single and sig.low_quality(v.quality) for v in values)
         idx = self.indexes.get(sig.name)
         if idx is None:  # exact values: the store's (signal, value) index
             with self.store.session() as s:
@@ -870,7 +870,7 @@ class BankMatcher:
                     if sig.index_class and hit.distance is not None and hit.distance > threshold:
                         continue
                     mine = entry_values(row).get(sig.name) or []
-                    entry_low = sig.single and any(not sig.trusted(v.quality) for v in mine)
+                    entry_low = sig.single and any(sig.low_quality(v.quality) for v in mine)
                     out.append(
                         Match(
                             bank=bank_name,
