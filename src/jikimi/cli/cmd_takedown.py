@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from jikimi.cli.common import console, emit_json, err_console, fail
+from jikimi.cli.common import console, emit_json, err_console, fail, tr
 from jikimi.errors import ConfigError, ValidationError
 
 takedown_app = typer.Typer(
@@ -35,7 +36,11 @@ def _parse_when(text: str | None, what: str) -> datetime | None:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValidationError(
-            f"{what} is not a date/time: {text!r}", "use ISO 8601, e.g. 2026-11-01T10:00Z"
+            "{what} is not a date/time: {text!r}",
+            "use ISO 8601, e.g. 2026-11-01T10:00Z",
+            code="cli.datetime_invalid",
+            what=what,
+            text=text,
         ) from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -324,9 +329,14 @@ def send_cmd(
             console.print(f"notice {r.notice_id} sent: {r.message_id}")
         else:
             failed += 1
-            err_console.print(f"[bold red]error:[/] notice {r.notice_id} not sent: {r.error}")
-            if r.hint:
-                err_console.print(f"[yellow]next:[/] {r.hint}")
+            t = tr()
+            why = t.message(r.failure) if r.failure else (r.error or "")
+            hint = t.hint(r.failure, cli=True) if r.failure else r.hint
+            err_console.print(
+                f"[bold red]{t('error:')}[/] notice {r.notice_id} not sent: {escape(why)}", soft_wrap=True
+            )
+            if hint:
+                err_console.print(f"[yellow]{t('next:')}[/] {escape(hint)}", soft_wrap=True)
     if due and not results:
         console.print("no approved e-mail notice is due")
     if failed:
@@ -439,7 +449,9 @@ def replies_cmd(
     settings = load_imap() if imap else None
     if imap and settings is None:
         raise ConfigError(
-            "JIKIMI_IMAP_URL is not set", "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX"
+            "JIKIMI_IMAP_URL is not set",
+            "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX",
+            code="takedown.imap_url_missing",
         )
     with _store().session() as s:
         mails = chain(read_mail(paths or []), read_imap(s, settings) if settings else [])

@@ -56,7 +56,7 @@ def take_down_confirmed(session: Session, finding: Finding, *, actor: str) -> Dr
             actor=actor,
             action="takedown.draft_skipped",
             subject=f"finding:{finding.id}",
-            details={"reason": exc.reason, "hint": exc.hint},
+            details={"reason": exc.reason, "hint": exc.hint, "code": exc.code},
         )
         try:
             with session.begin_nested():

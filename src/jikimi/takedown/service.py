@@ -763,7 +763,7 @@ def send(
             actor=actor,
             action="takedown.send_failed",
             subject=f"takedown_notice:{notice.id}",
-            details={"error": exc.reason, "attempt": notice.send_attempts},
+            details={"error": exc.reason, "code": exc.code, "attempt": notice.send_attempts},
         )
         return SendResult(notice.id, False, error=exc.reason, hint=exc.hint, failure=exc)
     notice.send_attempts += 1
@@ -997,7 +997,15 @@ def smtp_status() -> dict[str, Any]:
     try:
         smtp = load_smtp()
     except JikimiError as exc:
-        return {"configured": False, "problem": exc.reason, "hint": exc.hint, "file": str(config_path())}
+        # ``error`` is the error itself, for the page to show in its language (the API keeps the English).
+        return {
+            "configured": False,
+            "problem": exc.reason,
+            "hint": exc.hint,
+            "code": exc.code,
+            "error": exc,
+            "file": str(config_path()),
+        }
     return {
         "configured": True,
         "host": smtp.host,
