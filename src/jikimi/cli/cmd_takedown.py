@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from jikimi.cli.common import console, emit_json, err_console, fail, tr
-from jikimi.errors import ConfigError, ValidationError
+from jikimi.cli.common import console, emit_json, err_console, fail, reason, tr
+from jikimi.errors import ConfigError, Message, ValidationError
 
 takedown_app = typer.Typer(
     help="Removal requests: draft per platform (ko/en/ja), approve, send (e-mail or PDF), track, re-check.",
@@ -24,9 +25,10 @@ def _store() -> Any:
     return open_store()
 
 
-def _print_notes(notes: list[str]) -> None:
+def _print_notes(notes: Sequence[str | Message]) -> None:
+    """Notes (text, or catalogued messages shown in the user's language)."""
     for note in notes:
-        err_console.print(f"[yellow]note:[/] {note}")
+        err_console.print(f"[yellow]note:[/] {escape(reason(note))}")
 
 
 def _parse_when(text: str | None, what: str) -> datetime | None:
@@ -162,7 +164,7 @@ def draft_cmd(
     with _store().session() as s:
         res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
         rows = [notice_to_dict(n) for n in res.notices]
-    _print_notes(res.notes)
+    _print_notes(res.messages)
     for r in rows:
         if as_json:
             emit_json(r)
@@ -213,7 +215,9 @@ def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> N
     from jikimi.takedown.service import get_notice, notice_to_dict
 
     with _store().session() as s:
-        d = notice_to_dict(get_notice(s, notice_id))
+        notice = get_notice(s, notice_id)
+        d = notice_to_dict(notice)
+        notes = notice.note_messages
     if as_json:
         emit_json(d)
         return
@@ -222,8 +226,8 @@ def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> N
         f"[bold]{d['status']}[/]"
     )
     console.print(f"to: {d['recipient'] or d['form_url'] or '(no recipient: set with send --to)'}")
-    if d["note"]:
-        console.print(f"[yellow]{d['note']}[/]")
+    for note in notes:
+        console.print(f"[yellow]{escape(reason(note))}[/]")
     if d["last_error"]:
         console.print(f"[red]last send error:[/] {d['last_error']} (attempts: {d['send_attempts']})")
     console.print(f"sha256: {d['content_sha256']}\n")

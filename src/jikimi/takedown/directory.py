@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from jikimi.errors import ConfigError, ValidationError
+from jikimi.errors import ConfigError, Message, ValidationError
 
 BUILTIN_DIR = Path(__file__).with_name("platforms")
 GENERIC = "generic_host"
@@ -230,15 +230,21 @@ def get_platform(key: str) -> Platform:
     return d[key]
 
 
-def platform_or_generic(key: str) -> tuple[Platform, str | None]:
-    """The platform with this key, or the generic host with a note saying so."""
+def platform_or_generic_note(key: str) -> tuple[Platform, Message | None]:
+    """The platform with this key, or the generic host with a note (a catalogued message) saying so."""
     d = load_directory()
     if key in d:
         return d[key], None
-    return d[GENERIC], (
-        f"unknown platform {key!r} (known: {', '.join(sorted(d))}): "
-        "using the generic hosting-provider template"
+    return d[GENERIC], Message(
+        "unknown platform {key!r} (known: {known}): using the generic hosting-provider template",
+        {"key": key, "known": ", ".join(sorted(d))},
     )
+
+
+def platform_or_generic(key: str) -> tuple[Platform, str | None]:
+    """The platform with this key, or the generic host with a note saying so (in English)."""
+    platform, note = platform_or_generic_note(key)
+    return platform, note.render() if note else None
 
 
 def _host_matches(host: str, domain: str) -> bool:

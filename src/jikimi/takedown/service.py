@@ -16,12 +16,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from jikimi.errors import JikimiError, NotFoundError, Text, ValidationError
+from jikimi.errors import JikimiError, Message, NotFoundError, Text, ValidationError
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
-from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice
+from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice, note_json
 from jikimi.takedown import tracking
-from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
+from jikimi.takedown.directory import (
+    Platform,
+    load_directory,
+    platform_or_generic,
+    platform_or_generic_note,
+    resolve_url,
+)
 from jikimi.takedown.findings import items_for_confirmed
 from jikimi.takedown.items import FindingRef as FindingRef  # re-exported: registering items is step one
 from jikimi.takedown.items import add_item as add_item
@@ -46,7 +52,13 @@ NOTICE_STATUSES = ("drafted", "approved", "sent", "closed", "withdrawn")
 @dataclass
 class DraftResult:
     notices: list[TakedownNotice] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    """What drafting noted, as catalogued messages (shown in the reader's language)."""
+
+    @property
+    def notes(self) -> list[str]:
+        """The notes in English."""
+        return [m.render() for m in self.messages]
 
 
 NOTHING_TO_DRAFT_HINT = (
@@ -98,6 +110,7 @@ def notice_to_dict(notice: TakedownNotice) -> dict[str, Any]:
     return {
         "reference": reference(notice),
         **{name: getattr(notice, name) for name in NOTICE_FIELDS},
+        "note": notice.note_text,  # the English (the column keeps the messages)
         "items": [item_to_dict(i) for i in notice.items],
     }
 
@@ -148,14 +161,19 @@ _FIELD_OF = {"message_link": "message_link", "chat": "chat", "first_seen": "firs
 _FIELD_OF.update({"captured_at": "captured_at", "media_url": "media_url"})
 
 
-def _missing_fields(platform: Platform, items: list[TakedownItem]) -> list[str]:
+def _missing_fields(platform: Platform, items: list[TakedownItem]) -> list[Message]:
     notes = []
     for it in items:
         missing = [
             f for f, attr in _FIELD_OF.items() if f in platform.required_fields and not getattr(it, attr)
         ]
         if missing:
-            notes.append(f"item {it.id} lacks {', '.join(missing)} (required by {platform.name})")
+            notes.append(
+                Message(
+                    "item {id} lacks {fields} (required by {platform})",
+                    {"id": it.id, "fields": ", ".join(missing), "platform": platform.name},
+                )
+            )
     return notes
 
 
@@ -191,17 +209,29 @@ def _render_into(
     notice.content_sha256 = rendered.sha256
 
 
-def _notes_for(p: Platform, items: list[TakedownItem], hosts: list[str], *, generic: bool) -> list[str]:
+def _notes_for(p: Platform, items: list[TakedownItem], hosts: list[str], *, generic: bool) -> list[Message]:
     notes = _missing_fields(p, items)
     if p.key == "generic_host" and generic:
         notes.insert(
             0,
-            f"unknown platform for {', '.join(hosts)}: generic hosting-provider template used; "
-            "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
+            Message(
+                "unknown platform for {hosts}: generic hosting-provider template used; "
+                "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
+                {"hosts": ", ".join(hosts)},
+            ),
         )
     if p.verify_before_use:
-        notes.append(f"the {p.name} contact details are marked 'verify before use' in the directory")
+        notes.append(
+            Message(
+                "the {platform} contact details are marked 'verify before use' in the directory",
+                {"platform": p.name},
+            )
+        )
     return notes
+
+
+def _on_notice(notice: TakedownNotice, note: Message) -> Message:
+    return Message("notice {id}: {note}", {"id": notice.id, "note": note})
 
 
 def _open_drafts(session: Session, case_id: str, platform_key: str) -> list[TakedownNotice]:
@@ -259,7 +289,11 @@ def _add_to_open_drafts(
         remaining = [it for it in remaining if it.id not in taken]
         kept_name = victim_name or victim_name_in(notice.body, notice.lang)
         if lang is not None and lang != notice.lang:
-            result.notes.append(f"notice {notice.id}: drafted again in {lang} (was {notice.lang})")
+            result.messages.append(
+                _on_notice(
+                    notice, Message("drafted again in {lang} (was {old})", {"lang": lang, "old": notice.lang})
+                )
+            )
             notice.lang = lang
         if recipient:
             notice.recipient = recipient
@@ -268,7 +302,7 @@ def _add_to_open_drafts(
         all_items = sorted(notice.items, key=lambda it: it.id)
         all_hosts = sorted({resolve_url(it.url).host for it in all_items})
         notes = _notes_for(p, all_items, all_hosts, generic=generic)
-        notice.note = "\n".join(notes) or None
+        notice.note = note_json(notes)
         session.flush()
         _render_into(
             notice,
@@ -296,8 +330,10 @@ def _add_to_open_drafts(
             },
         )
         result.notices.append(notice)
-        result.notes.append(f"notice {notice.id}: {len(take)} item(s) added to the open draft")
-        result.notes.extend(f"notice {notice.id}: {n}" for n in notes)
+        result.messages.append(
+            _on_notice(notice, Message("{n} item(s) added to the open draft", {"n": len(take)}))
+        )
+        result.messages.extend(_on_notice(notice, n) for n in notes)
     return remaining
 
 
@@ -340,7 +376,9 @@ def draft_case(
         items_for_confirmed(session, str(case_id), actor=actor)
     result = DraftResult()
     if victim_name and not org.include_victim_name:
-        result.notes.append("the victim's name is left out: the organisation's include_victim_name is off")
+        result.messages.append(
+            Message("the victim's name is left out: the organisation's include_victim_name is off")
+        )
     q = select(TakedownItem).where(
         TakedownItem.case_id == str(case_id), TakedownItem.state.in_(tracking.DRAFTABLE)
     )
@@ -351,9 +389,9 @@ def draft_case(
     groups: dict[str, list[TakedownItem]] = defaultdict(list)
     target: Platform | None = None
     if platform is not None:
-        target, note = platform_or_generic(platform)
+        target, note = platform_or_generic_note(platform)
         if note:
-            result.notes.append(note)
+            result.messages.append(note)
         if target.scope == "any" or note:
             groups[target.key] = items
         else:
@@ -383,11 +421,16 @@ def draft_case(
             continue
         p = target if target is not None else directory.get(key) or platform_or_generic(key)[0]
         if p.key not in directory:  # an item whose platform file was removed
-            result.notes.append(f"platform {key!r} is no longer in the directory: generic template used")
+            result.messages.append(
+                Message("platform {key!r} is no longer in the directory: generic template used", {"key": key})
+            )
         notice_lang = lang or p.default_lang
         if notice_lang not in p.languages:
-            result.notes.append(
-                f"{p.name} lists languages {', '.join(p.languages)}; drafted in {notice_lang}"
+            result.messages.append(
+                Message(
+                    "{platform} lists languages {langs}; drafted in {lang}",
+                    {"platform": p.name, "langs": ", ".join(p.languages), "lang": notice_lang},
+                )
             )
         open_notices = _open_drafts(session, str(case_id), p.key)
         remaining = group
@@ -420,7 +463,7 @@ def draft_case(
                 body="",
                 content_sha256="",
                 status="drafted",
-                note="\n".join(notes) or None,
+                note=note_json(notes),
                 created_at=now,
                 created_by=actor,
                 items=chunk,
@@ -454,7 +497,7 @@ def draft_case(
                 },
             )
             result.notices.append(notice)
-            result.notes.extend(f"notice {notice.id}: {n}" for n in notes)
+            result.messages.extend(_on_notice(notice, n) for n in notes)
     return result
 
 
@@ -984,8 +1027,9 @@ def mark_sent_by_hand(
         details={"by_hand": True, "how": how, "sent_at": when.isoformat(), "reference": reference(notice)},
     )
     notice.sent_at = when
-    note = f"sent by hand by {actor}: {how}"
-    notice.note = f"{notice.note}\n{note}" if notice.note else note
+    notice.note = note_json(
+        [*notice.note_messages, Message("sent by hand by {who}: {how}", {"who": actor, "how": how})]
+    )
     return notice
 
 

@@ -95,7 +95,7 @@ def takedowns_draft_page(
         notices=_list(s, principal, None, case_id.strip()),
         filter_status="",
         reference=service.reference,
-        notes=res.notes,
+        notes=res.messages,
         error=None,
     )
 
