@@ -27,36 +27,7 @@ SHELL = re.compile(r"`|\bjikimi [a-z]|(^|\s)--[a-z]")
 RESERVED = {"code", "hint", "cli_hint"}
 
 # Modules whose raise sites are still being converted (issue #12 part 1); this list only shrinks.
-PENDING: set[str] = {
-    "api/pages/cases.py",
-    "api/pages/centre.py",
-    "api/pages/people.py",
-    "api/pages/scans.py",
-    "api/routers/cases.py",
-    "api/routers/centre.py",
-    "api/routers/people.py",
-    "api/routers/scans.py",
-    "api/routers/takedowns.py",
-    "api/thumbs.py",
-    "api/uploads.py",
-    "cli/cmd_report.py",
-    "cli/cmd_takedown.py",
-    "store/accounts.py",
-    "store/people.py",
-    "store/source_photos.py",
-    "store/vault.py",
-    "takedown/abuse.py",
-    "takedown/directory.py",
-    "takedown/findings.py",
-    "takedown/items.py",
-    "takedown/mailer.py",
-    "takedown/pdf.py",
-    "takedown/render.py",
-    "takedown/replies.py",
-    "takedown/service.py",
-    "takedown/settings.py",
-    "takedown/tracking.py",
-}
+PENDING: set[str] = {}
 
 
 def _modules() -> list[Path]:

@@ -22,6 +22,7 @@ from jikimi.errors import JikimiError
 from jikimi.web import environment
 from jikimi.web.i18n import translator
 from jikimi.web.reasons import CATALOGUE, translate_reason
+from jikimi.web.render import reason_text
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 VALUE = re.compile(r"\d+(?:\.\d+)?|'[^'\s]+'")  # numbers and quoted values must survive the translation
@@ -37,6 +38,9 @@ def _raised(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JikimiError:
 
 
 def _texts(*errors: JikimiError) -> list[str]:
+    """The reason and hint texts the pattern catalogue must know. A converted error (#12) renders itself in
+    Korean from the gettext catalogue (checked here, values kept); its web hint is new wording the patterns
+    never saw, so the patterns are checked on its command-line hint (the text the hint used to be)."""
     out = []
     for e in errors:
         out.append(e.reason)
@@ -45,6 +49,11 @@ def _texts(*errors: JikimiError) -> list[str]:
         if e.hint and e.hint != e.cli_hint:  # the web hint, said in words: from the gettext catalogue
             web = translator("ko").hint(e) or ""
             assert HANGUL.search(web) and web != e.hint, f"no Korean for the hint {e.hint!r}"
+        if e.message.id in translator("ko").catalogue:  # a converted error renders itself, values kept
+            ko = reason_text(e, "ko")
+            assert HANGUL.search(ko), (e.reason, ko)
+            assert all(v in ko for v in VALUE.findall(e.reason)), (e.reason, ko)
+            assert reason_text(e, "en") == e.reason + (f" — {e.hint}" if e.hint else "")
     return out
 
 
@@ -561,7 +570,9 @@ def test_pages_show_lower_layer_errors_in_korean_and_english(tmp_path: Path) -> 
     page = c.post("/people/4242/withdraw", data={"csrf_token": csrf})
     assert page.status_code == 404 and "등록된 사람 4242번이 없습니다" in page.text
     assert "no person with id" not in page.text
-    assert 'class="hint"' in page.text and "jikimi person list" in page.text  # what to do next, too
+    # what to do next, too: the web hint in Korean (the command `jikimi person list` is the CLI's hint)
+    assert 'class="hint"' in page.text and "등록된 사람 목록을 확인하세요" in page.text
+    assert "jikimi person list" not in page.text
     c.get("/lang/en?next=/")
     page = c.post("/people/4242/withdraw", data={"csrf_token": csrf})
     assert "no person with id 4242" in page.text
