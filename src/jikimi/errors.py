@@ -135,7 +135,32 @@ def _from_json_value(value: Any) -> Any:
     return value
 
 
-class JikimiError(Exception):
+class Explained:
+    """What went wrong and what to do next, as catalogued messages (errors, and records of one failed item
+    such as a photo that could not be enrolled); ``reason``, ``hint`` and ``cli_hint`` are the English."""
+
+    message: Message
+    hint_message: Message | None
+    cli_hint_message: Message | None
+
+    @property
+    def reason(self) -> str:
+        """What went wrong, in English."""
+        return self.message.render()
+
+    @property
+    def hint(self) -> str | None:
+        """What to do next, in English, for any surface (web, API)."""
+        return self.hint_message.render() if self.hint_message else None
+
+    @property
+    def cli_hint(self) -> str | None:
+        """What to do next on the command line, in English (the hint when it says nothing else)."""
+        m = self.cli_hint_message or self.hint_message
+        return m.render() if m else None
+
+
+class JikimiError(Explained, Exception):
     """Base class of the errors a person can act on.
 
     ``code`` is stable (API clients and tests key on it); ``message``, ``hint_message`` and
@@ -167,21 +192,6 @@ class JikimiError(Exception):
     @property
     def params(self) -> Mapping[str, Any]:
         return self.message.params
-
-    @property
-    def reason(self) -> str:
-        """What went wrong, in English."""
-        return self.message.render()
-
-    @property
-    def hint(self) -> str | None:
-        """What to do next, in English, for any surface (web, API)."""
-        return self.hint_message.render() if self.hint_message else None
-
-    @property
-    def cli_hint(self) -> str | None:
-        """What to do next on the command line, in English."""
-        return self.cli_hint_message.render() if self.cli_hint_message else None
 
     def text(self, gettext: Gettext = _same) -> str:
         return self.message.render(gettext)

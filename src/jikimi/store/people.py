@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from jikimi.config import get_settings
-from jikimi.errors import Gettext, JikimiError, Message, NotFoundError, ValidationError
+from jikimi.errors import Explained, Gettext, JikimiError, Message, NotFoundError, ValidationError
 from jikimi.index.faces import (
     _GALLERY_SEAL,
     HNSW_MIN_FACES,
@@ -101,7 +101,7 @@ def _same(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class PhotoFailure:
+class PhotoFailure(Explained):
     """One photo that could not be used: why (a catalogued ``Message``), what to do next (for web pages and
     the API; ``cli_hint_message`` for the command line when it differs) and a stable ``code``.
     ``reason``/``hint`` are the English."""
@@ -118,19 +118,6 @@ class PhotoFailure:
     def of(cls, photo: str, exc: JikimiError) -> PhotoFailure:
         """The failure of one photo from the error that made it unusable (its message, hints and code)."""
         return cls(photo, exc.message, exc.hint_message, code=exc.code, cli_hint_message=exc.cli_hint_message)
-
-    @property
-    def reason(self) -> str:
-        return self.message.render()
-
-    @property
-    def hint(self) -> str | None:
-        return self.hint_message.render() if self.hint_message else None
-
-    @property
-    def cli_hint(self) -> str | None:
-        m = self.cli_hint_message or self.hint_message
-        return m.render() if m else None
 
     def as_message(self, *, cli: bool = False) -> Message:
         """``photo: reason (hint)`` as one message (its parts translated where it is shown)."""

@@ -38,20 +38,7 @@ def config_path() -> Path:
 
 def _file_section(name: str) -> dict[str, Any]:
     path = config_path()
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            "{path} is not valid YAML: {detail}",
-            "it should look like:\n{example}",
-            code="takedown.settings_invalid",
-            path=str(path),
-            detail=str(exc),
-            example=EXAMPLE,
-        ) from exc
-    section = data.get(name) if isinstance(data, dict) else None
+    section = _read_file().get(name)
     if section is None:
         return {}
     if not isinstance(section, dict):
