@@ -75,7 +75,7 @@ def test_enrolment_refused_without_consent(store: Store, photos: dict[str, Path]
     for who in (None, "", "   "):
         with store.session() as s, pytest.raises(people.EnrolmentError, match="no consent record") as err:
             people.enroll(s, "Obama", [photos["obama"]], consent_by=who)
-        assert "--consent-by" in (err.value.hint or "")
+        assert "--consent-by" in (err.value.cli_hint or "")  # the option is for the command line
     with store.session() as s:
         assert people.list_people(s, include_withdrawn=True) == []
         assert s.scalar(select(func.count()).select_from(PersonFace)) == 0
@@ -112,7 +112,7 @@ def test_no_face_and_several_faces(store: Store, photos: dict[str, Path], probes
     assert err.value.failures[0].photo == "noface.png"
     with store.session() as s, pytest.raises(people.EnrolmentError, match="shows 2 faces") as err:
         people.enroll(s, "Biden", [photos["two_people"]], consent_by="self")
-    assert "--face N" in (err.value.hint or "")
+    assert "--face N" in (err.value.cli_hint or "")  # the option is for the command line
     with store.session() as s, pytest.raises(people.EnrolmentError, match="--face 3 asked"):
         people.enroll(s, "Biden", [photos["two_people"]], consent_by="self", face=3)
     with store.session() as s:

@@ -240,7 +240,7 @@ def test_web_form_notice_is_submitted_by_a_person(store: Store) -> None:
         service.approve(s, n.id, actor="o")
         with pytest.raises(ValidationError, match="web form") as err:
             service.send(s, n.id, actor="o")
-        assert "--submitted" in (err.value.hint or "")
+        assert "--submitted" in (err.value.cli_hint or "")  # the option is for the command line
         pdf = service.notice_pdf_bytes(s, n.id)
         assert pdf.startswith(b"%PDF")
         r = service.send(s, n.id, actor="o", submitted_ref="TT-12345")

@@ -154,7 +154,7 @@ def test_missing_font_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("JIKIMI_HANGUL_FONT", str(tmp_path / "nope.ttf"))
     with pytest.raises(ConfigError, match="JIKIMI_HANGUL_FONT") as err:
         find_font("삭제")
-    assert "fonts-nanum" in (err.value.hint or "")
+    assert "fonts-nanum" in (err.value.cli_hint or "")  # the command is for the command line
     monkeypatch.delenv("JIKIMI_HANGUL_FONT")
     fonts = candidate_fonts()
     text = "\U0001f9ea" + "삭제"  # a character no CJK text font has

@@ -289,7 +289,9 @@ def test_pages_show_lower_layer_errors_in_korean_and_english(tmp_path: Path) -> 
     page = c.post("/people/4242/withdraw", data={"csrf_token": csrf})
     assert page.status_code == 404 and "등록된 사람 4242번이 없습니다" in page.text
     assert "no person with id" not in page.text
-    assert 'class="hint"' in page.text and "jikimi person list" in page.text  # what to do next, too
+    # what to do next, too: the web hint in Korean (the command `jikimi person list` is the CLI's hint)
+    assert 'class="hint"' in page.text and "등록된 사람 목록을 확인하세요" in page.text
+    assert "jikimi person list" not in page.text
     c.get("/lang/en?next=/")
     page = c.post("/people/4242/withdraw", data={"csrf_token": csrf})
     assert "no person with id 4242" in page.text

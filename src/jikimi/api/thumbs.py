@@ -31,7 +31,7 @@ def _first_frame(data: bytes) -> Image.Image:
         return media.image
     for frame in media.frames(every_seconds=1.0):
         return Image.fromarray(frame.rgb)
-    raise JikimiError("the original has no frame to show")
+    raise JikimiError("the original has no frame to show", code="media.no_frame")
 
 
 def render(

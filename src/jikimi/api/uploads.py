@@ -26,16 +26,23 @@ async def read_uploads(request: Request, files: list[UploadFile]) -> list[tuple[
     settings = request.app.state.settings
     if len(files) > settings.max_files_per_scan:
         raise ValidationError(
-            f"too many files ({len(files)})",
-            f"send at most {settings.max_files_per_scan} per request, or a zip",
+            "too many files ({n})",
+            "send at most {max} per request, or a zip",
+            code="upload.too_many_files",
+            n=len(files),
+            max=settings.max_files_per_scan,
         )
     out: list[tuple[str, bytes]] = []
     for f in files:
         data = await f.read(settings.max_file_bytes + 1)
         if len(data) > settings.max_file_bytes:
             raise ValidationError(
-                f"{clean_name(f.filename)} is larger than {settings.max_file_bytes // CHUNK} MiB",
-                "split the material or raise the limit",
+                "{name} is larger than {mib} MiB",
+                "split the material, or ask an administrator to raise the limit",
+                code="upload.file_too_large",
+                cli_hint="split the material or raise the limit",
+                name=clean_name(f.filename),
+                mib=settings.max_file_bytes // CHUNK,
             )
         out.append((clean_name(f.filename), data))
     return out

@@ -28,7 +28,28 @@ def _consent_line(info: Any) -> str:
 
 
 def _failure(f: Any) -> str:
-    return f"[red]{f.photo}[/]: {f.reason}" + (f" [yellow]({f.hint})[/]" if f.hint else "")
+    """A photo that could not be used, with what to do next, in the user's language (markup escaped)."""
+    from rich.markup import escape
+
+    from jikimi.cli.common import tr
+
+    t = tr()
+    hint = f.cli_hint_message or f.hint_message
+    text = f"[red]{escape(f.photo)}[/]: {escape(t.message(f.message))}"
+    return text + (f" [yellow]({escape(t.message(hint))})[/]" if hint else "")
+
+
+def _error_line(label: object, exc: Any) -> str:
+    """An error of one item (``label: reason (hint)``), in the user's language, hint for the command line."""
+    from rich.markup import escape
+
+    from jikimi.cli.common import tr
+
+    t = tr()
+    hint = t.hint(exc, cli=True)
+    return f"[red]{escape(str(label))}[/]: {escape(t.message(exc))}" + (
+        f" [yellow]({escape(hint)})[/]" if hint else ""
+    )
 
 
 def _detector(value: str) -> Any:
@@ -88,16 +109,14 @@ def enroll(
             )
     except people.EnrolmentError as exc:
         for f in exc.failures:
-            err_console.print(
-                f"[red]{f.photo}[/]: {f.reason}" + (f" [yellow]({f.hint})[/]" if f.hint else "")
-            )
+            err_console.print(_failure(f))
         raise
     finally:
         store.dispose()
     p = result.person
     if json_out:
         emit_json(
-            {**p.to_dict(), "enrolled": result.enrolled, "failures": [vars(f) for f in result.failures]}
+            {**p.to_dict(), "enrolled": result.enrolled, "failures": [f.to_dict() for f in result.failures]}
         )
     else:
         console.print(f"enrolled [bold]{p.name}[/] as person [bold]{p.id}[/] with {p.faces} face(s)")
@@ -117,7 +136,11 @@ def _photo_tip(faces: int) -> None:
     try:
         cal = calibration()
     except JikimiError as exc:  # a face model without calibration: enrolled, but not searched yet
-        err_console.print(f"[yellow]note:[/] {exc.reason} ({exc.hint})")
+        from rich.markup import escape
+
+        from jikimi.cli.common import error_text
+
+        err_console.print(f"[yellow]note:[/] {escape(error_text(exc))}")
         return
     err_console.print(
         f"[yellow]what to expect:[/] for young Korean women, with {faces} photo(s) about "
@@ -361,16 +384,22 @@ def sources_add(
         result = source_photos.add_sources(
             s, person_id, present, face=face, detector=_detector(detector), upsample=upsample
         )
+    from jikimi.errors import Message
     from jikimi.store.people import PhotoFailure
 
-    failures = [PhotoFailure(p.name, "file not found", "check the path") for p in missing] + result.failures
+    failures = [
+        PhotoFailure(
+            p.name, Message("file not found"), Message("check the path"), code="people.file_not_found"
+        )
+        for p in missing
+    ] + result.failures
     if json_out:
         emit_json(
             {
                 "person_id": person_id,
                 "added": [a.to_dict() for a in result.added],
                 "already": result.already,
-                "failures": [vars(f) for f in failures],
+                "failures": [f.to_dict() for f in failures],
             }
         )
     else:
@@ -426,9 +455,7 @@ def sources_remove(
                 console.print(f"removed source photo {info.id} ({info.name})")
             except JikimiError as exc:
                 failed += 1
-                err_console.print(
-                    f"[red]{sid}[/]: {exc.reason}" + (f" [yellow]({exc.hint})[/]" if exc.hint else "")
-                )
+                err_console.print(_error_line(sid, exc))
     finally:
         store.dispose()
     raise typer.Exit(1 if failed else 0)

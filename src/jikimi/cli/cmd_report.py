@@ -30,7 +30,9 @@ def report_cmd(
         try:
             when = datetime.fromisoformat(since)
         except ValueError as exc:
-            raise ValidationError(f"--since is not a date: {since!r}", "use YYYY-MM-DD") from exc
+            raise ValidationError(
+                "--since is not a date: {value!r}", "use YYYY-MM-DD", code="cli.date_invalid", value=since
+            ) from exc
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
     with open_store().session() as s:
         rows = report(s, since=when)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from jikimi.cli.common import console, emit_json, err_console, fail
-from jikimi.errors import ConfigError, ValidationError
+from jikimi.cli.common import console, emit_json, err_console, fail, reason, tr
+from jikimi.errors import ConfigError, Message, ValidationError
 
 takedown_app = typer.Typer(
     help="Removal requests: draft per platform (ko/en/ja), approve, send (e-mail or PDF), track, re-check.",
@@ -23,9 +25,10 @@ def _store() -> Any:
     return open_store()
 
 
-def _print_notes(notes: list[str]) -> None:
+def _print_notes(notes: Sequence[str | Message]) -> None:
+    """Notes (text, or catalogued messages shown in the user's language)."""
     for note in notes:
-        err_console.print(f"[yellow]note:[/] {note}")
+        err_console.print(f"[yellow]note:[/] {escape(reason(note))}")
 
 
 def _parse_when(text: str | None, what: str) -> datetime | None:
@@ -35,7 +38,11 @@ def _parse_when(text: str | None, what: str) -> datetime | None:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValidationError(
-            f"{what} is not a date/time: {text!r}", "use ISO 8601, e.g. 2026-11-01T10:00Z"
+            "{what} is not a date/time: {text!r}",
+            "use ISO 8601, e.g. 2026-11-01T10:00Z",
+            code="cli.datetime_invalid",
+            what=what,
+            text=text,
         ) from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -157,7 +164,7 @@ def draft_cmd(
     with _store().session() as s:
         res = draft_case(s, case, platform=platform, lang=lang, recipient=to, victim_name=victim_name)
         rows = [notice_to_dict(n) for n in res.notices]
-    _print_notes(res.notes)
+    _print_notes(res.messages)
     for r in rows:
         if as_json:
             emit_json(r)
@@ -208,7 +215,9 @@ def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> N
     from jikimi.takedown.service import get_notice, notice_to_dict
 
     with _store().session() as s:
-        d = notice_to_dict(get_notice(s, notice_id))
+        notice = get_notice(s, notice_id)
+        d = notice_to_dict(notice)
+        notes = notice.note_messages
     if as_json:
         emit_json(d)
         return
@@ -217,8 +226,8 @@ def show_cmd(notice_id: int, as_json: bool = typer.Option(False, "--json")) -> N
         f"[bold]{d['status']}[/]"
     )
     console.print(f"to: {d['recipient'] or d['form_url'] or '(no recipient: set with send --to)'}")
-    if d["note"]:
-        console.print(f"[yellow]{d['note']}[/]")
+    for note in notes:
+        console.print(f"[yellow]{escape(reason(note))}[/]")
     if d["last_error"]:
         console.print(f"[red]last send error:[/] {d['last_error']} (attempts: {d['send_attempts']})")
     console.print(f"sha256: {d['content_sha256']}\n")
@@ -324,9 +333,14 @@ def send_cmd(
             console.print(f"notice {r.notice_id} sent: {r.message_id}")
         else:
             failed += 1
-            err_console.print(f"[bold red]error:[/] notice {r.notice_id} not sent: {r.error}")
-            if r.hint:
-                err_console.print(f"[yellow]next:[/] {r.hint}")
+            t = tr()
+            why = t.message(r.failure) if r.failure else (r.error or "")
+            hint = t.hint(r.failure, cli=True) if r.failure else r.hint
+            err_console.print(
+                f"[bold red]{t('error:')}[/] notice {r.notice_id} not sent: {escape(why)}", soft_wrap=True
+            )
+            if hint:
+                err_console.print(f"[yellow]{t('next:')}[/] {escape(hint)}", soft_wrap=True)
     if due and not results:
         console.print("no approved e-mail notice is due")
     if failed:
@@ -439,7 +453,9 @@ def replies_cmd(
     settings = load_imap() if imap else None
     if imap and settings is None:
         raise ConfigError(
-            "JIKIMI_IMAP_URL is not set", "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX"
+            "JIKIMI_IMAP_URL is not set",
+            "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX",
+            code="takedown.imap_url_missing",
         )
     with _store().session() as s:
         mails = chain(read_mail(paths or []), read_imap(s, settings) if settings else [])

@@ -14,13 +14,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.errors import JikimiError, NotFoundError, Text, ValidationError
 from jikimi.store.schema.accounts import ApiToken, LoginAttempt, User, WebSession
 from jikimi.store.schema.base import utcnow
 
@@ -35,6 +36,16 @@ class Role(StrEnum):
     VICTIM = "victim"
 
 
+#: The roles as the messages name them (English: the stored value; Korean: the label the pages show).
+_ROLE_WORDS = {
+    Role.ADMIN: Text("admin"),
+    Role.CASE_WORKER: Text("case_worker"),
+    Role.INVESTIGATOR: Text("investigator"),
+    Role.PARTNER: Text("partner"),
+    Role.VICTIM: Text("victim"),
+}
+
+
 class AuthError(JikimiError):
     """Sign-in failed: wrong name or password, or the account is disabled. Deliberately unspecific."""
 
@@ -42,8 +53,17 @@ class AuthError(JikimiError):
 class LockedError(AuthError):
     """Too many failed sign-ins for this account or from this address; try again later."""
 
-    def __init__(self, reason: str, hint: str | None, retry_after: int) -> None:
-        super().__init__(reason, hint)
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        /,
+        *,
+        retry_after: int,
+        code: str | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(message, hint, code=code, **params)
         self.retry_after = retry_after
 
 
@@ -84,11 +104,17 @@ def check_password_strength(password: str, username: str = "") -> None:
     """Raise ``ValidationError`` for a weak password (short, or containing the user name)."""
     if len(password) < MIN_PASSWORD:
         raise ValidationError(
-            f"the password is shorter than {MIN_PASSWORD} characters",
+            "the password is shorter than {n} characters",
             "use a longer passphrase, e.g. four unrelated words",
+            code="accounts.password_too_short",
+            n=MIN_PASSWORD,
         )
     if username and username.lower() in password.lower():
-        raise ValidationError("the password contains the user name", "choose a password without it")
+        raise ValidationError(
+            "the password contains the user name",
+            "choose a password without it",
+            code="accounts.password_has_username",
+        )
 
 
 def check_role_fields(
@@ -103,26 +129,46 @@ def check_role_fields(
     partner = (partner or "").strip() or None
     case_ref = (case_ref or "").strip() or None
     if role is None or not str(role).strip():
-        raise ValidationError("no role chosen for the account", "choose the account's role")
+        raise ValidationError(
+            "no role chosen for the account", "choose the account's role", code="accounts.role_missing"
+        )
     try:
         role = Role(str(role).strip())
     except ValueError as exc:
         raise ValidationError(
-            f"unknown role {role!r}", f"choose one of {', '.join(r.value for r in Role)}"
+            "unknown role {role!r}",
+            "choose one of {roles}",
+            code="accounts.role_unknown",
+            role=role,
+            roles=", ".join(r.value for r in Role),
         ) from exc
     if role is Role.PARTNER and not partner:
-        raise ValidationError("a platform partner needs the platform name", "pass --partner NAME")
+        raise ValidationError(
+            "a platform partner needs the platform name",
+            "give the platform's name",
+            code="accounts.partner_needs_platform",
+            cli_hint="pass --partner NAME",
+        )
     if role is Role.VICTIM and not case_ref:
-        raise ValidationError("a victim account needs her case", "pass --case CASE_ID")
+        raise ValidationError(
+            "a victim account needs her case",
+            "give her case number",
+            code="accounts.victim_needs_case",
+            cli_hint="pass --case CASE_ID",
+        )
     if case_ref and role is not Role.VICTIM:
         raise ValidationError(
-            f"a case number was given for the role {role.value}; only a victim account has a case",
+            "a case number was given for the role {role}; only a victim account has a case",
             "choose the victim role, or leave the case empty",
+            code="accounts.case_for_other_role",
+            role=_ROLE_WORDS[role],
         )
     if partner and role is not Role.PARTNER:
         raise ValidationError(
-            f"a platform was given for the role {role.value}; only a platform partner account has a platform",
+            "a platform was given for the role {role}; only a platform partner account has a platform",
             "choose the platform partner role, or leave the platform empty",
+            code="accounts.platform_for_other_role",
+            role=_ROLE_WORDS[role],
         )
     return role, partner, case_ref
 
@@ -144,12 +190,20 @@ def create_user(
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise ValidationError(
-            f"invalid user name {username!r}", "use 2-63 lower-case letters, digits, '.', '_', '@' or '-'"
+            "invalid user name {username!r}",
+            "use 2-63 lower-case letters, digits, '.', '_', '@' or '-'",
+            code="accounts.username_invalid",
+            username=username,
         )
     role, partner, case_ref = check_role_fields(role, partner=partner, case_ref=case_ref)
     check_password_strength(password, username)
     if s.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ValidationError(f"the user {username!r} already exists", "choose another name")
+        raise ValidationError(
+            "the user {username!r} already exists",
+            "choose another name",
+            code="accounts.username_taken",
+            username=username,
+        )
     user = User(
         username=username,
         display_name=display_name or username,
@@ -168,7 +222,13 @@ def create_user(
 def get_user(s: Session, username: str) -> User:
     user = s.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        raise NotFoundError(f"no user {username!r}", "list users with `jikimi user list`")
+        raise NotFoundError(
+            "no user {username!r}",
+            "see the list of users",
+            code="accounts.user_not_found",
+            cli_hint="list users with `jikimi user list`",
+            username=username,
+        )
     return user
 
 
@@ -238,15 +298,20 @@ def authenticate(
         until = (oldest or now) + timedelta(minutes=policy.window_minutes)
         s.add(LoginAttempt(username=username, ip=ip, success=False, at=now))
         raise LockedError(
-            "too many failed sign-ins from this address", "wait and try again", _retry_after(until, now)
+            "too many failed sign-ins from this address",
+            "wait and try again",
+            code="auth.locked_address",
+            retry_after=_retry_after(until, now),
         )
     user = s.scalar(select(User).where(User.username == username))
     if user is not None and user.locked_until is not None and user.locked_until > now:
         s.add(LoginAttempt(username=username, ip=ip, success=False, at=now))
         raise LockedError(
             "this account is locked after too many failed sign-ins",
-            f"wait {policy.lock_minutes} minutes or ask an administrator to unlock it",
-            _retry_after(user.locked_until, now),
+            "wait {minutes} minutes or ask an administrator to unlock it",
+            code="auth.locked_account",
+            retry_after=_retry_after(user.locked_until, now),
+            minutes=policy.lock_minutes,
         )
     ok = False
     try:
@@ -261,7 +326,7 @@ def authenticate(
                 user.locked_until = now + timedelta(minutes=policy.lock_minutes)
                 user.failed_logins = 0
                 _audit(s, "system", "user.locked", f"user:{user.id}", {"username": user.username, "ip": ip})
-        raise AuthError("wrong user name or password", "check both and try again")
+        raise AuthError("wrong user name or password", "check both and try again", code="auth.failed")
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -312,7 +377,7 @@ def verify_token(s: Session, secret: str) -> User | None:
 def revoke_token(s: Session, token_id: int, *, actor: str, user: User | None = None) -> None:
     tok = s.get(ApiToken, token_id)
     if tok is None or (user is not None and tok.user_id != user.id):
-        raise NotFoundError(f"no token {token_id}")
+        raise NotFoundError("no token {token_id}", code="accounts.token_not_found", token_id=token_id)
     tok.revoked_at = tok.revoked_at or utcnow()
     _audit(s, actor, "token.revoke", f"user:{tok.user_id}", {"token_id": tok.id})
 

@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from jikimi.config import get_settings
-from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.errors import Gettext, JikimiError, Message, NotFoundError, ValidationError
 from jikimi.index.faces import (
     _GALLERY_SEAL,
     HNSW_MIN_FACES,
@@ -81,23 +81,90 @@ PhotoSource = Path | bytes
 class EnrolmentError(JikimiError):
     """Nobody was enrolled: no consent, or no usable face in any photo (``failures`` says why per photo)."""
 
-    def __init__(self, reason: str, hint: str | None = None, failures: Sequence[PhotoFailure] = ()) -> None:
-        super().__init__(reason, hint)
+    def __init__(
+        self,
+        message: str | Message,
+        hint: str | Message | None = None,
+        /,
+        *,
+        failures: Sequence[PhotoFailure] = (),
+        code: str | None = None,
+        cli_hint: str | Message | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(message, hint, code=code, cli_hint=cli_hint, **params)
         self.failures = list(failures)
+
+
+def _same(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True)
 class PhotoFailure:
-    """One photo that could not be used, with the reason and what to do."""
+    """One photo that could not be used: why (a catalogued ``Message``), what to do next (for web pages and
+    the API; ``cli_hint_message`` for the command line when it differs) and a stable ``code``.
+    ``reason``/``hint`` are the English."""
 
     photo: str
-    reason: str
-    hint: str | None = None
+    message: Message
+    hint_message: Message | None = None
     faces: int = 0
     """How many faces the photo shows when that is why it failed (several: one must be chosen)."""
+    code: str = "people.photo_unusable"
+    cli_hint_message: Message | None = None
+
+    @classmethod
+    def of(cls, photo: str, exc: JikimiError) -> PhotoFailure:
+        """The failure of one photo from the error that made it unusable (its message, hints and code)."""
+        return cls(photo, exc.message, exc.hint_message, code=exc.code, cli_hint_message=exc.cli_hint_message)
+
+    @property
+    def reason(self) -> str:
+        return self.message.render()
+
+    @property
+    def hint(self) -> str | None:
+        return self.hint_message.render() if self.hint_message else None
+
+    @property
+    def cli_hint(self) -> str | None:
+        m = self.cli_hint_message or self.hint_message
+        return m.render() if m else None
+
+    def as_message(self, *, cli: bool = False) -> Message:
+        """``photo: reason (hint)`` as one message (its parts translated where it is shown)."""
+        hint = (self.cli_hint_message or self.hint_message) if cli else self.hint_message
+        if hint is None:
+            return Message("{photo}: {reason}", {"photo": self.photo, "reason": self.message})
+        return Message(
+            "{photo}: {reason} ({hint})", {"photo": self.photo, "reason": self.message, "hint": hint}
+        )
+
+    def text(self, gettext: Gettext = _same, *, cli: bool = False) -> str:
+        return self.as_message(cli=cli).render(gettext)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (command line ``--json``): the English, the code and the message to translate."""
+        return {
+            "photo": self.photo,
+            "code": self.code,
+            "reason": self.reason,
+            "hint": self.hint,
+            "faces": self.faces,
+            "message": self.message.to_json(),
+        }
 
     def __str__(self) -> str:
-        return f"{self.photo}: {self.reason}" + (f" ({self.hint})" if self.hint else "")
+        return self.text()
+
+
+def failures_message(failures: Sequence[PhotoFailure]) -> Message:
+    """``photo: reason (hint); photo: ...`` for several failed photos, as one message."""
+    out = failures[-1].as_message()
+    for f in reversed(failures[:-1]):
+        out = Message("{first}; {rest}", {"first": f.as_message(), "rest": out})
+    return out
 
 
 @dataclass(frozen=True)
@@ -227,7 +294,10 @@ def _expiry(expires: date | datetime | str | None) -> datetime | None:
             expires = datetime.fromisoformat(expires.strip())
         except ValueError:
             raise ValidationError(
-                f"not a date: {expires!r}", "give the consent's end as YYYY-MM-DD (or an ISO date-time)"
+                "not a date: {value!r}",
+                "give the consent's end as YYYY-MM-DD (or an ISO date-time)",
+                code="people.expiry_invalid",
+                value=expires,
             ) from None
     if isinstance(expires, datetime):
         return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
@@ -357,23 +427,35 @@ def choose_face(name: str, faces: Sequence[Face], face: int | None) -> Face | Ph
     if not faces:
         return PhotoFailure(
             name,
-            "no face found in this photo",
-            "use a clear, front-facing photo where the face is at least ~80 pixels wide, "
-            "or try --detector cnn or --upsample 2",
+            Message("no face found in this photo"),
+            Message("use a clear, front-facing photo where the face is at least ~80 pixels wide"),
+            code="people.no_face",
+            cli_hint_message=Message(
+                "use a clear, front-facing photo where the face is at least ~80 pixels wide, "
+                "or try --detector cnn or --upsample 2"
+            ),
         )
     if face is None and len(faces) > 1:
         where = ", ".join(f"{n}: x={f.box.left}..{f.box.right}" for n, f in enumerate(faces, 1))
         return PhotoFailure(
             name,
-            f"this photo shows {len(faces)} faces ({where}, numbered left to right)",
-            "choose the person's face with --face N, or use a photo of the person alone",
+            Message(
+                "this photo shows {n} faces ({where}, numbered left to right)",
+                {"n": len(faces), "where": where},
+            ),
+            Message("choose the person's face, or use a photo of the person alone"),
             faces=len(faces),
+            code="people.several_faces",
+            cli_hint_message=Message(
+                "choose the person's face with --face N, or use a photo of the person alone"
+            ),
         )
     if face is not None and not 1 <= face <= len(faces):
         return PhotoFailure(
             name,
-            f"--face {face} asked, but this photo shows {len(faces)} face(s)",
-            f"give a number from 1 to {len(faces)} (faces are numbered left to right)",
+            Message("--face {face} asked, but this photo shows {n} face(s)", {"face": face, "n": len(faces)}),
+            Message("give a number from 1 to {n} (faces are numbered left to right)", {"n": len(faces)}),
+            code="people.face_number_invalid",
         )
     return faces[(face or 1) - 1]
 
@@ -394,10 +476,15 @@ def _prepare(
     try:
         media = load(src, name=name)
         if media.kind != "image":
-            return PhotoFailure(name, "is a video or an animation", "enrol from still photos of the person")
+            return PhotoFailure(
+                name,
+                Message("is a video or an animation"),
+                Message("enrol from still photos of the person"),
+                code="people.not_a_still_photo",
+            )
         faces = faces_in_media(media, detector=detector, upsample=upsample)
     except JikimiError as exc:
-        return PhotoFailure(name, exc.reason, exc.hint)
+        return PhotoFailure.of(name, exc)
     chosen = choose_face(name, faces, face)
     if isinstance(chosen, PhotoFailure):
         return chosen
@@ -448,25 +535,45 @@ def enroll(
     if not who:
         raise EnrolmentError(
             "enrolment refused: no consent record",
-            "say who gave consent for face search with --consent-by (the person, or a guardian for a minor)",
+            "say who gave consent for face search (the person, or a guardian for a minor)",
+            code="people.no_consent",
+            cli_hint="say who gave consent for face search with --consent-by "
+            "(the person, or a guardian for a minor)",
         )
     clean_name = name.strip()
     if not clean_name:
-        raise ValidationError("the person's name is empty", "give a name or a case pseudonym")
+        raise ValidationError(
+            "the person's name is empty", "give a name or a case pseudonym", code="people.name_empty"
+        )
     if len(clean_name) > 200 or len(who) > 200 or len(consent_scope) > 200:
-        raise ValidationError("name, --consent-by and --consent-scope are limited to 200 characters")
+        raise ValidationError(
+            "name, --consent-by and --consent-scope are limited to 200 characters",
+            "shorten the name, who gave consent or the consent scope",
+            code="people.too_long",
+        )
     scope = consent_scope.strip() or DEFAULT_SCOPE
     until = _expiry(expires)
     now = datetime.now(UTC)
     if until is not None and until <= now:
         raise ValidationError(
-            f"the consent expiry {until.date().isoformat()} is not in the future",
-            "give a later --expires date",
+            "the consent expiry {date} is not in the future",
+            "give a later end date for the consent",
+            code="people.expiry_past",
+            cli_hint="give a later --expires date",
+            date=until.date().isoformat(),
         )
     if detector not in DETECTORS:
-        raise ValidationError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
+        raise ValidationError(
+            "unknown face detector {detector!r}",
+            "use one of: {detectors}",
+            code="people.detector_unknown",
+            detector=detector,
+            detectors=", ".join(DETECTORS),
+        )
     if not photos:
-        raise ValidationError("no photo given", "give one or more photos showing the person's face")
+        raise ValidationError(
+            "no photo given", "give one or more photos showing the person's face", code="people.no_photo"
+        )
 
     prepared: list[_Prepared] = []
     failures: list[PhotoFailure] = []
@@ -475,8 +582,14 @@ def enroll(
         got = _prepare(src, i, face=pick, detector=detector, upsample=upsample, names=names)
         (failures if isinstance(got, PhotoFailure) else prepared).append(got)  # type: ignore[arg-type]
     if not prepared:
-        detail = "; ".join(str(f) for f in failures)
-        raise EnrolmentError(f"nobody enrolled: no usable face ({detail})", failures[0].hint, failures)
+        raise EnrolmentError(
+            "nobody enrolled: no usable face ({detail})",
+            failures[0].hint_message,
+            code="people.no_usable_face",
+            cli_hint=failures[0].cli_hint_message,
+            failures=failures,
+            detail=failures_message(failures),
+        )
 
     actor = actor or audit.default_actor()
     person = Person(name=clean_name, minor=minor, status=ACTIVE, created_by=actor)
@@ -542,7 +655,13 @@ def _photo_aad(sha256: str) -> bytes:
 def _person(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFoundError(f"no person with id {person_id}", "see `jikimi person list`")
+        raise NotFoundError(
+            "no person with id {id}",
+            "see the list of enrolled people",
+            code="people.not_found",
+            cli_hint="see `jikimi person list`",
+            id=person_id,
+        )
     return person
 
 
@@ -562,20 +681,34 @@ def record_consent(
     person = _person(session, person_id)
     if person.status != ACTIVE:
         raise ValidationError(
-            f"person {person_id} was withdrawn; her face data was deleted",
-            "enrol her again with `jikimi person enroll` if she consents again",
+            "person {id} was withdrawn; her face data was deleted",
+            "enrol her again from new photos if she consents again",
+            code="people.withdrawn",
+            cli_hint="enrol her again with `jikimi person enroll` if she consents again",
+            id=person_id,
         )
     who = (consent_by or "").strip()
     if not who:
-        raise ValidationError("a consent record needs --consent-by", "say who gave consent for face search")
+        raise ValidationError(
+            "a consent record needs --consent-by",
+            "say who gave consent for face search",
+            code="people.no_consent",
+        )
     scope = consent_scope.strip() or DEFAULT_SCOPE
     if len(who) > 200 or len(scope) > 200:
-        raise ValidationError("--consent-by and --consent-scope are limited to 200 characters")
+        raise ValidationError(
+            "--consent-by and --consent-scope are limited to 200 characters",
+            "shorten who gave consent or the consent scope",
+            code="people.too_long",
+        )
     until = _expiry(expires)
     if until is not None and until <= datetime.now(UTC):
         raise ValidationError(
-            f"the consent expiry {until.date().isoformat()} is not in the future",
-            "give a later --expires date",
+            "the consent expiry {date} is not in the future",
+            "give a later end date for the consent",
+            code="people.expiry_past",
+            cli_hint="give a later --expires date",
+            date=until.date().isoformat(),
         )
     actor = actor or audit.default_actor()
     consent = Consent(given_by=who, scope=scope, recorded_by=actor, expires_at=until, recorded_at=utcnow())
@@ -602,7 +735,12 @@ def withdraw(
     search now."""
     person = _person(session, person_id)
     if person.status == WITHDRAWN:
-        raise ValidationError(f"person {person_id} was already withdrawn on {person.withdrawn_at:%Y-%m-%d}")
+        raise ValidationError(
+            "person {id} was already withdrawn on {date}",
+            code="people.already_withdrawn",
+            id=person_id,
+            date=f"{person.withdrawn_at:%Y-%m-%d}",
+        )
     now = utcnow()
     faces = session.execute(delete(PersonFace).where(PersonFace.person_id == person_id)).rowcount  # type: ignore[attr-defined]
     photos = session.execute(delete(PersonPhoto).where(PersonPhoto.person_id == person_id)).rowcount  # type: ignore[attr-defined]
@@ -649,10 +787,21 @@ def photo(session: Session, photo_id: int, *, actor: str, purpose: str) -> tuple
 
     row = session.get(PersonPhoto, photo_id)
     if row is None:
-        raise NotFoundError(f"no kept photo with id {photo_id}", "photos are kept only with --keep-photos")
+        raise NotFoundError(
+            "no kept photo with id {id}",
+            "photos are kept only when the enrolment asked to keep them",
+            code="people.photo_not_found",
+            cli_hint="photos are kept only with --keep-photos",
+            id=photo_id,
+        )
     data = decrypt(load_keys(create=False), row.ciphertext, _photo_aad(row.sha256))
     if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise JikimiError(f"kept photo {photo_id} failed its checksum", "the database row was altered")
+        raise JikimiError(
+            "kept photo {id} failed its checksum",
+            "the database row was altered",
+            code="people.photo_checksum",
+            id=photo_id,
+        )
     audit.append(
         session, actor=actor, action="person.photo.view", subject=f"person:{row.person_id}",
         details={"photo_id": photo_id, "purpose": purpose[:300]},
@@ -677,7 +826,7 @@ class ReembedResult:
             "person_id": self.person_id,
             "model": self.model,
             "reembedded": self.reembedded,
-            "failures": [vars(f) for f in self.failures],
+            "failures": [f.to_dict() for f in self.failures],
             "needs_photos": self.needs_photos,
         }
 
@@ -705,11 +854,12 @@ def _refind(data: bytes, name: str, old: PersonFace) -> Face | PhotoFailure:
             if best is not None and _overlap(best.box, stored) >= 0.4:
                 return best
     except JikimiError as exc:
-        return PhotoFailure(name, exc.reason, exc.hint)
+        return PhotoFailure.of(name, exc)
     return PhotoFailure(
         name,
-        "the enrolled face was not found again in this kept photo",
-        "enrol the person again from new photos (with her consent)",
+        Message("the enrolled face was not found again in this kept photo"),
+        Message("enrol the person again from new photos (with her consent)"),
+        code="people.face_not_refound",
     )
 
 
@@ -726,8 +876,11 @@ def reembed(session: Session, person_id: int, *, actor: str | None = None) -> Re
     person = _person(session, person_id)
     if person.status != ACTIVE:
         raise ValidationError(
-            f"person {person_id} was withdrawn; her face data was deleted",
-            "enrol her again with `jikimi person enroll` if she consents again",
+            "person {id} was withdrawn; her face data was deleted",
+            "enrol her again from new photos if she consents again",
+            code="people.withdrawn",
+            cli_hint="enrol her again with `jikimi person enroll` if she consents again",
+            id=person_id,
         )
     model = current_embedder().name
     faces = list(person.faces)
@@ -746,7 +899,14 @@ def reembed(session: Session, person_id: int, *, actor: str | None = None) -> Re
             keys = load_keys(create=False)
         data = decrypt(keys, ph.ciphertext, _photo_aad(ph.sha256))
         if hashlib.sha256(data).hexdigest() != ph.sha256:
-            failures.append(PhotoFailure(ph.name, "the kept photo failed its checksum", "enrol new photos"))
+            failures.append(
+                PhotoFailure(
+                    ph.name,
+                    Message("the kept photo failed its checksum"),
+                    Message("enrol new photos"),
+                    code="people.photo_checksum",
+                )
+            )
             continue
         got = _refind(data, ph.name, olds[0])
         if isinstance(got, PhotoFailure):
@@ -945,9 +1105,12 @@ def search_faces(
     other = {f.model for f in faces if isinstance(f, Face) and f.model and f.model != g.model}
     if other:
         raise ValidationError(
-            f"faces measured with the face model {sorted(other)[0]!r} cannot be searched among faces "
-            f"enrolled with {g.model!r}",
+            "faces measured with the face model {model!r} cannot be searched among faces "
+            "enrolled with {active!r}",
             "measure the faces with the active face model",
+            code="people.model_mismatch",
+            model=sorted(other)[0],
+            active=g.model,
         )
     embs = np.stack([f.embedding if isinstance(f, Face) else np.asarray(f, np.float32) for f in faces])
     raw: list[list[FaceMatch]] = g.search_many(embs, k=k, threshold=threshold)

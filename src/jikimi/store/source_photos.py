@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.errors import JikimiError, Message, NotFoundError, ValidationError
 from jikimi.index.source_photos import SourceFeatures, SourceIndex, source_features
 from jikimi.signals.face import DETECTORS, Detector, detect_faces
 from jikimi.store import audit
@@ -100,16 +100,28 @@ _features_aad = PersonSource.features_aad
 def _searchable(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFoundError(f"no person with id {person_id}", "see `jikimi person list`")
+        raise NotFoundError(
+            "no person with id {id}",
+            "see the list of enrolled people",
+            code="people.not_found",
+            cli_hint="see `jikimi person list`",
+            id=person_id,
+        )
     if person.status != ACTIVE:
         raise ValidationError(
-            f"person {person_id} was withdrawn; her face data was deleted",
-            "enrol her again with `jikimi person enroll` if she consents again",
+            "person {id} was withdrawn; her face data was deleted",
+            "enrol her again from new photos if she consents again",
+            code="people.withdrawn",
+            cli_hint="enrol her again with `jikimi person enroll` if she consents again",
+            id=person_id,
         )
     if not active_people(session, [person_id]):
         raise ValidationError(
-            f"person {person_id} has no valid consent now",
-            "record her consent again with `jikimi person consent` before adding source photos",
+            "person {id} has no valid consent now",
+            "record her consent again before adding source photos",
+            code="people.no_valid_consent",
+            cli_hint="record her consent again with `jikimi person consent` before adding source photos",
+            id=person_id,
         )
     return person
 
@@ -136,11 +148,16 @@ def _prepare(
     try:
         media = load(src, name=name)
         if media.kind != "image":
-            return PhotoFailure(name, "is a video or an animation", "add her still photos as source photos")
+            return PhotoFailure(
+                name,
+                Message("is a video or an animation"),
+                Message("add her still photos as source photos"),
+                code="people.not_a_still_photo",
+            )
         rgb = np.ascontiguousarray(np.asarray(media.upright()))
         faces = detect_faces(rgb, detector=detector, upsample=upsample, embed=False)
     except JikimiError as exc:
-        return PhotoFailure(name, exc.reason, exc.hint)
+        return PhotoFailure.of(name, exc)
     chosen = choose_face(name, faces, face)
     if isinstance(chosen, PhotoFailure):
         return chosen
@@ -150,10 +167,13 @@ def _prepare(
     try:
         feats = source_features(rgb, box)
     except JikimiError as exc:
-        return PhotoFailure(name, exc.reason, exc.hint)
+        return PhotoFailure.of(name, exc)
     if len(feats.plain) < 50:
         return PhotoFailure(
-            name, "this photo has too little detail to be recognised", "use the photo at its full size"
+            name,
+            Message("this photo has too little detail to be recognised"),
+            Message("use the photo at its full size"),
+            code="people.too_little_detail",
         )
     return _Prepared(name, media.data(), media.sha256, int(w), int(h), box, feats)
 
@@ -178,14 +198,23 @@ def add_sources(
 
     _searchable(session, person_id)
     if detector not in DETECTORS:
-        raise ValidationError(f"unknown face detector {detector!r}", f"use one of: {', '.join(DETECTORS)}")
+        raise ValidationError(
+            "unknown face detector {detector!r}",
+            "use one of: {detectors}",
+            code="people.detector_unknown",
+            detector=detector,
+            detectors=", ".join(DETECTORS),
+        )
     if not photos:
-        raise ValidationError("no photo given", "give one or more of her photos")
+        raise ValidationError("no photo given", "give one or more of her photos", code="people.no_photo")
     have = session.scalar(select(func.count()).where(PersonSource.person_id == person_id)) or 0
     if have + len(photos) > MAX_SOURCES_PER_PERSON:
         raise ValidationError(
-            f"at most {MAX_SOURCES_PER_PERSON} source photos per person ({have} already)",
+            "at most {n} source photos per person ({have} already)",
             "add the photos most likely to have been taken (public profile photos)",
+            code="people.too_many_sources",
+            n=MAX_SOURCES_PER_PERSON,
+            have=have,
         )
     known = set(session.scalars(select(PersonSource.sha256).where(PersonSource.person_id == person_id)))
     key = load_key()
@@ -249,8 +278,12 @@ def remove_source(
     row = session.get(PersonSource, source_id)
     if row is None or row.person_id != person_id:
         raise NotFoundError(
-            f"person {person_id} has no source photo {source_id}",
-            f"see `jikimi person sources list {person_id}`",
+            "person {id} has no source photo {source}",
+            "see her source photos on her enrolment page",
+            code="people.source_not_found",
+            cli_hint="see `jikimi person sources list {id}`",
+            id=person_id,
+            source=source_id,
         )
     info = _info(row)
     session.delete(row)
@@ -271,10 +304,15 @@ def source_photo(session: Session, source_id: int, *, actor: str, purpose: str) 
 
     row = session.get(PersonSource, source_id)
     if row is None:
-        raise NotFoundError(f"no source photo with id {source_id}")
+        raise NotFoundError("no source photo with id {id}", code="people.source_not_found", id=source_id)
     data = decrypt(load_keys(create=False), row.ciphertext, _photo_aad(row.sha256))
     if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise JikimiError(f"source photo {source_id} failed its checksum", "the database row was altered")
+        raise JikimiError(
+            "source photo {id} failed its checksum",
+            "the database row was altered",
+            code="people.photo_checksum",
+            id=source_id,
+        )
     audit.append(
         session, actor=actor, action="person.source.view", subject=f"person:{row.person_id}",
         details={"source": source_id, "purpose": purpose[:300]},

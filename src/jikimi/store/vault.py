@@ -88,8 +88,12 @@ def _check_private(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise VaultError(
-            f"the key file {path} can be read by other users (mode {mode:o})",
-            f"run: chmod 600 {path}",
+            "the key file {path} can be read by other users (mode {mode})",
+            "ask an administrator to make the key file readable by its owner only",
+            code="vault.key_file_open",
+            cli_hint="run: chmod 600 {path}",
+            path=str(path),
+            mode=f"{mode:o}",
         )
 
 
@@ -131,7 +135,12 @@ def load_keys(key_file: Path | None = None, *, create: bool = True) -> list[Vaul
     path = key_file or get_settings().key_file
     if not path.exists():
         if not create:
-            raise VaultError(f"no vault key at {path}", "restore the key file from its backup")
+            raise VaultError(
+                "no vault key at {path}",
+                "restore the key file from its backup",
+                code="vault.key_missing",
+                path=str(path),
+            )
         _write_private(path, _format_keys([VaultKey.generate()]), exclusive=True)
     _check_private(path)
     keys: list[VaultKey] = []
@@ -141,15 +150,28 @@ def load_keys(key_file: Path | None = None, *, create: bool = True) -> list[Vaul
             continue
         m = _KEY_LINE.match(line)
         if not m:
-            raise VaultError(f"the vault key file {path} is damaged", "restore it from its backup")
+            raise VaultError(
+                "the vault key file {path} is damaged",
+                "restore it from its backup",
+                code="vault.key_file_damaged",
+                path=str(path),
+            )
         key = VaultKey(m.group(1), bytes.fromhex(m.group(2)))
         if hashlib.sha256(key.key).hexdigest()[:16] != key.key_id:
             raise VaultError(
-                f"the vault key file {path} is damaged (key id mismatch)", "restore it from backup"
+                "the vault key file {path} is damaged (key id mismatch)",
+                "restore it from backup",
+                code="vault.key_file_damaged",
+                path=str(path),
             )
         keys.append(key)
     if not keys:
-        raise VaultError(f"the vault key file {path} holds no key", "restore it from its backup")
+        raise VaultError(
+            "the vault key file {path} holds no key",
+            "restore it from its backup",
+            code="vault.key_file_damaged",
+            path=str(path),
+        )
     return keys
 
 
@@ -166,7 +188,11 @@ def encrypt(key: VaultKey, data: bytes, aad: bytes = b"") -> bytes:
 
 def blob_key_id(blob: bytes) -> str:
     if len(blob) < _HEADER + 16 or not blob.startswith(MAGIC):
-        raise VaultError("not a Jikimi vault object (bad header)", "the file was damaged or replaced")
+        raise VaultError(
+            "not a Jikimi vault object (bad header)",
+            "the file was damaged or replaced",
+            code="vault.object_damaged",
+        )
     return blob[len(MAGIC) : len(MAGIC) + KEY_ID_BYTES].hex()
 
 
@@ -176,14 +202,19 @@ def decrypt(keys: list[VaultKey], blob: bytes, aad: bytes = b"") -> bytes:
     key = next((k for k in keys if k.key_id == key_id), None)
     if key is None:
         raise VaultError(
-            f"the vault key {key_id} is not in the key file", "restore the key file from its backup"
+            "the vault key {key_id} is not in the key file",
+            "restore the key file from its backup",
+            code="vault.key_unknown",
+            key_id=key_id,
         )
     nonce = blob[len(MAGIC) + KEY_ID_BYTES : _HEADER]
     try:
         return AESGCM(key.key).decrypt(nonce, blob[_HEADER:], aad)
     except InvalidTag as exc:
         raise VaultError(
-            "a vault object failed authentication", "the file was damaged or tampered with"
+            "a vault object failed authentication",
+            "the file was damaged or tampered with",
+            code="vault.object_tampered",
         ) from exc
 
 
@@ -205,7 +236,12 @@ def unseal(text: str, *, purpose: str, key_file: Path | None = None) -> bytes:
 def _check_sha(sha256: str) -> str:
     sha = sha256.strip().lower()
     if not _SHA_RE.match(sha):
-        raise ValidationError(f"not a SHA-256 hex digest: {sha256!r}", "give 64 hexadecimal characters")
+        raise ValidationError(
+            "not a SHA-256 hex digest: {value!r}",
+            "give 64 hexadecimal characters",
+            code="vault.sha256_invalid",
+            value=sha256,
+        )
     return sha
 
 
@@ -271,12 +307,18 @@ class Vault:
             blob = path.read_bytes()
         except FileNotFoundError as exc:
             raise NotFoundError(
-                f"no original {sha} in the vault", "check the hash; it may never have been stored"
+                "no original {sha} in the vault",
+                "check the hash; it may never have been stored",
+                code="vault.not_found",
+                sha=sha,
             ) from exc
         data = decrypt(self.keys, blob, _aad(sha))
         if hashlib.sha256(data).hexdigest() != sha:
             raise VaultError(
-                f"vault object {sha} does not match its hash", "the vault file was tampered with"
+                "vault object {sha} does not match its hash",
+                "the vault file was tampered with",
+                code="vault.object_tampered",
+                sha=sha,
             )
         return data
 
@@ -417,7 +459,10 @@ def get(session: Session, sha256: str, *, actor: str, purpose: str, vault: Vault
     sha = _check_sha(sha256)
     if session.get(VaultObject, sha) is None:
         raise NotFoundError(
-            f"no original {sha} in the vault", "check the hash; it may never have been stored"
+            "no original {sha} in the vault",
+            "check the hash; it may never have been stored",
+            code="vault.not_found",
+            sha=sha,
         )
     data = (vault or default_vault()).read(sha)
     audit.append(

@@ -109,7 +109,12 @@ def find_abuse_contacts(
     """
     host = (urlsplit(url if "://" in url else "https://" + url).hostname or "").lower()
     if not host:
-        raise ValidationError(f"no host in {url!r}")
+        raise ValidationError(
+            "no host in {url!r}",
+            "give the full link, e.g. https://example.com/post/1",
+            code="takedown.url_no_host",
+            url=url,
+        )
     resolve = resolve or _resolve
     out: list[AbuseContact] = []
     try:

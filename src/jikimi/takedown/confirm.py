@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from jikimi.cases import review
-from jikimi.errors import JikimiError
+from jikimi.errors import JikimiError, Message
 from jikimi.store import audit
 from jikimi.store.schema.scans import Finding
 from jikimi.takedown import tracking
@@ -35,11 +35,17 @@ def draft_for_finding(session: Session, finding_id: int, *, actor: str) -> Draft
     refs = refs_for_finding(session, finding_id)
     if not refs:
         return DraftResult(
-            notes=[f"finding {finding_id} was not seen at any URL: nothing to take down by link"]
+            messages=[
+                Message(
+                    "finding {id} was not seen at any URL: nothing to take down by link", {"id": finding_id}
+                )
+            ]
         )
     ids = [item.id for item, _ in add_items(session, refs, actor=actor) if item.state in tracking.DRAFTABLE]
     if not ids:
-        return DraftResult(notes=[f"finding {finding_id}: its URLs already have notices"])
+        return DraftResult(
+            messages=[Message("finding {id}: its URLs already have notices", {"id": finding_id})]
+        )
     return draft_case(session, refs[0].case_id, actor=actor, item_ids=ids)
 
 
@@ -56,7 +62,7 @@ def take_down_confirmed(session: Session, finding: Finding, *, actor: str) -> Dr
             actor=actor,
             action="takedown.draft_skipped",
             subject=f"finding:{finding.id}",
-            details={"reason": exc.reason, "hint": exc.hint},
+            details={"reason": exc.reason, "hint": exc.hint, "code": exc.code},
         )
         try:
             with session.begin_nested():

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from jikimi.errors import ConfigError, ValidationError
+from jikimi.errors import ConfigError, Message, ValidationError
 
 BUILTIN_DIR = Path(__file__).with_name("platforms")
 GENERIC = "generic_host"
@@ -153,10 +153,20 @@ def _platform(data: dict[str, Any], source: Path) -> Platform:
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise ConfigError(
-            f"platform file {source} is malformed: {exc!r}", "compare it with the built-in platform files"
+            "platform file {source} is malformed: {detail}",
+            "compare it with the built-in platform files",
+            code="takedown.platform_file_invalid",
+            source=str(source),
+            detail=repr(exc),
         ) from exc
     if p.channel not in CHANNELS:
-        raise ConfigError(f"platform file {source}: channel must be one of {', '.join(CHANNELS)}")
+        raise ConfigError(
+            "platform file {source}: channel must be one of {channels}",
+            "compare it with the built-in platform files",
+            code="takedown.platform_file_invalid",
+            source=str(source),
+            channels=", ".join(CHANNELS),
+        )
     return p
 
 
@@ -166,7 +176,13 @@ def _load_dir(folder: Path) -> dict[str, Platform]:
         try:
             data = yaml.safe_load(f.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"platform file {f} is not valid YAML: {exc}") from exc
+            raise ConfigError(
+                "platform file {source} is not valid YAML: {detail}",
+                "compare it with the built-in platform files",
+                code="takedown.platform_file_invalid",
+                source=str(f),
+                detail=str(exc),
+            ) from exc
         p = _platform(data or {}, f)
         out[p.key] = p
     return out
@@ -178,10 +194,20 @@ def _directory(extra: str | None) -> dict[str, Platform]:
     if extra:
         folder = Path(extra).expanduser()
         if not folder.is_dir():
-            raise ConfigError(f"JIKIMI_PLATFORMS_DIR={extra} is not a folder")
+            raise ConfigError(
+                "JIKIMI_PLATFORMS_DIR={path} is not a folder",
+                "ask an administrator to check the platform folder setting",
+                code="takedown.platforms_dir_missing",
+                cli_hint="give an existing folder, or unset it",
+                path=extra,
+            )
         platforms.update(_load_dir(folder))
     if GENERIC not in platforms:
-        raise ConfigError("the platform directory has no generic_host entry")
+        raise ConfigError(
+            "the platform directory has no generic_host entry",
+            "ask an administrator to restore the built-in platform files",
+            code="takedown.platforms_no_generic",
+        )
     return platforms
 
 
@@ -194,19 +220,31 @@ def get_platform(key: str) -> Platform:
     """The platform with this key; raises ``ValidationError`` naming the known keys."""
     d = load_directory()
     if key not in d:
-        raise ValidationError(f"unknown platform {key!r}", f"known platforms: {', '.join(sorted(d))}")
+        raise ValidationError(
+            "unknown platform {key!r}",
+            "known platforms: {known}",
+            code="takedown.platform_unknown",
+            key=key,
+            known=", ".join(sorted(d)),
+        )
     return d[key]
 
 
-def platform_or_generic(key: str) -> tuple[Platform, str | None]:
-    """The platform with this key, or the generic host with a note saying so."""
+def platform_or_generic_note(key: str) -> tuple[Platform, Message | None]:
+    """The platform with this key, or the generic host with a note (a catalogued message) saying so."""
     d = load_directory()
     if key in d:
         return d[key], None
-    return d[GENERIC], (
-        f"unknown platform {key!r} (known: {', '.join(sorted(d))}): "
-        "using the generic hosting-provider template"
+    return d[GENERIC], Message(
+        "unknown platform {key!r} (known: {known}): using the generic hosting-provider template",
+        {"key": key, "known": ", ".join(sorted(d))},
     )
+
+
+def platform_or_generic(key: str) -> tuple[Platform, str | None]:
+    """The platform with this key, or the generic host with a note saying so (in English)."""
+    platform, note = platform_or_generic_note(key)
+    return platform, note.render() if note else None
 
 
 def _host_matches(host: str, domain: str) -> bool:
@@ -232,7 +270,12 @@ def resolve_url(url: str) -> Resolution:
     """The platform of a URL (https://..., t.me/..., telegram.me/..., tg://...); generic host if unknown."""
     raw = (url or "").strip()
     if not raw:
-        raise ValidationError("empty URL", "give the full link, e.g. https://t.me/channel/123")
+        raise ValidationError(
+            "empty URL",
+            "give the full link, e.g. {eg}",
+            code="takedown.url_empty",
+            eg="https://t.me/channel/123",
+        )
     if "://" not in raw:
         raw = "https://" + raw
     try:
@@ -240,7 +283,14 @@ def resolve_url(url: str) -> Resolution:
         scheme = parts.scheme.lower()
         host = (parts.hostname or "").lower().rstrip(".")
     except ValueError as exc:
-        raise ValidationError(f"not a URL: {url!r} ({exc})") from exc
+        raise ValidationError(
+            "not a URL: {url!r} ({detail})",
+            "give the full link, e.g. {eg}",
+            code="takedown.url_invalid",
+            url=url,
+            detail=str(exc),
+            eg="https://example.com/post/1",
+        ) from exc
     if host.startswith("www."):
         host = host[4:]
     d = load_directory()
@@ -254,6 +304,10 @@ def resolve_url(url: str) -> Resolution:
             return Resolution(p, host, False)
     if scheme not in ("http", "https"):
         raise ValidationError(
-            f"unsupported link scheme {scheme!r} in {url!r}", "give an http(s) or tg:// link"
+            "unsupported link scheme {scheme!r} in {url!r}",
+            "give an http(s) or tg:// link",
+            code="takedown.url_scheme",
+            scheme=scheme,
+            url=url,
         )
     return Resolution(d[GENERIC], host, True)

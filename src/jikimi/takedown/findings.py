@@ -137,7 +137,13 @@ def _finding_rows() -> Select[Finding, MediaRecord, SightingRecord]:
 def refs_for_finding(session: Session, finding_id: int) -> list[FindingRef]:
     """The takedown references (one per URL it was seen at) of a finding."""
     if session.get(Finding, finding_id) is None:
-        raise NotFoundError(f"no finding {finding_id}")
+        raise NotFoundError(
+            "no finding {id}",
+            "see the findings of the case",
+            code="cases.finding_not_found",
+            cli_hint="list them with: jikimi case show CASE_ID",
+            id=finding_id,
+        )
     return _refs(session.execute(_finding_rows().where(Finding.id == finding_id)).all())
 
 

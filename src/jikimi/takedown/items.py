@@ -85,17 +85,26 @@ def add_items(
     cleaned = []
     for ref in refs:
         if not ref.case_id:
-            raise ValidationError("a takedown item needs a case id")
+            raise ValidationError("a takedown item needs a case id", code="takedown.item_no_case")
         url = ref.url.strip()
         res = resolve_url(url)  # validate all first
         if (not res.host and res.platform.key == GENERIC) or any(c.isspace() for c in url):
             raise ValidationError(
-                f"not a web address: {url[:200]!r}", "give the full link, e.g. https://example.com/post/1"
+                "not a web address: {url!r}",
+                "give the full link, e.g. {eg}",
+                code="takedown.url_invalid",
+                url=url[:200],
+                eg="https://example.com/post/1",
             )
         for name, length in _HEX_FIELDS:
             value = getattr(ref, name)
             if value and not re.fullmatch(rf"[0-9a-fA-F]{{{length}}}", value.strip()):
-                raise ValidationError(f"the {name} hash must be {length} hex digits (0-9, a-f)")
+                raise ValidationError(
+                    "the {field} hash must be {n} hex digits (0-9, a-f)",
+                    code="takedown.hash_invalid",
+                    field=name,
+                    n=length,
+                )
         cleaned.append((ref, url))
     existing: dict[tuple[str, str], TakedownItem] = {}
     for case_id in {str(ref.case_id) for ref, _ in cleaned}:

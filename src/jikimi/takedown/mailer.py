@@ -12,6 +12,12 @@ from email.utils import formatdate, make_msgid
 from jikimi.errors import JikimiError
 from jikimi.takedown.settings import SmtpSettings
 
+SMTP_HINT = "check the mail server settings; the notice stays approved and Jikimi retries it later"
+SMTP_CLI_HINT = (
+    "check JIKIMI_SMTP_HOST/PORT/STARTTLS/USER/PASSWORD; the notice stays approved and "
+    "`jikimi takedown send --due` retries it"
+)
+
 
 class SmtpError(JikimiError):
     """The mail server could not be reached or refused the message."""
@@ -62,10 +68,6 @@ def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
 def send_message(settings: SmtpSettings, msg: EmailMessage) -> SentMail:
     """Deliver ``msg`` to the configured server; raises ``SmtpError`` with the reason and what to check."""
     where = f"{settings.host}:{settings.port}"
-    hint = (
-        "check JIKIMI_SMTP_HOST/PORT/STARTTLS/USER/PASSWORD; the notice stays approved and "
-        "`jikimi takedown send --due` retries it"
-    )
     try:
         smtp: smtplib.SMTP
         if settings.ssl:
@@ -83,16 +85,48 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> SentMail:
                 smtp.login(settings.user, settings.password or "")
             refused = smtp.send_message(msg)
             if refused:
-                raise SmtpError(f"the server at {where} refused recipients: {refused}", hint)
+                raise SmtpError(
+                    "the server at {where} refused recipients: {refused}",
+                    code="takedown.smtp_refused_recipients",
+                    where=where,
+                    refused=str(refused),
+                    hint=SMTP_HINT,
+                    cli_hint=SMTP_CLI_HINT,
+                )
     except smtplib.SMTPAuthenticationError as exc:
-        raise SmtpError(f"the server at {where} refused the login ({exc.smtp_code})", hint) from exc
+        raise SmtpError(
+            "the server at {where} refused the login ({smtp_code})",
+            code="takedown.smtp_login_refused",
+            where=where,
+            smtp_code=str(exc.smtp_code),
+            hint=SMTP_HINT,
+            cli_hint=SMTP_CLI_HINT,
+        ) from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise SmtpError(
-            f"the server at {where} does not offer STARTTLS; not sending in clear text", hint
+            "the server at {where} does not offer STARTTLS; not sending in clear text",
+            code="takedown.smtp_no_starttls",
+            where=where,
+            hint=SMTP_HINT,
+            cli_hint=SMTP_CLI_HINT,
         ) from exc
     except smtplib.SMTPException as exc:
-        raise SmtpError(f"sending through {where} failed: {exc}", hint) from exc
+        raise SmtpError(
+            "sending through {where} failed: {detail}",
+            code="takedown.smtp_failed",
+            where=where,
+            detail=str(exc),
+            hint=SMTP_HINT,
+            cli_hint=SMTP_CLI_HINT,
+        ) from exc
     except (OSError, ssl.SSLError) as exc:
-        raise SmtpError(f"cannot reach the mail server at {where}: {exc}", hint) from exc
+        raise SmtpError(
+            "cannot reach the mail server at {where}: {detail}",
+            code="takedown.smtp_unreachable",
+            where=where,
+            detail=str(exc),
+            hint=SMTP_HINT,
+            cli_hint=SMTP_CLI_HINT,
+        ) from exc
     raw = msg.as_bytes()
     return SentMail(message_id=str(msg["Message-ID"]), raw_sha256=hashlib.sha256(raw).hexdigest())

@@ -24,6 +24,7 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/noto/NotoSansKR-Regular.ttf",
     "/usr/share/fonts/truetype/unfonts-core/UnDotum.ttf",
 )
+FONT_WEB_HINT = "ask an administrator to install a Korean (CJK) font on the server"
 FONT_HINT = (
     "install a CJK font: `apt-get install fonts-nanum` (Korean; scripts/sysdeps.sh does it) or "
     "`apt-get install fonts-noto-cjk` (Korean and Japanese), or set JIKIMI_HANGUL_FONT=/path/to/font.ttf"
@@ -61,7 +62,13 @@ def candidate_fonts() -> list[str]:
     env = os.environ.get("JIKIMI_HANGUL_FONT")
     if env:
         if not Path(env).is_file():
-            raise ConfigError(f"JIKIMI_HANGUL_FONT={env} does not exist", FONT_HINT)
+            raise ConfigError(
+                "JIKIMI_HANGUL_FONT={path} does not exist",
+                FONT_WEB_HINT,
+                code="takedown.font_missing",
+                cli_hint=FONT_HINT,
+                path=env,
+            )
         return [env]
     found = [p for p in FONT_CANDIDATES if Path(p).is_file()]
     return found + [p for p in _fontconfig_fonts() if p not in found]
@@ -75,10 +82,21 @@ def find_font(text: str) -> str:
         if needed <= _cmap(path):
             return path
     if not fonts:
-        raise ConfigError("no font with Hangul found for the PDF notice", FONT_HINT)
+        raise ConfigError(
+            "no font with Hangul found for the PDF notice",
+            FONT_WEB_HINT,
+            code="takedown.font_missing",
+            cli_hint=FONT_HINT,
+        )
     best = max(fonts, key=lambda p: len(needed & _cmap(p)))
     missing = "".join(sorted(chr(c) for c in needed - _cmap(best)))[:40]
-    raise ConfigError(f"no installed font has every character of this notice (missing: {missing})", FONT_HINT)
+    raise ConfigError(
+        "no installed font has every character of this notice (missing: {missing})",
+        FONT_WEB_HINT,
+        code="takedown.font_missing",
+        cli_hint=FONT_HINT,
+        missing=missing,
+    )
 
 
 def notice_pdf(

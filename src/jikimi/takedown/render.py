@@ -35,7 +35,13 @@ JST = timezone(timedelta(hours=9), "JST")
 def translations(lang: str) -> gettext.NullTranslations:
     """The gettext catalogue for ``lang`` (English is the source language)."""
     if lang not in LANGUAGES:
-        raise ValidationError(f"unsupported notice language {lang!r}", f"use one of {', '.join(LANGUAGES)}")
+        raise ValidationError(
+            "unsupported notice language {lang!r}",
+            "use one of {langs}",
+            code="takedown.language_unsupported",
+            lang=lang,
+            langs=", ".join(LANGUAGES),
+        )
     if lang == "en":
         return gettext.NullTranslations()
     po = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -135,7 +141,7 @@ def render_notice(
     The victim's name appears only when the organisation enabled ``include_victim_name`` and a name is given.
     """
     if not items:
-        raise ValidationError("a notice needs at least one item")
+        raise ValidationError("a notice needs at least one item", code="takedown.notice_empty")
     env = environment(lang)
     ctx = {
         "platform": platform,
@@ -169,7 +175,9 @@ def with_footer(body: str, lang: str, approver: str | None) -> str:
     """``body`` with its footer rendered again (for ``approver``); everything above the signature is kept."""
     head, sep, _old = body.rpartition(SIGNATURE)
     if not sep:
-        raise ValidationError("the notice has no footer to sign", "withdraw it and draft it again")
+        raise ValidationError(
+            "the notice has no footer to sign", "withdraw it and draft it again", code="takedown.no_footer"
+        )
     return head + SIGNATURE + footer(lang, approver)
 
 

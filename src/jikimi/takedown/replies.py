@@ -138,13 +138,18 @@ def load_imap(env: Mapping[str, str] | None = None) -> ImapSettings | None:
     parts = urlsplit(url)
     if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
         raise ConfigError(
-            f"JIKIMI_IMAP_URL must look like imaps://user@host/INBOX, got {url!r}",
+            "JIKIMI_IMAP_URL must look like imaps://user@host/INBOX, got {url!r}",
             "imaps:// for TLS from the start (port 993), imap:// for STARTTLS (port 143)",
+            code="takedown.imap_url_invalid",
+            url=url,
         )
     password = env.get("JIKIMI_IMAP_PASSWORD") or unquote(parts.password or "")
     if not password:
         raise ConfigError(
-            "JIKIMI_IMAP_PASSWORD is not set", "give the mailbox password in JIKIMI_IMAP_PASSWORD"
+            "JIKIMI_IMAP_PASSWORD is not set",
+            "give the mailbox password on the settings page",
+            code="takedown.imap_no_password",
+            cli_hint="give the mailbox password in JIKIMI_IMAP_PASSWORD",
         )
     implicit = parts.scheme == "imaps"
     return ImapSettings(
@@ -185,11 +190,22 @@ def read_imap(session: Session, settings: ImapSettings, *, limit: int = 500) -> 
         client.login(settings.user, settings.password)
         status, _ = client.select(_quoted(settings.mailbox), readonly=True)
         if status != "OK":
-            raise ConfigError(f"no mailbox {settings.mailbox!r} on {settings.host}", "check JIKIMI_IMAP_URL")
+            raise ConfigError(
+                "no mailbox {mailbox!r} on {host}",
+                "check the mailbox address",
+                code="takedown.imap_no_mailbox",
+                cli_hint="check JIKIMI_IMAP_URL",
+                mailbox=settings.mailbox,
+                host=settings.host,
+            )
     except (OSError, ssl.SSLError, imaplib.IMAP4.error) as exc:
         raise ConfigError(
-            f"cannot read the mailbox {settings.label}: {exc}",
-            "check JIKIMI_IMAP_URL, JIKIMI_IMAP_PASSWORD and that the server is reachable",
+            "cannot read the mailbox {mailbox}: {detail}",
+            "check the mailbox address, its password and that the server is reachable",
+            code="takedown.imap_unreachable",
+            cli_hint="check JIKIMI_IMAP_URL, JIKIMI_IMAP_PASSWORD and that the server is reachable",
+            mailbox=settings.label,
+            detail=str(exc),
         ) from exc
     try:
         uidvalidity = str((client.response("UIDVALIDITY")[1] or [b"0"])[0], "ascii", "replace")

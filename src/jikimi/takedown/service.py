@@ -16,12 +16,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from jikimi.errors import JikimiError, NotFoundError, ValidationError
+from jikimi.errors import JikimiError, Message, NotFoundError, Text, ValidationError
 from jikimi.store import audit
 from jikimi.store.schema.base import utcnow
-from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice
+from jikimi.store.schema.takedown import TakedownEvent, TakedownItem, TakedownNotice, note_json
 from jikimi.takedown import tracking
-from jikimi.takedown.directory import Platform, load_directory, platform_or_generic, resolve_url
+from jikimi.takedown.directory import (
+    Platform,
+    load_directory,
+    platform_or_generic,
+    platform_or_generic_note,
+    resolve_url,
+)
 from jikimi.takedown.findings import items_for_confirmed
 from jikimi.takedown.items import FindingRef as FindingRef  # re-exported: registering items is step one
 from jikimi.takedown.items import add_item as add_item
@@ -46,7 +52,22 @@ NOTICE_STATUSES = ("drafted", "approved", "sent", "closed", "withdrawn")
 @dataclass
 class DraftResult:
     notices: list[TakedownNotice] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    """What drafting noted, as catalogued messages (shown in the reader's language)."""
+
+    @property
+    def notes(self) -> list[str]:
+        """The notes in English."""
+        return [m.render() for m in self.messages]
+
+
+NOTHING_TO_DRAFT_HINT = (
+    "items are added when a finding is confirmed; notices already drafted are listed with the notices"
+)
+NOTHING_TO_DRAFT_CLI_HINT = (
+    "items are added when a finding is confirmed (or with `jikimi takedown add`); "
+    "see `jikimi takedown list` for notices already drafted"
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +76,9 @@ class SendResult:
     ok: bool
     message_id: str | None = None
     error: str | None = None
+    """Why it was not sent (English); ``failure`` is the error itself, to show in the reader's language."""
     hint: str | None = None
+    failure: JikimiError | None = None
 
 
 def _actor(actor: str | None) -> str:
@@ -87,6 +110,7 @@ def notice_to_dict(notice: TakedownNotice) -> dict[str, Any]:
     return {
         "reference": reference(notice),
         **{name: getattr(notice, name) for name in NOTICE_FIELDS},
+        "note": notice.note_text,  # the English (the column keeps the messages)
         "items": [item_to_dict(i) for i in notice.items],
     }
 
@@ -97,7 +121,13 @@ def notice_to_dict(notice: TakedownNotice) -> dict[str, Any]:
 def get_item(session: Session, item_id: int) -> TakedownItem:
     item = session.get(TakedownItem, item_id)
     if item is None:
-        raise NotFoundError(f"no takedown item {item_id}", "list them with `jikimi takedown show NOTICE`")
+        raise NotFoundError(
+            "no takedown item {id}",
+            "see the items of the notice",
+            code="takedown.item_not_found",
+            cli_hint="list them with `jikimi takedown show NOTICE`",
+            id=item_id,
+        )
     return item
 
 
@@ -131,14 +161,19 @@ _FIELD_OF = {"message_link": "message_link", "chat": "chat", "first_seen": "firs
 _FIELD_OF.update({"captured_at": "captured_at", "media_url": "media_url"})
 
 
-def _missing_fields(platform: Platform, items: list[TakedownItem]) -> list[str]:
+def _missing_fields(platform: Platform, items: list[TakedownItem]) -> list[Message]:
     notes = []
     for it in items:
         missing = [
             f for f, attr in _FIELD_OF.items() if f in platform.required_fields and not getattr(it, attr)
         ]
         if missing:
-            notes.append(f"item {it.id} lacks {', '.join(missing)} (required by {platform.name})")
+            notes.append(
+                Message(
+                    "item {id} lacks {fields} (required by {platform})",
+                    {"id": it.id, "fields": ", ".join(missing), "platform": platform.name},
+                )
+            )
     return notes
 
 
@@ -174,17 +209,29 @@ def _render_into(
     notice.content_sha256 = rendered.sha256
 
 
-def _notes_for(p: Platform, items: list[TakedownItem], hosts: list[str], *, generic: bool) -> list[str]:
+def _notes_for(p: Platform, items: list[TakedownItem], hosts: list[str], *, generic: bool) -> list[Message]:
     notes = _missing_fields(p, items)
     if p.key == "generic_host" and generic:
         notes.insert(
             0,
-            f"unknown platform for {', '.join(hosts)}: generic hosting-provider template used; "
-            "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
+            Message(
+                "unknown platform for {hosts}: generic hosting-provider template used; "
+                "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
+                {"hosts": ", ".join(hosts)},
+            ),
         )
     if p.verify_before_use:
-        notes.append(f"the {p.name} contact details are marked 'verify before use' in the directory")
+        notes.append(
+            Message(
+                "the {platform} contact details are marked 'verify before use' in the directory",
+                {"platform": p.name},
+            )
+        )
     return notes
+
+
+def _on_notice(notice: TakedownNotice, note: Message) -> Message:
+    return Message("notice {id}: {note}", {"id": notice.id, "note": note})
 
 
 def _open_drafts(session: Session, case_id: str, platform_key: str) -> list[TakedownNotice]:
@@ -242,7 +289,11 @@ def _add_to_open_drafts(
         remaining = [it for it in remaining if it.id not in taken]
         kept_name = victim_name or victim_name_in(notice.body, notice.lang)
         if lang is not None and lang != notice.lang:
-            result.notes.append(f"notice {notice.id}: drafted again in {lang} (was {notice.lang})")
+            result.messages.append(
+                _on_notice(
+                    notice, Message("drafted again in {lang} (was {old})", {"lang": lang, "old": notice.lang})
+                )
+            )
             notice.lang = lang
         if recipient:
             notice.recipient = recipient
@@ -251,7 +302,7 @@ def _add_to_open_drafts(
         all_items = sorted(notice.items, key=lambda it: it.id)
         all_hosts = sorted({resolve_url(it.url).host for it in all_items})
         notes = _notes_for(p, all_items, all_hosts, generic=generic)
-        notice.note = "\n".join(notes) or None
+        notice.note = note_json(notes)
         session.flush()
         _render_into(
             notice,
@@ -279,8 +330,10 @@ def _add_to_open_drafts(
             },
         )
         result.notices.append(notice)
-        result.notes.append(f"notice {notice.id}: {len(take)} item(s) added to the open draft")
-        result.notes.extend(f"notice {notice.id}: {n}" for n in notes)
+        result.messages.append(
+            _on_notice(notice, Message("{n} item(s) added to the open draft", {"n": len(take)}))
+        )
+        result.messages.extend(_on_notice(notice, n) for n in notes)
     return remaining
 
 
@@ -312,12 +365,20 @@ def draft_case(
     org = org or load_organisation()
     now = now or utcnow()
     if lang is not None and lang not in LANGUAGES:
-        raise ValidationError(f"unsupported notice language {lang!r}", f"use one of {', '.join(LANGUAGES)}")
+        raise ValidationError(
+            "unsupported notice language {lang!r}",
+            "use one of {langs}",
+            code="takedown.language_unsupported",
+            lang=lang,
+            langs=", ".join(LANGUAGES),
+        )
     if item_ids is None:  # confirmed findings of the case not registered yet (confirmed without drafting)
         items_for_confirmed(session, str(case_id), actor=actor)
     result = DraftResult()
     if victim_name and not org.include_victim_name:
-        result.notes.append("the victim's name is left out: the organisation's include_victim_name is off")
+        result.messages.append(
+            Message("the victim's name is left out: the organisation's include_victim_name is off")
+        )
     q = select(TakedownItem).where(
         TakedownItem.case_id == str(case_id), TakedownItem.state.in_(tracking.DRAFTABLE)
     )
@@ -328,9 +389,9 @@ def draft_case(
     groups: dict[str, list[TakedownItem]] = defaultdict(list)
     target: Platform | None = None
     if platform is not None:
-        target, note = platform_or_generic(platform)
+        target, note = platform_or_generic_note(platform)
         if note:
-            result.notes.append(note)
+            result.messages.append(note)
         if target.scope == "any" or note:
             groups[target.key] = items
         else:
@@ -339,22 +400,37 @@ def draft_case(
         for it in items:
             groups[it.platform].append(it)
     if not any(groups.values()):
+        if platform:
+            raise NotFoundError(
+                "case {case} has no items waiting for a notice on platform {platform}",
+                NOTHING_TO_DRAFT_HINT,
+                code="takedown.nothing_to_draft",
+                cli_hint=NOTHING_TO_DRAFT_CLI_HINT,
+                case=str(case_id),
+                platform=platform,
+            )
         raise NotFoundError(
-            f"case {case_id} has no items waiting for a notice"
-            + (f" on platform {platform}" if platform else ""),
-            "items are added when a finding is confirmed (or with `jikimi takedown add`); "
-            "see `jikimi takedown list` for notices already drafted",
+            "case {case} has no items waiting for a notice",
+            NOTHING_TO_DRAFT_HINT,
+            code="takedown.nothing_to_draft",
+            cli_hint=NOTHING_TO_DRAFT_CLI_HINT,
+            case=str(case_id),
         )
     for key, group in groups.items():
         if not group:
             continue
         p = target if target is not None else directory.get(key) or platform_or_generic(key)[0]
         if p.key not in directory:  # an item whose platform file was removed
-            result.notes.append(f"platform {key!r} is no longer in the directory: generic template used")
+            result.messages.append(
+                Message("platform {key!r} is no longer in the directory: generic template used", {"key": key})
+            )
         notice_lang = lang or p.default_lang
         if notice_lang not in p.languages:
-            result.notes.append(
-                f"{p.name} lists languages {', '.join(p.languages)}; drafted in {notice_lang}"
+            result.messages.append(
+                Message(
+                    "{platform} lists languages {langs}; drafted in {lang}",
+                    {"platform": p.name, "langs": ", ".join(p.languages), "lang": notice_lang},
+                )
             )
         open_notices = _open_drafts(session, str(case_id), p.key)
         remaining = group
@@ -387,7 +463,7 @@ def draft_case(
                 body="",
                 content_sha256="",
                 status="drafted",
-                note="\n".join(notes) or None,
+                note=note_json(notes),
                 created_at=now,
                 created_by=actor,
                 items=chunk,
@@ -421,7 +497,7 @@ def draft_case(
                 },
             )
             result.notices.append(notice)
-            result.notes.extend(f"notice {notice.id}: {n}" for n in notes)
+            result.messages.extend(_on_notice(notice, n) for n in notes)
     return result
 
 
@@ -440,7 +516,13 @@ def get_notice(session: Session, notice_id: int, *, lock: bool = False) -> Taked
         q = q.with_for_update(of=TakedownNotice).execution_options(populate_existing=True)
     notice = session.execute(q).scalar_one_or_none()
     if notice is None:
-        raise NotFoundError(f"no takedown notice {notice_id}", "list them with `jikimi takedown list`")
+        raise NotFoundError(
+            "no takedown notice {id}",
+            "see the list of notices",
+            code="takedown.notice_not_found",
+            cli_hint="list them with `jikimi takedown list`",
+            id=notice_id,
+        )
     return notice
 
 
@@ -460,8 +542,12 @@ def list_notices(
 def _check_integrity(notice: TakedownNotice) -> None:
     if content_sha256(notice.subject, notice.body) != notice.content_sha256:
         raise ValidationError(
-            f"notice {notice.id} was changed after it was drafted (content hash mismatch)",
-            "withdraw it and draft it again: `jikimi takedown withdraw ID` then `jikimi takedown draft CASE`",
+            "notice {id} was changed after it was drafted (content hash mismatch)",
+            "withdraw it and draft it again",
+            code="takedown.notice_changed",
+            cli_hint="withdraw it and draft it again: `jikimi takedown withdraw ID` then "
+            "`jikimi takedown draft CASE`",
+            id=notice.id,
         )
 
 
@@ -508,7 +594,11 @@ def approve(
     notice = get_notice(session, notice_id)
     if notice.status != "drafted":
         raise ValidationError(
-            f"notice {notice_id} is {notice.status}, not drafted", "only drafts are approved"
+            "notice {id} is {state}, not drafted",
+            "only drafts are approved",
+            code="takedown.notice_state",
+            id=notice_id,
+            state=tracking.state_word(notice.status),
         )
     _check_integrity(notice)
     org = org or load_organisation(required=False)
@@ -516,9 +606,12 @@ def approve(
     second_person = person(actor) not in who
     if org.four_eyes and not second_person:
         raise ValidationError(
-            f"notice {notice_id} was drafted by {person(actor)}; "
-            "the organisation requires another person to approve it (four eyes)",
+            "notice {id} was drafted by {who}; the organisation requires another person to approve it "
+            "(four eyes)",
             "ask a colleague who did not draft it to approve it",
+            code="takedown.four_eyes",
+            id=notice_id,
+            who=person(actor),
         )
     drafted_sha256 = notice.content_sha256
     notice.body = with_footer(
@@ -555,9 +648,16 @@ def set_recipient(
     """Set the e-mail address of a notice that is not sent yet (e.g. a host's abuse contact)."""
     notice = get_notice(session, notice_id)
     if notice.status not in ("drafted", "approved"):
-        raise ValidationError(f"notice {notice_id} is {notice.status}; its recipient can no longer change")
+        raise ValidationError(
+            "notice {id} is {state}; its recipient can no longer change",
+            code="takedown.notice_state",
+            id=notice_id,
+            state=tracking.state_word(notice.status),
+        )
     if "@" not in recipient or any(c.isspace() for c in recipient.strip()):
-        raise ValidationError(f"not an e-mail address: {recipient!r}")
+        raise ValidationError(
+            "not an e-mail address: {address!r}", code="takedown.recipient_invalid", address=recipient
+        )
     notice.recipient = recipient.strip()
     notice.channel = "email"
     audit.append(
@@ -575,7 +675,12 @@ def withdraw(session: Session, notice_id: int, *, actor: str | None = None) -> T
     actor = _actor(actor)
     notice = get_notice(session, notice_id)
     if notice.status not in ("drafted", "approved"):
-        raise ValidationError(f"notice {notice_id} is {notice.status}; only unsent notices can be withdrawn")
+        raise ValidationError(
+            "notice {id} is {state}; only unsent notices can be withdrawn",
+            code="takedown.notice_state",
+            id=notice_id,
+            state=tracking.state_word(notice.status),
+        )
     notice.status = "withdrawn"
     for it in notice.items:
         if it.state == "approved":
@@ -637,17 +742,35 @@ def send(
     actor = _actor(actor)
     notice = get_notice(session, notice_id, lock=True)
     if notice.status != "approved":
-        hint = "approve it first: `jikimi takedown approve ID`" if notice.status == "drafted" else None
-        raise ValidationError(f"notice {notice_id} is {notice.status}; only approved notices are sent", hint)
+        if notice.status == "drafted":
+            raise ValidationError(
+                "notice {id} is {state}; only approved notices are sent",
+                "approve it first",
+                code="takedown.notice_state",
+                cli_hint="approve it first: `jikimi takedown approve ID`",
+                id=notice_id,
+                state=tracking.state_word(notice.status),
+            )
+        raise ValidationError(
+            "notice {id} is {state}; only approved notices are sent",
+            code="takedown.notice_state",
+            id=notice_id,
+            state=tracking.state_word(notice.status),
+        )
     _check_integrity(notice)
     ref = reference(notice)
     if notice.channel != "email" or submitted_ref is not None:
         if not submitted_ref:
             raise ValidationError(
-                f"notice {notice_id} goes to {notice.platform} through a web form "
-                f"({notice.form_url or 'see the platform directory'})",
-                f"submit the PDF (`jikimi takedown pdf {notice_id}`) there, then record it with "
-                f"`jikimi takedown send {notice_id} --submitted CONFIRMATION`",
+                "notice {id} goes to {platform} through a web form ({form})",
+                "submit its PDF there, then record the confirmation the form gives",
+                code="takedown.web_form",
+                cli_hint="submit the PDF (`jikimi takedown pdf {id}`) there, then record it with "
+                "`jikimi takedown send {id2} --submitted CONFIRMATION`",
+                id=notice_id,
+                id2=notice_id,
+                platform=notice.platform,
+                form=notice.form_url or Text("see the platform directory"),
             )
         _mark_sent(
             session, notice, actor=actor, message_id=f"form:{submitted_ref}", details={"reference": ref}
@@ -655,8 +778,11 @@ def send(
         return SendResult(notice.id, True, notice.message_id)
     if not notice.recipient:
         raise ValidationError(
-            f"notice {notice_id} has no recipient address",
-            f"set the platform's or host's abuse address: `jikimi takedown send {notice_id} --to ADDRESS`",
+            "notice {id} has no recipient address",
+            "set the platform's or host's abuse address as the recipient",
+            code="takedown.no_recipient",
+            cli_hint="set the platform's or host's abuse address: `jikimi takedown send {id} --to ADDRESS`",
+            id=notice_id,
         )
     try:
         settings = smtp or load_smtp()
@@ -680,9 +806,9 @@ def send(
             actor=actor,
             action="takedown.send_failed",
             subject=f"takedown_notice:{notice.id}",
-            details={"error": exc.reason, "attempt": notice.send_attempts},
+            details={"error": exc.reason, "code": exc.code, "attempt": notice.send_attempts},
         )
-        return SendResult(notice.id, False, error=exc.reason, hint=exc.hint)
+        return SendResult(notice.id, False, error=exc.reason, hint=exc.hint, failure=exc)
     notice.send_attempts += 1
     _mark_sent(
         session,
@@ -732,11 +858,19 @@ def mark(
     """Record the platform's answer for a notice's items (or one item): acknowledged, removed, refused."""
     actor = _actor(actor)
     if outcome not in MARKS:
-        raise ValidationError(f"unknown outcome {outcome!r}", f"use one of {', '.join(MARKS)}")
+        raise ValidationError(
+            "unknown outcome {outcome!r}",
+            "use one of {outcomes}",
+            code="takedown.outcome_unknown",
+            outcome=outcome,
+            outcomes=", ".join(MARKS),
+        )
     notice = get_notice(session, notice_id)
     items = [it for it in notice.items if item_id is None or it.id == item_id]
     if item_id is not None and not items:
-        raise NotFoundError(f"notice {notice_id} has no item {item_id}")
+        raise NotFoundError(
+            "notice {id} has no item {item}", code="takedown.item_not_found", id=notice_id, item=item_id
+        )
     changed = []
     for it in items:
         if it.state == outcome:
@@ -751,8 +885,12 @@ def mark(
         changed.append(it)
     if not changed and items and all(it.state != outcome for it in items):
         raise ValidationError(
-            f"no item of notice {notice_id} can become {outcome}",
-            f"their states: {', '.join(sorted({it.state for it in items}))}",
+            "no item of notice {id} can become {state}",
+            "their states: {states}",
+            code="takedown.item_transition",
+            id=notice_id,
+            state=tracking.state_word(outcome),
+            states=tracking.state_words(sorted({it.state for it in items})),
         )
     if all(it.state in ("removed", "refused") for it in notice.items) and notice.status == "sent":
         notice.status = "closed"
@@ -850,20 +988,37 @@ def mark_sent_by_hand(
     how = (how or "").strip()
     if not how:
         raise ValidationError(
-            "say how the notice was sent", "e.g. from takedown@centre.kr by e-mail, or by registered post"
+            "say how the notice was sent",
+            "e.g. from {addr} by e-mail, or by registered post",
+            code="takedown.how_sent_missing",
+            addr="takedown@centre.kr",
         )
     if len(how) > 500:
-        raise ValidationError("the description of how it was sent is over 500 characters")
+        raise ValidationError(
+            "the description of how it was sent is over 500 characters", code="takedown.how_sent_too_long"
+        )
     notice = get_notice(session, notice_id, lock=True)
     if notice.status != "approved":
-        hint = "approve it first" if notice.status == "drafted" else None
-        raise ValidationError(f"notice {notice_id} is {notice.status}; only approved notices are sent", hint)
+        if notice.status == "drafted":
+            raise ValidationError(
+                "notice {id} is {state}; only approved notices are sent",
+                "approve it first",
+                code="takedown.notice_state",
+                id=notice_id,
+                state=tracking.state_word(notice.status),
+            )
+        raise ValidationError(
+            "notice {id} is {state}; only approved notices are sent",
+            code="takedown.notice_state",
+            id=notice_id,
+            state=tracking.state_word(notice.status),
+        )
     _check_integrity(notice)
     when = sent_at or utcnow()
     if when.tzinfo is None:
-        raise ValidationError("the time it was sent needs a time zone")
+        raise ValidationError("the time it was sent needs a time zone", code="takedown.sent_at_naive")
     if when > utcnow() + timedelta(minutes=5):
-        raise ValidationError("the time it was sent is in the future")
+        raise ValidationError("the time it was sent is in the future", code="takedown.sent_at_future")
     _mark_sent(
         session,
         notice,
@@ -872,8 +1027,9 @@ def mark_sent_by_hand(
         details={"by_hand": True, "how": how, "sent_at": when.isoformat(), "reference": reference(notice)},
     )
     notice.sent_at = when
-    note = f"sent by hand by {actor}: {how}"
-    notice.note = f"{notice.note}\n{note}" if notice.note else note
+    notice.note = note_json(
+        [*notice.note_messages, Message("sent by hand by {who}: {how}", {"who": actor, "how": how})]
+    )
     return notice
 
 
@@ -885,7 +1041,15 @@ def smtp_status() -> dict[str, Any]:
     try:
         smtp = load_smtp()
     except JikimiError as exc:
-        return {"configured": False, "problem": exc.reason, "hint": exc.hint, "file": str(config_path())}
+        # ``error`` is the error itself, for the page to show in its language (the API keeps the English).
+        return {
+            "configured": False,
+            "problem": exc.reason,
+            "hint": exc.hint,
+            "code": exc.code,
+            "error": exc,
+            "file": str(config_path()),
+        }
     return {
         "configured": True,
         "host": smtp.host,

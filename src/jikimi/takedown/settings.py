@@ -43,12 +43,26 @@ def _file_section(name: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}", f"it should look like:\n{EXAMPLE}") from exc
+        raise ConfigError(
+            "{path} is not valid YAML: {detail}",
+            "it should look like:\n{example}",
+            code="takedown.settings_invalid",
+            path=str(path),
+            detail=str(exc),
+            example=EXAMPLE,
+        ) from exc
     section = data.get(name) if isinstance(data, dict) else None
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: '{name}' must be a mapping", f"it should look like:\n{EXAMPLE}")
+        raise ConfigError(
+            "{path}: '{name}' must be a mapping",
+            "it should look like:\n{example}",
+            code="takedown.settings_invalid",
+            path=str(path),
+            name=name,
+            example=EXAMPLE,
+        )
     return section
 
 
@@ -60,7 +74,12 @@ def _bool(value: Any, what: str) -> bool:
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"{what} must be true or false, not {value!r}")
+    raise ConfigError(
+        "{what} must be true or false, not {value!r}",
+        code="takedown.setting_not_bool",
+        what=what,
+        value=value,
+    )
 
 
 def _pick(env: str, section: dict[str, Any], key: str, default: Any = None) -> Any:
@@ -101,7 +120,11 @@ def load_organisation(*, required: bool = True) -> Organisation:
     if required and not org.name:
         raise ConfigError(
             "the requesting organisation is not configured (every notice names it)",
-            f"set JIKIMI_ORG_NAME and JIKIMI_ORG_EMAIL, or write {config_path()} like:\n{EXAMPLE}",
+            "an administrator sets the organisation's name and e-mail on the settings page",
+            code="takedown.organisation_missing",
+            cli_hint="set JIKIMI_ORG_NAME and JIKIMI_ORG_EMAIL, or write {path} like:\n{example}",
+            path=str(config_path()),
+            example=EXAMPLE,
         )
     return org
 
@@ -128,20 +151,31 @@ def load_smtp() -> SmtpSettings:
     if not host:
         raise ConfigError(
             "no SMTP server configured for sending notices",
-            f"set JIKIMI_SMTP_HOST (and PORT, USER, PASSWORD, STARTTLS, FROM) or the smtp: section of "
-            f"{config_path()}",
+            "an administrator sets the mail server on the settings page",
+            code="takedown.smtp_missing",
+            cli_hint="set JIKIMI_SMTP_HOST (and PORT, USER, PASSWORD, STARTTLS, FROM) "
+            "or the smtp: section of {path}",
+            path=str(config_path()),
         )
     ssl = _bool(_pick("JIKIMI_SMTP_SSL", sec, "ssl", False), "JIKIMI_SMTP_SSL")
     try:
         port = int(_pick("JIKIMI_SMTP_PORT", sec, "port", 465 if ssl else 587))
         timeout = float(_pick("JIKIMI_SMTP_TIMEOUT", sec, "timeout", 30))
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"JIKIMI_SMTP_PORT/TIMEOUT must be numbers ({exc})") from exc
+        raise ConfigError(
+            "JIKIMI_SMTP_PORT/TIMEOUT must be numbers ({detail})",
+            "give the mail server's port and timeout as numbers",
+            code="takedown.smtp_not_number",
+            detail=str(exc),
+        ) from exc
     user = _pick("JIKIMI_SMTP_USER", sec, "user")
     sender = str(_pick("JIKIMI_SMTP_FROM", sec, "from", "") or user or "").strip()
     if not sender:
         raise ConfigError(
-            "no sender address for notices", "set JIKIMI_SMTP_FROM (or smtp: from: in the file)"
+            "no sender address for notices",
+            "an administrator sets the sender address on the settings page",
+            code="takedown.smtp_no_sender",
+            cli_hint="set JIKIMI_SMTP_FROM (or smtp: from: in the file)",
         )
     return SmtpSettings(
         host=host,
@@ -196,7 +230,14 @@ def _read_file() -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}", f"it should look like:\n{EXAMPLE}") from exc
+        raise ConfigError(
+            "{path} is not valid YAML: {detail}",
+            "it should look like:\n{example}",
+            code="takedown.settings_invalid",
+            path=str(path),
+            detail=str(exc),
+            example=EXAMPLE,
+        ) from exc
     return data if isinstance(data, dict) else {}
 
 
@@ -231,7 +272,13 @@ def save_settings(changes: dict[str, dict[str, Any]]) -> list[str]:
     changed: list[str] = []
     for section, values in changes.items():
         if section not in SECTIONS:
-            raise ConfigError(f"unknown settings section {section!r}", f"use {', '.join(SECTIONS)}")
+            raise ConfigError(
+                "unknown settings section {section!r}",
+                "use {sections}",
+                code="takedown.settings_unknown",
+                section=section,
+                sections=", ".join(SECTIONS),
+            )
         sec = data.get(section)
         sec = dict(sec) if isinstance(sec, dict) else {}
         for key, value in values.items():
@@ -241,7 +288,12 @@ def save_settings(changes: dict[str, dict[str, Any]]) -> list[str]:
                     changed.append(f"{section}.password")
                 continue
             if key not in SECTIONS[section]:
-                raise ConfigError(f"unknown setting {section}.{key}")
+                raise ConfigError(
+                    "unknown setting {section}.{key}",
+                    code="takedown.settings_unknown",
+                    section=section,
+                    key=key,
+                )
             if isinstance(value, str):
                 value = value.strip()
             if (section, key) in SECRETS and value in (None, ""):

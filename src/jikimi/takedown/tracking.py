@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from jikimi.errors import ValidationError
+from jikimi.errors import Message, Text, ValidationError
 from jikimi.store.schema.base import utcnow
 from jikimi.store.schema.takedown import TakedownEvent, TakedownItem
 
@@ -34,6 +34,37 @@ OPEN = frozenset({"sent", "acknowledged"})
 """Items waiting for the platform: re-checked on schedule until removed or refused."""
 
 
+#: The states (of items and notices) as messages name them: catalogued words, shown with the pages' labels.
+STATE_WORDS: dict[str, Text] = {
+    "found": Text("found"),
+    "drafted": Text("drafted"),
+    "approved": Text("approved"),
+    "sent": Text("sent"),
+    "acknowledged": Text("acknowledged"),
+    "removed": Text("removed"),
+    "refused": Text("refused"),
+    "reappeared": Text("reappeared"),
+    "closed": Text("closed"),
+    "withdrawn": Text("withdrawn"),
+    "none": Text("none"),
+}
+
+
+def state_word(state: str) -> Text | str:
+    """A state as a message parameter: the catalogued word (translated where it is shown), else the text."""
+    return STATE_WORDS.get(state, state)
+
+
+def state_words(states: list[str] | tuple[str, ...]) -> Message | Text | str:
+    """``a, b, c`` of several states as one message parameter, each state translated where it is shown."""
+    if not states:
+        return STATE_WORDS["none"]
+    out: Message | Text | str = state_word(states[-1])
+    for s in reversed(states[:-1]):
+        out = Message("{first}, {rest}", {"first": state_word(s), "rest": out})
+    return out
+
+
 def can_move(current: str, new: str) -> bool:
     return new in TRANSITIONS.get(current, frozenset())
 
@@ -49,12 +80,22 @@ def move(
 ) -> TakedownEvent:
     """Move ``item`` to ``new`` (raises ``ValidationError`` for an invalid transition) and record it."""
     if new not in STATES:
-        raise ValidationError(f"unknown takedown state {new!r}", f"states: {', '.join(STATES)}")
-    if not can_move(item.state, new):
-        allowed = ", ".join(sorted(TRANSITIONS.get(item.state, ()))) or "none"
         raise ValidationError(
-            f"item {item.id} is {item.state}; it cannot become {new}",
-            f"from {item.state} it can become: {allowed}",
+            "unknown takedown state {state!r}",
+            "states: {states}",
+            code="takedown.state_unknown",
+            state=new,
+            states=", ".join(STATES),
+        )
+    if not can_move(item.state, new):
+        raise ValidationError(
+            "item {id} is {state}; it cannot become {state_new}",
+            "from {state} it can become: {states}",
+            code="takedown.item_transition",
+            id=item.id,
+            state=state_word(item.state),
+            state_new=state_word(new),
+            states=state_words(sorted(TRANSITIONS.get(item.state, ()))),
         )
     when = at or utcnow()
     event = TakedownEvent(

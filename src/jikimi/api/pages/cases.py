@@ -14,7 +14,7 @@ from jikimi.api.roles import Perm
 from jikimi.api.routers.cases import _ACTIONS, CaseReader, FindingReader, Reviewer, _findings, _one, _review
 from jikimi.api.ui import render
 from jikimi.cases.queries import case_detail, get_case, list_cases
-from jikimi.errors import JikimiError, NotFoundError
+from jikimi.errors import JikimiError, NotFoundError, Text
 from jikimi.store import audit
 
 router = APIRouter()
@@ -36,13 +36,13 @@ def review_action(
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     if action not in _ACTIONS:
-        raise NotFoundError(f"no review action {action!r}")
-    error = None
+        raise NotFoundError("no review action {action!r}", code="cases.review_action_unknown", action=action)
+    error: JikimiError | None = None
     try:
         _review(s, principal, finding_id, action, note)
     except JikimiError as exc:
         s.rollback()
-        error = exc.reason
+        error = exc
     f = _one(s, finding_id)
     if request.headers.get("hx-request"):
         return render(request, "finding_card.html", principal, f=f, error=error, reviewed=error is None)
@@ -142,9 +142,12 @@ def case_add_url_page(
         )
     except JikimiError as exc:
         s.rollback()
-        error = exc.reason + (f" — {exc.hint}" if exc.hint else "")
-        return _case_page(request, s, case_id, principal, status=422, add_error=error, add_form=form)
+        return _case_page(request, s, case_id, principal, status=422, add_error=exc, add_form=form)
     return RedirectResponse(f"/cases/{case_id}#takedown-items", status_code=303)
+
+
+#: The date/time fields of the form, as an error names them (catalogued words).
+_TIME_FIELDS = {"first seen": Text("first seen"), "captured at": Text("captured at")}
 
 
 def parse_local_time(text: str, what: str) -> datetime | None:
@@ -162,6 +165,11 @@ def parse_local_time(text: str, what: str) -> datetime | None:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValidationError(
-            f"{what} is not a date/time: {text[:40]!r}", "use the date picker, e.g. 2026-02-01 10:00"
+            "{what} is not a date/time: {text!r}",
+            "use the date picker, e.g. {eg}",
+            code="cases.datetime_invalid",
+            what=_TIME_FIELDS.get(what, what),
+            text=text[:40],
+            eg="2026-02-01 10:00",
         ) from exc
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(org_timezone()))

@@ -19,7 +19,7 @@ def _page(
     request: Request,
     principal: Principal,
     *,
-    error: str | None = None,
+    error: JikimiError | None = None,
     saved: bool = False,
     status: int = 200,
 ) -> Response:
@@ -64,7 +64,11 @@ def settings_save(
         port: int | None = None
         if smtp_port.strip():
             if not smtp_port.strip().isdigit() or not 1 <= int(smtp_port) <= 65535:
-                raise ValidationError(f"the SMTP port must be a number from 1 to 65535, not {smtp_port!r}")
+                raise ValidationError(
+                    "the SMTP port must be a number from 1 to 65535, not {port!r}",
+                    code="settings.smtp_port_invalid",
+                    port=smtp_port,
+                )
             port = int(smtp_port)
         changes: dict[str, dict[str, Any]] = {
             "organisation": {
@@ -89,7 +93,5 @@ def settings_save(
         _save(s, principal, changes)
     except JikimiError as exc:
         s.rollback()
-        return _page(
-            request, principal, error=exc.reason + (f" — {exc.hint}" if exc.hint else ""), status=422
-        )
+        return _page(request, principal, error=exc, status=422)
     return RedirectResponse("/settings?saved=true", status_code=303)

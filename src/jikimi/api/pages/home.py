@@ -65,7 +65,7 @@ def change_password(
     from jikimi.web import N_
 
     settings = get_settings(request)
-    error: str | None = None
+    error: str | JikimiError | None = None
     if principal.via != "session":
         error = N_("Change your password in the browser.")
     elif new != again:
@@ -80,7 +80,7 @@ def change_password(
                 accounts.set_password(s, user, new, actor=principal.actor)
             except JikimiError as exc:
                 s.rollback()
-                error = exc.reason
+                error = exc
     if error is not None:
         return render(request, "account.html", principal, status=422, error=error, changed=False)
     _, secret = accounts.create_session(

@@ -16,7 +16,7 @@ from jikimi.api.deps import DB, Principal
 from jikimi.api.routers.people import Reader, Writer, _add_sources, _check_form, _enrol
 from jikimi.api.ui import confirm_page, render
 from jikimi.api.uploads import read_uploads
-from jikimi.errors import JikimiError, ValidationError
+from jikimi.errors import JikimiError, Message, ValidationError
 from jikimi.store import people, source_photos
 from jikimi.web import N_
 
@@ -34,7 +34,7 @@ def _people_page(
     *,
     status: int = 200,
     result: Any = None,
-    error: str | None = None,
+    error: JikimiError | ValueError | None = None,
     form: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Response:
@@ -97,7 +97,7 @@ def _group_photos(photos: list[tuple[str, bytes]], chosen: dict[int, int]) -> li
                 {
                     "index": i,
                     "name": name or f"photo #{i + 1}",
-                    "reason": f"this photo shows {len(crops)} faces; choose hers below",
+                    "reason": Message("this photo shows {n} faces; choose hers below", {"n": len(crops)}),
                     "faces": [
                         {
                             "number": c.number,
@@ -138,7 +138,9 @@ async def people_enrol_page(
         waiting = held.get(pending) if pending else None
         if pending and (waiting is None or waiting.actor != principal.actor):
             raise ValidationError(
-                "the photos of this enrolment are no longer held", "choose the photos again and enrol"
+                "the photos of this enrolment are no longer held",
+                "choose the photos again and enrol",
+                code="people.pending_expired",
             )
         if waiting is not None:
             files = waiting.photos
@@ -181,9 +183,8 @@ async def people_enrol_page(
         )
     except (JikimiError, ValueError) as exc:
         s.rollback()
-        reason = exc.reason if isinstance(exc, JikimiError) else str(exc)
         failures = getattr(exc, "failures", [])
-        return _people_page(request, s, principal, status=422, error=reason, failures=failures, form=form)
+        return _people_page(request, s, principal, status=422, error=exc, failures=failures, form=form)
     if pending:
         held.pop(pending, None)
     return _people_page(request, s, principal, status=201, result=res)
@@ -228,7 +229,7 @@ async def people_sources_page(
     principal: Writer,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    error: str | None = None
+    error: JikimiError | None = None
     failures: list[Any] = []
     added = None
     try:
@@ -237,7 +238,7 @@ async def people_sources_page(
         failures = list(added.failures)
     except JikimiError as exc:
         s.rollback()
-        error = exc.reason
+        error = exc
     return _people_page(
         request,
         s,

@@ -51,7 +51,7 @@ async def scans_upload(
 def scan_status(request: Request, s: DB, job_id: str, principal: Reader) -> Response:
     job = _jobs(request).get(job_id)
     if job is None:
-        raise NotFoundError(f"no scan {job_id}")
+        raise NotFoundError("no scan {id}", code="scan.not_found", id=job_id)
     time.sleep(0)  # yield; the partial below is polled by htmx every second while the scan runs
     # When the scan has ended, the same answer also replaces the lists below (an htmx out-of-band swap), so
     # "Recent scans" and "Scan runs on record" show the new state without a reload.

@@ -84,7 +84,7 @@ def takedowns_draft_page(
             notices=_list(s, principal, None, None),
             filter_status="",
             reference=service.reference,
-            error=exc.reason + (f" — {exc.hint}" if exc.hint else ""),
+            error=exc,
         )
     if len(res.notices) == 1:
         return RedirectResponse(f"/takedowns/{res.notices[0].id}", status_code=303)
@@ -95,7 +95,7 @@ def takedowns_draft_page(
         notices=_list(s, principal, None, case_id.strip()),
         filter_status="",
         reference=service.reference,
-        notes=res.notes,
+        notes=res.messages,
         error=None,
     )
 
@@ -148,7 +148,7 @@ def takedown_action(
             status=422,
             n=n,
             reference=service.reference(n),
-            error=exc.reason + (f" — {exc.hint}" if exc.hint else ""),
+            error=exc,
             result=None,
         )
     if result is not None and not result.ok:
@@ -161,7 +161,7 @@ def takedown_action(
             status=200,
             n=n,
             reference=service.reference(n),
-            error=(result.error or "") + (f" — {result.hint}" if result.hint else ""),
+            error=result.failure or result.error,
             result=result,
         )
     return RedirectResponse(f"/takedowns/{notice_id}", status_code=303)

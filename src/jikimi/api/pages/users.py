@@ -23,7 +23,7 @@ def _users_page(
     s: DB,
     principal: Principal,
     *,
-    error: str | None = None,
+    error: str | JikimiError | None = None,
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
@@ -85,7 +85,7 @@ def users_create(
             s,
             principal,
             status=422,
-            error=exc.reason + (f" — {exc.hint}" if exc.hint else ""),
+            error=exc,
             form=form,
         )
     return RedirectResponse("/users", status_code=303)

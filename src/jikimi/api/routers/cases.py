@@ -182,10 +182,10 @@ def _kept_faces(s: Session, findings: list[Finding]) -> set[int]:
 def _one(s: Session, finding_id: int) -> FindingOut:
     f = s.get(Finding, finding_id)
     if f is None:
-        raise NotFoundError(f"no finding {finding_id}")
+        raise NotFoundError("no finding {id}", code="cases.finding_not_found", id=finding_id)
     found = _findings(s, status=None, case_id=f.case_id, limit=1, after=finding_id - 1)
     if not found or found[0].id != finding_id:
-        raise NotFoundError(f"no finding {finding_id}")
+        raise NotFoundError("no finding {id}", code="cases.finding_not_found", id=finding_id)
     return found[0]
 
 
@@ -281,9 +281,11 @@ def thumbnail(
     f = s.get(Finding, finding_id)
     m = s.get(MediaRecord, f.media_id) if f is not None else None
     if f is None or m is None:
-        raise NotFoundError(f"no finding {finding_id}")
+        raise NotFoundError("no finding {id}", code="cases.finding_not_found", id=finding_id)
     if not m.in_vault:
-        raise NotFoundError(f"the original of finding {finding_id} is not in the vault")
+        raise NotFoundError(
+            "the original of finding {id} is not in the vault", code="cases.original_not_kept", id=finding_id
+        )
     if reveal:
         if not principal.can(Perm.ORIGINAL_VIEW):
             raise Forbidden(Perm.ORIGINAL_VIEW.value)
@@ -318,7 +320,12 @@ def enrolled_face(
 
     f = s.get(Finding, finding_id)
     if f is None or face_id not in _enrolled_faces(f):
-        raise NotFoundError(f"finding {finding_id} has no enrolled face {face_id}")
+        raise NotFoundError(
+            "finding {id} has no enrolled face {face}",
+            code="cases.face_not_found",
+            id=finding_id,
+            face=face_id,
+        )
     face = s.get(PersonFace, face_id)
     row = (
         s.scalars(
@@ -330,7 +337,12 @@ def enrolled_face(
         else None
     )
     if face is None or row is None:
-        raise NotFoundError("her enrolment photo was not kept", "photos are kept only with --keep-photos")
+        raise NotFoundError(
+            "her enrolment photo was not kept",
+            "photos are kept only when the enrolment asked to keep them",
+            code="people.photo_not_found",
+            cli_hint="photos are kept only with --keep-photos",
+        )
     if reveal and not principal.can(Perm.ORIGINAL_VIEW):
         raise Forbidden(Perm.ORIGINAL_VIEW.value)
     box = (face.box_left, face.box_top, face.box_right, face.box_bottom)

@@ -86,11 +86,13 @@ def _check(changes: dict[str, dict[str, Any]]) -> None:
         raise ValidationError(
             "the mailbox address must look like imaps://user@host/INBOX",
             "imaps:// for TLS from the start (port 993), imap:// for STARTTLS (port 143)",
+            code="settings.imap_url_invalid",
         )
     if url and urlsplit(str(url)).password:
         raise ValidationError(
             "put the mailbox password in its own field, not in the address",
             "the password field is write-only; the address is shown on the page",
+            code="settings.imap_password_in_url",
         )
 
 

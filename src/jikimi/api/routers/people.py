@@ -52,8 +52,13 @@ class PersonOut(BaseModel):
 
 class PhotoFailureOut(BaseModel):
     photo: str
-    reason: str
-    hint: str | None
+    reason: str = Field(description="why the photo could not be used (English)")
+    hint: str | None = Field(default=None, description="what to do next (English)")
+    code: str = Field(default="people.photo_unusable", description="stable code, e.g. `people.no_face`")
+
+    @classmethod
+    def of(cls, f: people.PhotoFailure) -> PhotoFailureOut:
+        return cls(photo=f.photo, reason=f.reason, hint=f.hint, code=f.code)
 
 
 class EnrolOut(BaseModel):
@@ -75,7 +80,7 @@ def _reembed_out(r: people.ReembedResult) -> ReembedOut:
         person_id=r.person_id,
         model=r.model,
         reembedded=r.reembedded,
-        failures=[PhotoFailureOut(photo=f.photo, reason=f.reason, hint=f.hint) for f in r.failures],
+        failures=[PhotoFailureOut.of(f) for f in r.failures],
         needs_photos=r.needs_photos,
     )
 
@@ -137,9 +142,12 @@ def _check_form(consent_confirmed: bool, photos: list[tuple[str, bytes]]) -> Non
         raise ValidationError(
             "enrolment refused: the consent form was not confirmed",
             "tick the box confirming the person (or a guardian) consented to face search",
+            code="people.consent_not_confirmed",
         )
     if not photos:
-        raise ValidationError("no photo uploaded", "add one or more photos showing the person's face")
+        raise ValidationError(
+            "no photo uploaded", "add one or more photos showing the person's face", code="people.no_photo"
+        )
 
 
 @router.post(
@@ -177,7 +185,7 @@ async def enrol(
     return EnrolOut(
         person=_person(res.person),
         enrolled=res.enrolled,
-        failures=[PhotoFailureOut(photo=f.photo, reason=f.reason, hint=f.hint) for f in res.failures],
+        failures=[PhotoFailureOut.of(f) for f in res.failures],
     )
 
 
@@ -240,7 +248,11 @@ def _add_sources(
     s: Any, principal: Principal, person_id: int, photos: list[tuple[str, bytes]]
 ) -> source_photos.AddResult:
     if not photos:
-        raise ValidationError("no photo uploaded", "add one or more of her photos (each showing her face)")
+        raise ValidationError(
+            "no photo uploaded",
+            "add one or more of her photos (each showing her face)",
+            code="people.no_photo",
+        )
     return source_photos.add_sources(
         s, person_id, [data for _, data in photos], names=[name for name, _ in photos], actor=principal.actor
     )
@@ -280,7 +292,7 @@ async def add_sources(
     return SourcesAddOut(
         added=[SourceOut(**a.to_dict()) for a in res.added],
         already=res.already,
-        failures=[PhotoFailureOut(photo=f.photo, reason=f.reason, hint=f.hint) for f in res.failures],
+        failures=[PhotoFailureOut.of(f) for f in res.failures],
     )
 
 

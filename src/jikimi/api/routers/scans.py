@@ -287,10 +287,18 @@ async def _save_uploads(
 ) -> tuple[int, int, list[str | None]]:
     settings = request.app.state.settings
     if not files:
-        raise ValidationError("no file uploaded", "choose images, videos, or a zip (e.g. a Telegram export)")
+        raise ValidationError(
+            "no file uploaded",
+            "choose images, videos, or a zip (e.g. a Telegram export)",
+            code="upload.no_file",
+        )
     if len(files) > settings.max_files_per_scan:
         raise ValidationError(
-            f"too many files ({len(files)})", f"send at most {settings.max_files_per_scan}, or a zip"
+            "too many files ({n})",
+            "send at most {max}, or a zip",
+            code="upload.too_many_files",
+            n=len(files),
+            max=settings.max_files_per_scan,
         )
     folder.mkdir(parents=True, mode=0o700)
     (folder / "files").mkdir(mode=0o700)
@@ -305,8 +313,12 @@ async def _save_uploads(
                 size += len(chunk)
                 if size > settings.max_file_bytes:
                     raise ValidationError(
-                        f"{clean_name(f.filename)} is larger than {settings.max_file_bytes // CHUNK} MiB",
-                        "split it, or raise the limit",
+                        "{name} is larger than {mib} MiB",
+                        "split it, or ask an administrator to raise the limit",
+                        code="upload.file_too_large",
+                        cli_hint="split it, or raise the limit",
+                        name=clean_name(f.filename),
+                        mib=settings.max_file_bytes // CHUNK,
                     )
                 out.write(chunk)
         total += size
@@ -390,5 +402,5 @@ def list_runs(s: DB, _: Reader, limit: int = 50) -> list[ScanRunOut]:
 def get_scan(request: Request, job_id: str, _: Reader) -> ScanJobOut:
     job = _jobs(request).get(job_id)
     if job is None:
-        raise NotFoundError(f"no scan {job_id}")
+        raise NotFoundError("no scan {id}", code="scan.not_found", id=job_id)
     return _out(job)

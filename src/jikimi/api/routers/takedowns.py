@@ -59,7 +59,13 @@ def _notice(s: Session, principal: Principal, notice_id: int) -> TakedownNotice:
     _can_read(principal)
     n = service.get_notice(s, notice_id)
     if not _visible(principal, n):
-        raise NotFoundError(f"no takedown notice {notice_id}")
+        raise NotFoundError(
+            "no takedown notice {id}",
+            "see the list of notices",
+            code="takedown.notice_not_found",
+            cli_hint="list them with `jikimi takedown list`",
+            id=notice_id,
+        )
     return n
 
 
@@ -139,6 +145,9 @@ class SendOut(BaseModel):
     message_id: str | None
     error: str | None
     hint: str | None
+    code: str | None = Field(
+        default=None, description="stable code of the error, e.g. `takedown.smtp_unreachable`"
+    )
 
 
 class MarkIn(BaseModel):
@@ -283,7 +292,14 @@ def send(s: DB, notice_id: int, body: SendIn, principal: Writer) -> SendOut:
     if body.recipient:
         service.set_recipient(s, notice_id, body.recipient, actor=principal.actor)
     r = service.send(s, notice_id, actor=principal.actor, submitted_ref=body.submitted_ref or None)
-    return SendOut(notice_id=r.notice_id, ok=r.ok, message_id=r.message_id, error=r.error, hint=r.hint)
+    return SendOut(
+        notice_id=r.notice_id,
+        ok=r.ok,
+        message_id=r.message_id,
+        error=r.error,
+        hint=r.hint,
+        code=r.failure.code if r.failure else None,
+    )
 
 
 @router.get(
@@ -332,6 +348,9 @@ class SmtpStatusOut(BaseModel):
     login: bool | None = None
     problem: str | None = None
     hint: str | None = None
+    code: str | None = Field(
+        default=None, description="stable code of the problem, e.g. `takedown.smtp_missing`"
+    )
     file: str | None = None
 
 

@@ -6,11 +6,13 @@ own copy of what a notice needs (URL, hashes, times), so a notice can be rendere
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from jikimi.errors import Message
 from jikimi.store.schema.base import Base, UTCDateTime, utcnow
 
 
@@ -30,7 +32,8 @@ class TakedownNotice(Base):
     body: Mapped[str] = mapped_column(Text)
     content_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="drafted", index=True)
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # e.g. "unknown platform: generic template"
+    # the drafting notes (e.g. "unknown platform: generic template"): JSON messages, see ``note_messages``
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200), default="system")
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -45,6 +48,35 @@ class TakedownNotice(Base):
     items: Mapped[list[TakedownItem]] = relationship(
         secondary="takedown_notice_items", back_populates="notices", order_by="TakedownItem.id"
     )
+
+    @property
+    def note_messages(self) -> list[Message]:
+        """The notes kept in ``note``: a JSON list of catalogued messages (shown in the reader's language);
+        a note written as plain lines is read one message per line, as it is."""
+        return note_messages(self.note)
+
+    @property
+    def note_text(self) -> str | None:
+        """The notes in English, one per line."""
+        return "\n".join(m.render() for m in self.note_messages) or None
+
+
+def note_messages(note: str | None) -> list[Message]:
+    """The messages of a ``note`` column (see ``TakedownNotice.note_messages``)."""
+    if not note:
+        return []
+    try:
+        data = json.loads(note)
+    except ValueError:
+        data = None
+    if isinstance(data, list):
+        return [Message.from_json(m) for m in data]
+    return [Message.from_json(line) for line in note.splitlines() if line.strip()]  # plain text: as it is
+
+
+def note_json(messages: list[Message]) -> str | None:
+    """The ``note`` column for ``messages`` (``None`` for none)."""
+    return json.dumps([m.to_json() for m in messages], ensure_ascii=False) if messages else None
 
 
 class TakedownItem(Base):
