@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from api_harness import PASSWORD, login, make_harness
-from jikimi.errors import JikimiError, Message, Text
+from jikimi.errors import JikimiError, Message, Text, fields_of
 from jikimi.web import environment
 from jikimi.web.i18n import translator
 
@@ -141,7 +141,10 @@ def real_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[JikimiE
 def _values(message: Message) -> list[str]:
     """The numbers and quoted values inside a message's parameters, which every language must keep."""
     found: list[str] = []
-    for value in message.params.values():
+    shown = fields_of(message.id)
+    for key, value in message.params.items():
+        if key not in shown:  # a value only the hint uses
+            continue
         if isinstance(value, JikimiError):
             found += _values(value.message)
         elif isinstance(value, Message):
@@ -227,6 +230,7 @@ def _render(template: str, lang: str, **ctx: Any) -> str:
 
 
 def test_scan_status_shows_reasons_in_the_page_language() -> None:
+    not_media = Message("not an image or video ({unknown})", {"unknown": Text("looks like text")})
     done = SimpleNamespace(
         id="j1",
         status="done",
@@ -234,7 +238,9 @@ def test_scan_status_shows_reasons_in_the_page_language() -> None:
             "items": 2,
             "findings": 0,
             "failed": 1,
-            "errors": [{"location": "00001-x.jpg", "reason": "not an image or video (looks like text)"}],
+            "errors": [
+                {"location": "00001-x.jpg", "reason": not_media.render(), "message": not_media.to_json()}
+            ],
         },
     )
     ko = _render("scan_status.html", "ko", job=done)
@@ -242,8 +248,14 @@ def test_scan_status_shows_reasons_in_the_page_language() -> None:
     en = _render("scan_status.html", "en", job=done)
     assert "00001-x.jpg: not an image or video (looks like text)" in en
     assert "Done. 2 items scanned, 0 findings, 1 failed." in en  # the count, not dict.items
-    failed = SimpleNamespace(id="j2", status="failed", error="source stopped: no file uploaded")
+    stopped = Message("source stopped: {detail}", {"detail": Message("no file uploaded")})
+    failed = SimpleNamespace(
+        id="j2", status="failed", error=stopped.render(), error_message=stopped.to_json()
+    )
     assert "자료 읽기가 중단되었습니다: 올린 파일이 없습니다" in _render("scan_status.html", "ko", job=failed)
+    # text that is not a catalogued message (a platform's words, a user's input) is shown as it is
+    plain = SimpleNamespace(id="j3", status="failed", error="source stopped: 무엇", error_message=None)
+    assert "source stopped: 무엇" in _render("scan_status.html", "ko", job=plain)
 
 
 def test_pages_show_lower_layer_errors_in_korean_and_english(tmp_path: Path) -> None:
