@@ -26,10 +26,6 @@ CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 SHELL = re.compile(r"`|\bjikimi [a-z]|(^|\s)--[a-z]")
 RESERVED = {"code", "hint", "cli_hint"}
 
-# Modules whose raise sites are still being converted (issue #12 part 1); this list only shrinks.
-PENDING: set[str] = {}
-
-
 def _modules() -> list[Path]:
     return sorted(SRC.rglob("*.py"))
 
@@ -166,10 +162,7 @@ def check_module(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
 def test_raise_sites_use_catalogued_messages(path: Path) -> None:
-    rel = str(path.relative_to(SRC))
     problems = check_module(path)
-    if rel in PENDING:
-        pytest.xfail(f"{rel}: raise sites not converted yet ({len(problems)} problems)")
     assert not problems, "\n".join(problems)
 
 

@@ -26,7 +26,6 @@ from jikimi.store import Store, open_store
 from jikimi.store.accounts import AuthError, LockedError
 from jikimi.web import N_, STATIC_DIR
 from jikimi.web.i18n import negotiate, translator
-from jikimi.web.render import reason_text
 
 log = logging.getLogger("jikimi.api")
 
@@ -152,10 +151,7 @@ def _error_page(
     t = tr(request)
     principal = getattr(request.state, "principal", None)
     if isinstance(message, JikimiError):
-        text = reason_text(message, t.lang, with_hint=False)
-        next_step = reason_text(message.hint_message, t.lang) if message.hint_message else None
-        if next_step and message.message.id not in t.catalogue and t.lang != "en":
-            next_step = reason_text(message.hint, t.lang)
+        text, next_step = t.message(message), t.hint(message)
     else:
         text, next_step = t(message), (t(hint) if hint else None)
     return render(

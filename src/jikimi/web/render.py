@@ -10,10 +10,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
-from jikimi.errors import JikimiError, Message, Text
+from jikimi.errors import JikimiError, Message
 from jikimi.web import charts
-from jikimi.web.i18n import DEFAULT_LANGUAGE, Translator, translator
-from jikimi.web.reasons import translate_reason
+from jikimi.web.i18n import DEFAULT_LANGUAGE, translator
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -32,47 +31,17 @@ def asset(name: str) -> str:
     return f"/static/{name}?v={asset_version(name)}"
 
 
-def _message_text(message: Message, t: Translator) -> str:
-    """``message`` in the language of ``t``, its parameters too; a message whose id is not catalogued yet
-    (a module not converted yet, #12) is rendered in English and given to the old pattern catalogue."""
-    if t.lang == "en":
-        return message.render()
-    if message.id not in t.catalogue:
-        return translate_reason(message.render(), t.lang)
-    template = t.gettext(message.id)
-    if not message.params:
-        return template
-    values = {k: _value_text(v, t) for k, v in message.params.items()}
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return message.id.format(**values)
-
-
-def _value_text(value: object, t: Translator) -> object:
-    if isinstance(value, JikimiError):
-        return _message_text(value.message, t)
-    if isinstance(value, Message):
-        return _message_text(value, t)
-    if isinstance(value, Text):
-        return t.gettext(str(value))
-    return value
-
-
 def reason_text(value: object, lang: str, *, with_hint: bool = True) -> str:
     """A lower layer's reason in ``lang``: a ``JikimiError`` (with what to do next, written for web pages,
-    when ``with_hint``), a ``Message`` or its JSON form (as kept in the database); other text as it is."""
+    when ``with_hint``), a ``Message`` or its JSON form (as kept in the database); other text as it is
+    (user input, a platform's reply: nothing is parsed back)."""
     t = translator(lang)
     if isinstance(value, JikimiError):
-        if value.message.id not in t.catalogue and t.lang != "en":  # not converted yet (#12): old catalogue
-            return translate_reason(str(value) if with_hint else value.reason, t.lang)
-        hint = _message_text(value.hint_message, t) if with_hint and value.hint_message else None
-        return _message_text(value.message, t) + (f" — {hint}" if hint else "")
-    if isinstance(value, Message):
-        return _message_text(value, t)
-    if isinstance(value, dict):
-        return _message_text(Message.from_json(value), t)
-    return translate_reason(None if value is None else str(value), t.lang)
+        hint = t.hint(value) if with_hint else None
+        return t.message(value) + (f" — {hint}" if hint else "")
+    if isinstance(value, Message | dict):
+        return t.message(value)
+    return "" if value is None else str(value)
 
 
 @pass_context

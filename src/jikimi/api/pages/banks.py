@@ -31,7 +31,7 @@ def _error_page(
         status=422,
         banks=banks.list_banks(s),
         matches=None,
-        error=exc.reason,
+        error=exc,
         query=query,
     )
 

@@ -25,7 +25,7 @@ from jikimi.api.deps import DB, Principal, require
 from jikimi.api.roles import Perm
 from jikimi.api.uploads import CHUNK, clean_name
 from jikimi.config import get_settings
-from jikimi.errors import NotFoundError, ValidationError
+from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import Store
 from jikimi.store.schema.scans import ScanRun
 
@@ -47,6 +47,8 @@ class ScanJob:
     finished_at: datetime | None = None
     report: dict[str, Any] | None = None
     error: str | None = None
+    error_message: dict[str, Any] | None = None
+    """``error`` kept as a catalogued message (``Message.to_json()``), for pages in the reader's language."""
     names: list[str | None] = field(default_factory=list)
     """The client's relative file names (a folder upload keeps its layout), in saving order."""
     exports: list[str] = field(default_factory=list)
@@ -232,6 +234,8 @@ def _public_report(job: ScanJob, folder: Path) -> None:
     """Scrub server paths from a finished job's errors (shown on the page and by the API)."""
     if job.error:
         job.error = _public_text(job.error, folder, job.names)
+    if job.error_message:
+        job.error_message = _public_params(job.error_message, folder, job.names)
     report = job.report or {}
     for key in ("errors", "unresolved_items"):
         for entry in report.get(key, []) or []:
@@ -275,6 +279,8 @@ def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
         job.status = "done"
     except Exception as exc:  # the job reports its failure; the server goes on
         job.error = str(exc) or type(exc).__name__
+        if isinstance(exc, JikimiError):
+            job.error_message = exc.message.to_json()
         job.status = "failed"
     finally:
         _public_report(job, folder)
