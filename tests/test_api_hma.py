@@ -77,12 +77,12 @@ def test_hma_11_shapes(db_url: str) -> None:
     assert posted.status_code == 200
     assert posted.json()["pdq"] == {"BANK_A": [{"bank_content_id": ids["BANK_A"], "distance": "0"}]}
     assert posted.json()["md5"] == {"BANK_A": [{"bank_content_id": ids["BANK_A"], "distance": "0"}]}
-    # errors: HMA's {"message": ...} with its status codes
+    # errors: HMA's {"message": ...} with its status codes (and our one error shape beside it, see _hma_body)
     missing = c.get("/m/lookup", params={"signal_type": "pdq"}, headers=partner)
     assert missing.status_code == 400
-    assert missing.json() == {"message": "Either url or both signal and signal_type are required"}
+    assert _hma_body(missing.json()) == "Either url or both signal and signal_type are required"
     unknown = c.get("/m/lookup", params={"signal_type": "nope", "signal": pdq}, headers=partner)
-    assert unknown.status_code == 400 and unknown.json() == {"message": "No such SignalType 'nope'"}
+    assert unknown.status_code == 400 and _hma_body(unknown.json()) == "No such SignalType 'nope'"
     bad = c.get("/m/lookup", params={"signal_type": "pdq", "signal": "zz"}, headers=partner)
     assert bad.status_code == 400 and bad.json()["message"].startswith("invalid signal:")
     # url= that may not be fetched (loopback): refused with a reason, never fetched
@@ -109,12 +109,14 @@ def test_hma_11_shapes(db_url: str) -> None:
     assert cmp.json() == {"pdq": [True, {"distance": 4}], "md5": [True, {"distance": 0}]}
     far = _flip_bits(pdq, 36)
     assert c.post("/m/compare", json={"pdq": [pdq, far]}, headers=partner).json()["pdq"][0] is False
-    assert c.post("/m/compare", json={"pdq": [pdq]}, headers=partner).json() == {
-        "message": "Comparison hash list length must be exactly 2"
-    }
-    assert c.post("/m/compare", json=[pdq, near], headers=partner).json() == {
-        "message": "Request input was not a dict"
-    }
+    assert (
+        _hma_body(c.post("/m/compare", json={"pdq": [pdq]}, headers=partner).json())
+        == "Comparison hash list length must be exactly 2"
+    )
+    assert (
+        _hma_body(c.post("/m/compare", json=[pdq, near], headers=partner).json())
+        == "Request input was not a dict"
+    )
     assert c.post("/m/compare", json={"pdq": [pdq, "zz"]}, headers=partner).status_code == 400
 
     # /m/index/status
@@ -127,7 +129,7 @@ def test_hma_11_shapes(db_url: str) -> None:
     assert status["pdq"]["present"] is True and status["pdq"]["size"] == 2 and status["pdq"]["built_to"] > 0
     assert c.get("/m/index/status", params={"signal_type": "pdq"}, headers=partner).json().keys() == {"pdq"}
     bad_st = c.get("/m/index/status", params={"signal_type": "nope"}, headers=partner)
-    assert bad_st.status_code == 400 and bad_st.json() == {"message": "No such signal type 'nope'"}
+    assert bad_st.status_code == 400 and _hma_body(bad_st.json()) == "No such signal type 'nope'"
 
     # /c/ curation, read-only, staff only
     assert c.get("/c/banks", headers=partner).status_code == 403
@@ -135,7 +137,7 @@ def test_hma_11_shapes(db_url: str) -> None:
     assert {"name": "BANK_A", "matching_enabled_ratio": 1.0} in banks
     assert c.get("/c/bank/BANK_A", headers=staff).json() == {"name": "BANK_A", "matching_enabled_ratio": 1.0}
     nob = c.get("/c/bank/NOPE", headers=staff)
-    assert nob.status_code == 404 and nob.json() == {"message": "bank 'NOPE' not found"}
+    assert nob.status_code == 404 and _hma_body(nob.json()) == "bank 'NOPE' not found"
     content = c.get(f"/c/bank/BANK_A/content/{ids['BANK_A']}", headers=staff).json()
     assert content["id"] == ids["BANK_A"] and content["disable_until_ts"] == 1
     assert content["bank"] == {"name": "BANK_A", "matching_enabled_ratio": 1.0} and "signals" not in content
@@ -144,9 +146,17 @@ def test_hma_11_shapes(db_url: str) -> None:
     ).json()
     assert with_signals["signals"]["pdq"] == pdq
     wrong_bank = c.get(f"/c/bank/BANK_B/content/{ids['BANK_A']}", headers=staff)
-    assert wrong_bank.status_code == 404 and wrong_bank.json() == {
-        "message": f"content '{ids['BANK_A']}' not found"
-    }
+    assert (
+        wrong_bank.status_code == 404
+        and _hma_body(wrong_bank.json()) == f"content '{ids['BANK_A']}' not found"
+    )
     # no anonymous access anywhere
     for path in ("/m/lookup?signal_type=pdq&signal=" + pdq, "/m/index/status", "/c/banks"):
         assert c.get(path).status_code == 401
+
+
+def _hma_body(body: dict[str, object]) -> object:
+    """HMA's ``message``, once the error shape every JSON error of ours carries beside it is checked."""
+    assert set(body) == {"message", "code", "detail", "hint", "params"}, body
+    assert str(body["code"]).startswith("hma.") and body["detail"] == body["message"], body
+    return body["message"]

@@ -26,6 +26,7 @@ CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 SHELL = re.compile(r"`|\bjikimi [a-z]|(^|\s)--[a-z]")
 RESERVED = {"code", "hint", "cli_hint"}
 
+
 def _modules() -> list[Path]:
     return sorted(SRC.rglob("*.py"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jikimi import __version__
-from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, tr
+from jikimi.api.deps import CsrfFailed, Forbidden, NotAuthenticated, error_json, tr
 from jikimi.api.metrics import Metrics, MetricsMiddleware
 from jikimi.api.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from jikimi.api.settings import ApiSettings
@@ -25,7 +25,6 @@ from jikimi.errors import JikimiError, NotFoundError, ValidationError
 from jikimi.store import Store, open_store
 from jikimi.store.accounts import AuthError, LockedError
 from jikimi.web import N_, STATIC_DIR
-from jikimi.web.i18n import negotiate, translator
 
 log = logging.getLogger("jikimi.api")
 
@@ -122,24 +121,6 @@ def _http_error(exc: StarletteHTTPException) -> JikimiError:
     )
 
 
-def _json_language(request: Request) -> str:
-    """The language of a JSON error: English (whatever the page language), or what the client asks for
-    with ``Accept-Language``."""
-    return negotiate(request.headers.get("accept-language")) or "en"
-
-
-def error_json(
-    request: Request,
-    exc: JikimiError,
-    status: int,
-    headers: Mapping[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    """The one JSON error shape, ``{"code", "detail", "hint", "params"}``, in the request's language."""
-    body = exc.to_json(translator(_json_language(request)).gettext)
-    return JSONResponse({**body, **extra}, status_code=status, headers=headers)
-
-
 def _error_page(
     request: Request,
     status: int,
@@ -224,6 +205,24 @@ def _install_handlers(app: FastAPI) -> None:
         return error_json(request, _INVALID, 422, errors=errors)
 
 
+def _document_errors(app: FastAPI) -> None:
+    """Every 4xx answer in the OpenAPI schema has the one error shape, also where a route describes its own
+    4xx (a route's ``responses`` replace the router-level ones FastAPI would otherwise merge in)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        ref = {"$ref": "#/components/schemas/ErrorOut"}
+        for ops in schema.get("paths", {}).values():
+            for op in ops.values():
+                for status, answer in op.get("responses", {}).items():
+                    if str(status).startswith("4"):
+                        answer.setdefault("content", {"application/json": {"schema": ref}})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _lifespan(store: Store, settings: ApiSettings) -> Any:
     """Start the takedown job's schedule with the server and stop it with the server."""
 
@@ -272,6 +271,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(app)
+    _document_errors(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)

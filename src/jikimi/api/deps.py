@@ -9,18 +9,20 @@ fate go through ``own_transaction`` here, and work that must see the request's c
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from jikimi.api.roles import Perm, allowed
 from jikimi.api.settings import CSRF_FIELD, CSRF_HEADER, LANG_COOKIE, SESSION_COOKIE, ApiSettings
+from jikimi.errors import JikimiError
 from jikimi.store import Store, accounts
 from jikimi.store.schema.accounts import User as UserRow
 from jikimi.store.schema.accounts import WebSession
@@ -242,3 +244,21 @@ def audit(s: Session, who: Principal | str, action: str, subject: str, **details
 
     actor = who.actor if isinstance(who, Principal) else who
     audit_log.append(s, actor=actor, action=action, subject=subject, details=details)
+
+
+def _json_language(request: Request) -> str:
+    """The language of a JSON error: English (whatever the page language), or what the client asks for
+    with ``Accept-Language``."""
+    return negotiate(request.headers.get("accept-language")) or "en"
+
+
+def error_json(
+    request: Request,
+    exc: JikimiError,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The one JSON error shape, ``{"code", "detail", "hint", "params"}``, in the request's language."""
+    body = exc.to_json(translator(_json_language(request)).gettext)
+    return JSONResponse({**body, **extra}, status_code=status, headers=headers)

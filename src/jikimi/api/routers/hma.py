@@ -13,9 +13,10 @@ blueprints for what is implemented (docs/web.md lists the differences):
 - ``GET /m/index/status`` -> ``{signal_type: {"present", "built_to", "size"}}``;
 - ``GET /c/banks``, ``GET /c/bank/<name>``, ``GET /c/bank/<name>/content/<id>`` (read-only, staff).
 
-Errors are HMA's ``{"message": ...}`` with its status codes. Unlike HMA, every call needs an API token
-(platform partner or staff); a partner's lookups search only the banks shared with its platform, and partners
-never see bank contents (``/m/raw_lookup`` and ``/c/`` are staff).
+Errors are HMA's ``{"message": ...}`` with its status codes (HMA's own English words, which HMA clients
+read), and carry this API's one error shape beside it (``code``, ``detail``, ``hint``, ``params``). Unlike
+HMA, every call needs an API token (platform partner or staff); a partner's lookups search only the banks
+shared with its platform, and partners never see bank contents (``/m/raw_lookup`` and ``/c/`` are staff).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
-from jikimi.api.deps import Principal, require
+from jikimi.api.deps import Principal, error_json, require
 from jikimi.api.roles import Perm
 from jikimi.errors import JikimiError
 from jikimi.signals.base import HashSignal
@@ -111,7 +112,7 @@ async def hash_upload(request: Request, _: Lookup, types: str | None = None) -> 
             field, data, [t.strip() for t in types.split(",") if t.strip()] if types else None
         )
     except JikimiError as exc:
-        return JSONResponse({"detail": exc.reason, "hint": exc.hint}, status_code=400)
+        return error_json(request, exc, 400)
     return JSONResponse(result)
 
 
@@ -127,19 +128,30 @@ def _hma_signal(name: str) -> HashSignal | None:
 BankRead = Annotated[Principal, Depends(require(Perm.BANK_READ))]
 
 
-def _hma_error(status: int, message: str) -> JSONResponse:
-    """HMA's error body (``flask_utils.api_error_handler``): ``{"message": ...}``."""
-    return JSONResponse({"message": message}, status_code=status)
+_HMA_CODES = {400: "hma.bad_request", 401: "hma.unauthorised", 404: "hma.not_found", 413: "hma.too_large"}
+
+
+def _hma_error(status: int, message: str, exc: JikimiError | None = None) -> JSONResponse:
+    """HMA's error body (``flask_utils.api_error_handler``), ``{"message": ...}``, with the fields of this
+    API's error shape too: an error of ours keeps its code, params and hint; HMA's own refusals get an
+    ``hma.`` code."""
+    shape = (
+        exc.to_json()
+        if exc is not None
+        else {"code": _HMA_CODES.get(status, "hma.error"), "detail": message, "hint": None, "params": {}}
+    )
+    return JSONResponse({"message": message, **shape}, status_code=status)
 
 
 class _HmaError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, error: JikimiError | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.error = error
 
     def response(self) -> JSONResponse:
-        return _hma_error(self.status, self.message)
+        return _hma_error(self.status, self.message, self.error)
 
 
 def _banks_param(request: Request, principal: Principal, banks: str | None) -> list[str] | None:
@@ -171,7 +183,7 @@ def _match(
     try:
         found = m.match_hash(ours, signal, banks=banks)
     except JikimiError as exc:
-        raise _HmaError(400, f"invalid signal: {exc.reason}") from exc
+        raise _HmaError(400, f"invalid signal: {exc.reason}", exc) from exc
     return ours, found
 
 
@@ -226,7 +238,7 @@ def lookup_get(
             try:
                 hashes = hash_bytes(kind, data)
             except JikimiError as exc:
-                raise _HmaError(400, exc.reason) from exc
+                raise _HmaError(400, exc.reason, exc) from exc
             resp = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if _hma_signal(st)}
             if signal_type is not None:
                 return JSONResponse(resp.get(signal_type, {}))
@@ -252,7 +264,7 @@ async def lookup_post(request: Request, principal: Lookup, banks: str | None = N
     try:
         hashes = hash_bytes(field, data)
     except JikimiError as exc:
-        return _hma_error(400, exc.reason)
+        return _hma_error(400, exc.reason, exc)
     wanted = _banks_param(request, principal, banks)
     try:
         out = {st: _by_bank(request, st, v, wanted) for st, v in hashes.items() if _hma_signal(st)}
@@ -311,8 +323,9 @@ async def compare(request: Request, _: Lookup) -> JSONResponse:
             distance = sig.distance(left, right)
             matched = bool(sig.matches(left, right))
         except (JikimiError, ValueError, TypeError) as exc:
-            reason = exc.reason if isinstance(exc, JikimiError) else str(exc)
-            return _hma_error(400, f"Invalid {st} hash: {reason}")
+            if isinstance(exc, JikimiError):
+                return _hma_error(400, f"Invalid {st} hash: {exc.reason}", exc)
+            return _hma_error(400, f"Invalid {st} hash: {exc}")
         out[str(st)] = [matched, {"distance": distance}]
     return JSONResponse(out)
 
