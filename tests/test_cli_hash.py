@@ -162,6 +162,12 @@ def test_table_output(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 1
     assert "a.jpg" in result.stdout and "vPDQ: 2 frames" in result.stdout
     assert "not an image or video (looks like text)" in result.stdout
+    # in the user's language, from the record's catalogued message; the JSON keeps English and the code
+    monkeypatch.setenv("JIKIMI_LANG", "ko")
+    result = CliRunner().invoke(_app(), ["hash", str(tmp_path / "x.jpg")])
+    assert "이미지나 동영상 파일이 아닙니다(텍스트 파일로 보입니다)" in result.stdout
+    rec = lines(CliRunner().invoke(_app(), ["hash", str(tmp_path / "x.jpg"), "--json"]).stdout)[0]
+    assert rec["error"] == "not an image or video (looks like text)" and rec["code"] == "media.not_media"
 
 
 def test_usage_errors_exit_2() -> None:

@@ -63,8 +63,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _table(records: list[dict[str, Any]], console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    from jikimi.cli.common import reason
     from jikimi.signals.vpdq import VPDQSignal
 
     table = Table(show_lines=False)
@@ -76,7 +78,8 @@ def _table(records: list[dict[str, Any]], console: Any) -> None:
     for rec in records:
         path = rec["path"]
         if "error" in rec:
-            table.add_row(path, "[red]error[/]", "", f"[red]{rec['error']}[/]", "")
+            why = reason(rec.get("message") or rec["error"])
+            table.add_row(path, "[red]error[/]", "", f"[red]{escape(why)}[/]", "")
         elif rec["kind"] == "image":
             table.add_row(path, "image", _short(rec["md5"]), rec["pdq"]["hash"], str(rec["pdq"]["quality"]))
         else:

@@ -1,7 +1,7 @@
 """Hash many files: walk folders safely and compute every hash signal (md5, sha256, pdq/vpdq...) on all cores.
 
 Each file becomes one JSON-able record (the ``jikimi hash --json`` line); a bad file becomes
-``{"path": ..., "error": reason}`` and the run goes on.
+``{"path": ..., "error": reason, "code": ..., "message": ...}`` and the run goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from jikimi.errors import JikimiError
+from jikimi.errors import JikimiError, Message
 from jikimi.media import Limits, load
 from jikimi.signals import registry
 from jikimi.signals.pdq import Decode, PDQSignal
@@ -36,7 +36,7 @@ class Item:
     """A path to hash, or one already known to be bad (``error``) from walking a folder."""
 
     path: str
-    error: str | None = None
+    error: Message | None = None
 
 
 def iter_items(paths: Iterable[str | Path], recursive: bool = False) -> Iterator[Item]:
@@ -58,7 +58,7 @@ def _walk(folder: str, recursive: bool, seen: set[tuple[int, int]]) -> Iterator[
     try:
         st = os.stat(folder)
     except OSError as exc:
-        yield Item(folder, f"cannot open the folder ({exc.strerror or exc})")
+        yield Item(folder, Message("cannot open the folder ({detail})", {"detail": exc.strerror or str(exc)}))
         return
     key = (st.st_dev, st.st_ino)
     if key in seen:
@@ -68,10 +68,10 @@ def _walk(folder: str, recursive: bool, seen: set[tuple[int, int]]) -> Iterator[
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except PermissionError:
-        yield Item(folder, "permission denied: cannot list the folder")
+        yield Item(folder, Message("permission denied: cannot list the folder"))
         return
     except OSError as exc:
-        yield Item(folder, f"cannot list the folder ({exc.strerror or exc})")
+        yield Item(folder, Message("cannot list the folder ({detail})", {"detail": exc.strerror or str(exc)}))
         return
     for entry in entries:
         try:
@@ -90,7 +90,7 @@ def hash_file(item: Item | str, options: HashOptions | None = None) -> dict[str,
     options = options or HashOptions()
     it = item if isinstance(item, Item) else Item(str(item))
     if it.error is not None:
-        return {"path": it.path, "error": it.error}
+        return _failed(it.path, "hash.folder_unreadable", it.error)
     try:
         media = load(Path(it.path), limits=options.limits)
         record: dict[str, Any] = {
@@ -110,11 +110,20 @@ def hash_file(item: Item | str, options: HashOptions | None = None) -> dict[str,
                 record[sig.name] = sig.extract(media)
         return record
     except JikimiError as exc:
-        return {"path": it.path, "error": str(exc)}
+        hint = exc.cli_hint_message
+        why = Message("{reason} ({hint})", {"reason": exc.message, "hint": hint}) if hint else exc.message
+        return _failed(it.path, exc.code, why)
     except MemoryError:
-        return {"path": it.path, "error": "not enough memory to decode this file"}
+        return _failed(it.path, "hash.out_of_memory", Message("not enough memory to decode this file"))
     except Exception as exc:  # a library bug must not end the batch: report it on this item
-        return {"path": it.path, "error": f"unexpected error: {type(exc).__name__}: {exc}"}
+        why = Message("unexpected error: {kind}: {detail}", {"kind": type(exc).__name__, "detail": str(exc)})
+        return _failed(it.path, "hash.unexpected", why)
+
+
+def _failed(path: str, code: str, why: Message) -> dict[str, Any]:
+    """The record of a file that could not be hashed: ``error`` in English, ``code``, and ``message`` (the
+    catalogued reason, for the reader's language)."""
+    return {"path": path, "error": why.render(), "code": code, "message": why.to_json()}
 
 
 def default_workers() -> int:
