@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -72,3 +73,15 @@ def test_banks_and_hma_lookup(db_url: str) -> None:
     assert raw.status_code == 200 and raw.json()["matches"][0]["distance"] == "0"
     full = c.post("/api/v1/hashes/lookup", json={"pdq": pdq}, headers=staff).json()
     assert full[0]["bank"] == "known" and full[0]["distance"] == 0
+
+
+def test_a_hash_of_quality_zero_is_untrusted(tmp_path: Path) -> None:
+    """0 is the lowest quality, not an unknown one: the entry is flagged untrusted (as before signal rows)."""
+    h = make_harness(f"sqlite:///{tmp_path}/t.db")
+    staff = bearer(h.role_tokens()["case_worker"])
+    c = h.client()
+    assert c.post("/api/v1/banks", json={"name": "q"}, headers=staff).status_code == 201
+    low = c.post("/api/v1/banks/q/entries", json={"pdq": "f" * 64, "pdq_quality": 0}, headers=staff)
+    assert low.status_code == 201 and low.json()["untrusted"] is True, low.text
+    unknown = c.post("/api/v1/banks/q/entries", json={"pdq": "e" * 64}, headers=staff)
+    assert unknown.status_code == 201 and unknown.json()["untrusted"] is False, unknown.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -84,3 +85,24 @@ def test_a_lookup_right_after_a_self_hash_finds_it(db_url: str) -> None:
     assert r.status_code == 201, r.text
     matches = c.post("/api/v1/hashes/lookup", json=lookup, headers=hdr).json()
     assert [m["bank"] for m in matches] == [r.json()["bank"]]
+
+
+def test_after_commit_runs_once_only_after_a_commit_and_never_fails_it(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from jikimi.api.deps import after_commit
+    from jikimi.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path}/a.db")
+    calls: list[str] = []
+    with store.session() as s:
+        s.execute(text("select 1"))
+        after_commit(s, lambda: calls.append("refused"))
+        s.rollback()  # a page refusing its form: the work is not due, not even at the next commit
+        after_commit(s, lambda: calls.append("kept"))
+
+        def boom() -> None:
+            raise RuntimeError("index refresh failed")
+
+        after_commit(s, boom)  # logged; the committed request still answers
+    assert calls == ["kept"]

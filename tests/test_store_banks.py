@@ -144,3 +144,25 @@ def test_video_frames_match_video_and_image_banks(db_url: str) -> None:
     with pytest.raises(ValidationError):
         m.match_video([{"hash": "xyz", "quality": 100}])
     store.dispose()
+
+
+def test_a_quality_learnt_later_reaches_the_partner_feed(tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+
+    from jikimi.store.schema.feed import FeedChange
+
+    store = open_store(f"sqlite:///{tmp_path}/f.db")
+    with store.session() as s:
+        create_bank(s, "b")
+        first = add_entry(s, "b", EntryInput.from_hashes({"pdq": "f" * 64}))
+    with store.session() as s:
+        before = s.scalar(
+            select(func.count()).select_from(FeedChange).where(FeedChange.entry_id == first.entry_id)
+        )
+        again = add_entry(s, "b", EntryInput.from_hashes({"pdq": "f" * 64}, quality={"pdq": 20}))
+        assert not again.created and again.entry_id == first.entry_id
+    with store.session() as s:
+        after = s.scalar(
+            select(func.count()).select_from(FeedChange).where(FeedChange.entry_id == first.entry_id)
+        )
+    assert after == (before or 0) + 1  # partners are told: the hash is now known to be of low quality

@@ -44,6 +44,17 @@ def _make_legacy(db_url: str) -> None:
             ),
             {"b": bank_id, "m": "c" * 32, "v": json.dumps(FRAMES), "t": True},
         )
+        # a value that no longer validates must not stop the database from opening
+        conn.execute(
+            sa.text(
+                "INSERT INTO bank_entries (bank_id, signature, pdq, md5, source, case_ref, labels, note,"
+                " content_uri, exchange_ids, enabled, added_at, added_by) VALUES (:b, 'sig-3', 'zz', :m, '',"
+                " '', '[]', '', '', '{}', :t, CURRENT_TIMESTAMP, 'old')"
+            ),
+            {"b": bank_id, "m": "d" * 32, "t": True},
+        )
+        # a column the regenerated migration added elsewhere, missing in the old schema
+        conn.execute(sa.text("ALTER TABLE scan_items DROP COLUMN reason_message"))
     store.dispose()
 
 
@@ -70,6 +81,10 @@ def test_old_bank_columns_become_signal_rows(db_url: str) -> None:
         m = BankMatcher.load(store)
         assert [x.entry_id for x in m.match_pdq(PDQ)] == [e.id]
         assert [x.entry_id for x in m.match_video(FRAMES, images=False)] == [v.id]
+        with store.session() as s:  # the bad old PDQ is left out; the entry and its MD5 stay
+            (bad,) = find_entries(s, "old", signal="md5", value="d" * 32)
+            assert "pdq" not in bad.values() and bad.values()["md5"][0].value == "d" * 32
+        assert "reason_message" in {c["name"] for c in sa.inspect(store.engine).get_columns("scan_items")}
         open_store(db_url).dispose()  # upgrading again is a no-op
     finally:
         store.dispose()

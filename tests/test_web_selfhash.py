@@ -274,3 +274,12 @@ def test_victim_hashes_in_browser_and_a_scan_finds_a_copy(tmp_path: Path, shared
         counts = page.locator("#self-hash-counts").inner_text()
         assert "보낸 지문: 1개" in counts and "사본 발견: 1건" in counts, counts
         shot(page, "selfhash-03-my-case")
+
+
+def test_earlier_dihedral_names_are_still_accepted() -> None:
+    from jikimi.api.routers.selfhash import HashedFileIn
+
+    f = HashedFileIn.model_validate(
+        {"kind": "image", "md5": "a" * 32, "dihedral": {"flip_plus1": "b" * 64, "flipminus1": "c" * 64}}
+    )
+    assert f.dihedral == {"flipplus1": "b" * 64, "flipminus1": "c" * 64}

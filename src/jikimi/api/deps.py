@@ -9,6 +9,7 @@ fate go through ``own_transaction`` here, and work that must see the request's c
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from jikimi.store.schema.accounts import WebSession
 from jikimi.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator, negotiate, translator
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+log = logging.getLogger("jikimi.api")
 
 
 class NotAuthenticated(Exception):
@@ -122,7 +125,23 @@ def after_commit(s: Session, work: Callable[[], object]) -> None:
     """Run ``work`` once the request's transaction ``s`` has committed, before the response is sent (not at
     all if it rolls back). For work that must see this request's changes from another session: the bank
     matcher indexing the hashes a victim just added, so that a lookup made after the answer finds them."""
-    event.listen(s, "after_commit", lambda _session: work(), once=True)
+
+    due = [True]
+
+    def run(_session: Session) -> None:
+        if not due[0]:
+            return
+        due[0] = False
+        try:
+            work()
+        except Exception:  # committed already: the answer stands; the work is redone at its next refresh
+            log.exception("work after the request's commit failed")
+
+    def drop(_session: Session) -> None:  # rolled back (a page refusing a form): the work is not due
+        due[0] = False
+
+    event.listen(s, "after_commit", run, once=True)
+    event.listen(s, "after_rollback", drop, once=True)
 
 
 def check_password(request: Request, s: Session, username: str, password: str) -> UserRow:

@@ -35,6 +35,8 @@ banks, clustering and re-upload alerts use it."""
 #: Order of the dihedral variants as ``pdqhash.compute_dihedral`` returns them, named as python-threatexchange
 #: names them (``RotationType``). The one place these names are spelled.
 DIHEDRAL = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flipplus1", "flipminus1")
+#: Earlier spellings of the variants (before they followed python-threatexchange), still accepted on input.
+DIHEDRAL_ALIASES = {"flip_plus1": "flipplus1", "flip_minus1": "flipminus1"}
 
 
 def bits_to_hex(bits: np.ndarray) -> str:

@@ -54,10 +54,11 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    from jikimi.store.legacy import upgrade_bank_columns
+    from jikimi.store.legacy import add_missing_columns, upgrade_bank_columns
 
     with engine.begin() as conn:
         upgrade_bank_columns(conn)  # a database from before signal-typed banks keeps its entries
+        add_missing_columns(conn)  # and the nullable columns added since its migration
 
 
 class Store:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from jikimi.errors import ValidationError
 from jikimi.store import audit
-from jikimi.store.schema.banks import Bank, BankEntry
+from jikimi.store.schema.banks import Bank, BankEntry, BankSignal
 from jikimi.store.schema.base import UTCDateTime, utcnow
 from jikimi.store.schema.feed import BankShare, FeedChange
 
@@ -60,6 +60,8 @@ def log_flush(session: Session, flush_context: UOWTransaction) -> None:
     for obj in session.dirty:
         if isinstance(obj, BankEntry) and session.is_modified(obj, include_collections=False):
             pairs.append((obj.bank_id, obj.id))
+        elif isinstance(obj, BankSignal) and session.is_modified(obj, include_collections=False):
+            pairs.append((obj.entry.bank_id, obj.entry_id))  # a hash's quality learnt later
         elif isinstance(obj, Bank):
             state = inspect(obj)
             if any(state.attrs[f].history.has_changes() for f in _BANK_FIELDS):
@@ -69,7 +71,7 @@ def log_flush(session: Session, flush_context: UOWTransaction) -> None:
             pairs.append((obj.bank_id, obj.id))
         elif isinstance(obj, BankShare):
             banks.add(obj.bank_id)
-    log_entries(session, [p for p in pairs if p[0] not in banks])
+    log_entries(session, [p for p in dict.fromkeys(pairs) if p[0] not in banks])
     for bank_id in sorted(banks):
         log_bank(session, bank_id)
 

@@ -72,8 +72,10 @@ def _hashes(body: BaseModel) -> dict[str, str]:
 
 def _qualities(body: BaseModel) -> dict[str, int]:
     data = body.model_dump()
-    return {
-        s.name: data[f"{s.name}_quality"] for s in registry.hash_signals() if data.get(f"{s.name}_quality")
+    return {  # 0 is a quality (the lowest, untrusted), not "unknown"
+        s.name: data[f"{s.name}_quality"]
+        for s in registry.hash_signals()
+        if data.get(f"{s.name}_quality") is not None
     }
 
 

@@ -9,10 +9,10 @@ A victim hashes for her own case only; a case worker at intake for any case.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from jikimi.api.deps import DB, Forbidden, Principal, after_commit, require
@@ -20,6 +20,7 @@ from jikimi.api.matching import matcher
 from jikimi.api.roles import Perm
 from jikimi.cases import selfhash
 from jikimi.cases.queries import get_case
+from jikimi.signals.pdq import DIHEDRAL_ALIASES
 
 router = APIRouter()
 Submitter = Annotated[Principal, Depends(require(Perm.HASH_SUBMIT))]
@@ -33,6 +34,14 @@ class HashedFileIn(BaseModel):
     pdq: str | None = Field(default=None, min_length=64, max_length=64)
     pdq_quality: int | None = Field(default=None, ge=0, le=100)
     dihedral: dict[Literal[selfhash.DIHEDRAL], Hex64] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+    @field_validator("dihedral", mode="before")
+    @classmethod
+    def _earlier_names(cls, value: Any) -> Any:
+        """``flip_plus1``/``flip_minus1`` (the names before they followed pytx's) are still accepted."""
+        if isinstance(value, dict):
+            return {DIHEDRAL_ALIASES.get(k, k): v for k, v in value.items()}
+        return value
 
 
 class SelfHashIn(BaseModel):
