@@ -34,7 +34,9 @@ def test_every_json_error_has_the_one_shape(tmp_path: Path) -> None:
     assert cases["people.not_found"].status_code == 404
     assert cases["people.not_found"].json()["params"] == {"id": 4242}
     assert cases["request.invalid"].status_code == 422 and cases["request.invalid"].json()["errors"]
-    assert cases["auth.forbidden"].json()["permission"]
+    forbidden = cases["auth.forbidden"].json()
+    assert forbidden["permission"] and forbidden["params"] == {"permission": forbidden["permission"]}
+    assert forbidden["permission"] in forbidden["hint"]  # the hint names what to ask for
 
     # the client's language when it asks; a web hint never names a command
     ko = c.post("/api/v1/people/4242/withdraw", json={}, headers={**staff, "Accept-Language": "ko"}).json()
@@ -48,6 +50,8 @@ def test_every_json_error_has_the_one_shape(tmp_path: Path) -> None:
     body = c2.post("/api/v1/people/4242/withdraw", json={}, headers={"X-CSRF-Token": csrf}).json()
     assert body["detail"] == "no person with id 4242"
     assert c2.post("/api/v1/people/4242/withdraw", json={}).json()["code"] == "auth.csrf"
+    page = c2.get("/no-such-page")  # the HTML error page of the HTTP layer, in the page's language
+    assert page.status_code == 404 and "찾을 수 없습니다" in page.text and "Not Found" not in page.text
 
     # HMA's routes: HMA's own {"message"} and our shape beside it
     hma = c.get("/m/lookup", params={"signal_type": "nope", "signal": "x"}, headers=partner)

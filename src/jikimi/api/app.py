@@ -97,11 +97,6 @@ _CSRF = JikimiError(
     code="auth.csrf",
     hint="send the X-CSRF-Token header of your session, or reload the page and try again",
 )
-_FORBIDDEN = JikimiError(
-    "your role does not allow this",
-    code="auth.forbidden",
-    hint="ask an administrator for the permission named",
-)
 _INVALID = ValidationError("the request is not valid", code="request.invalid", hint="see the errors listed")
 
 
@@ -158,7 +153,13 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         if _wants_json(request):
-            return error_json(request, _FORBIDDEN, 403, permission=exc.perm)
+            denied = JikimiError(
+                "your role does not allow this",
+                code="auth.forbidden",
+                hint="ask an administrator for the permission {permission}",
+                permission=exc.perm,
+            )
+            return error_json(request, denied, 403, permission=exc.perm)
         return _error_page(request, 403, N_("Not allowed"), N_("Your role does not allow this page."))
 
     @app.exception_handler(CsrfFailed)
@@ -194,7 +195,7 @@ def _install_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return error_json(request, _http_error(exc), exc.status_code, headers=exc.headers)
         title = N_("Not found") if exc.status_code == 404 else N_("Something went wrong")
-        return _error_page(request, exc.status_code, title, str(exc.detail))
+        return _error_page(request, exc.status_code, title, _http_error(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
