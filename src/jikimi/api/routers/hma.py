@@ -106,7 +106,10 @@ _UPLOAD_BODY: dict[str, Any] = {
     responses={400: {"description": "no file, several files, or not an image/video"}},
 )
 async def hash_upload(request: Request, _: Lookup, types: str | None = None) -> JSONResponse:
-    field, data = await _one_upload(request)
+    try:
+        field, data = await _one_upload(request)
+    except HTTPException as exc:
+        return _hma_error(exc.status_code, str(exc.detail))
     try:
         result = hash_bytes(
             field, data, [t.strip() for t in types.split(",") if t.strip()] if types else None
