@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -281,3 +281,16 @@ def error_json(
     """The one JSON error shape, ``{"code", "detail", "hint", "params"}``, in the request's language."""
     body = exc.to_json(translator(_json_language(request)).gettext)
     return JSONResponse({**body, **extra}, status_code=status, headers=headers)
+
+
+def set_session_cookie(response: Response, secret: str, settings: ApiSettings) -> None:
+    """The browser session's cookie (after sign-in, and after a password change: a new session)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+        path="/",
+        max_age=int(settings.session_hours * 3600),
+    )

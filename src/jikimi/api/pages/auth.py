@@ -17,6 +17,7 @@ from jikimi.api.deps import (
     client_ip,
     get_settings,
     optional_principal,
+    set_session_cookie,
 )
 from jikimi.api.roles import Perm
 from jikimi.api.settings import LANG_COOKIE, SESSION_COOKIE
@@ -133,15 +134,7 @@ def login_submit(
     principal = Principal.of(user, ws)
     target = safe_next(next, _home_for(principal)) if next != "/" else _home_for(principal)
     redirect = RedirectResponse(target, 303)
-    redirect.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="strict",
-        path="/",
-        max_age=int(settings.session_hours * 3600),
-    )
+    set_session_cookie(redirect, secret, settings)
     redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return redirect
 

@@ -16,6 +16,7 @@ from jikimi.api.deps import (
     get_settings,
     optional_principal,
     require,
+    set_session_cookie,
 )
 from jikimi.api.roles import Perm
 from jikimi.api.ui import render
@@ -59,7 +60,6 @@ def change_password(
 ) -> Response:
     """She changes her own password (the current one first). Every other session of hers ends; this browser
     gets a new session, so she stays signed in here."""
-    from jikimi.api.settings import SESSION_COOKIE
     from jikimi.errors import JikimiError
     from jikimi.store import accounts
     from jikimi.web import N_
@@ -91,15 +91,7 @@ def change_password(
         hours=settings.session_hours,
     )
     redirect = RedirectResponse("/account?changed=true", status_code=303)
-    redirect.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="strict",
-        path="/",
-        max_age=int(settings.session_hours * 3600),
-    )
+    set_session_cookie(redirect, secret, settings)
     return redirect
 
 
