@@ -3,8 +3,9 @@
 For each call of a ``JikimiError`` class (and of ``Message`` / ``Text``) in ``src/jikimi`` the message, the
 hint and the command-line hint must be string literals (or a module constant, or another error's ``.message``)
 found in the Korean catalogue with a translation; the ``{fields}`` of the English and of the Korean must be
-the parameters passed; ``code`` must be a dotted literal; a ``hint`` (shown on web pages and in the JSON API)
-must not name a shell command.
+the parameters passed; ``code`` must be a dotted literal; a ``hint`` and a message (shown on web pages and in
+the JSON API) must not name a shell command, a command-line option or an environment variable: those belong in
+``cli_hint`` (messages raised by ``jikimi.cli`` itself are only ever shown on the command line).
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from jikimi.web.i18n import load_catalogue, translator
 SRC = Path(__file__).resolve().parents[1] / "src" / "jikimi"
 BASES = {"JikimiError", "ConfigError", "NotFoundError", "ValidationError"}
 CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
-#: What a web/API hint must not say: commands and options belong in ``cli_hint``.
+#: What a web/API hint or message must not say: commands and options belong in ``cli_hint``.
 SHELL = re.compile(r"`|\bjikimi [a-z]|(^|\s)--[a-z]")
+#: What a web/API message must not say either: an environment variable is set on the command line.
+ENV = re.compile(r"\bJIKIMI_[A-Z_]+")
+#: Modules whose errors only the command line shows (their messages may name its options).
+CLI_ONLY = SRC / "cli"
 RESERVED = {"code", "hint", "cli_hint"}
 
 
@@ -107,6 +112,15 @@ def check_module(path: Path) -> list[str]:
     consts = _constants(tree)
     classes = error_classes()
     problems: list[str] = []
+    cli_only = CLI_ONLY in path.parents
+    #: ``Message(...)`` given as a ``cli_hint``/``cli_hint_message``: shown on the command line only.
+    cli_messages = {
+        id(k.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        for k in n.keywords
+        if k.arg in {"cli_hint", "cli_hint_message"}
+    }
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -156,8 +170,20 @@ def check_module(path: Path) -> list[str]:
         for text, kind in ((message, "message"), (hint, "hint"), (cli_hint, "cli_hint")):
             if isinstance(text, str):
                 _check_text(text, f"{where} {kind}", params, problems)
-        if isinstance(hint, str) and SHELL.search(hint):
-            problems.append(f"{where}: hint {hint!r} names a command; put it in cli_hint and say it in words")
+        if isinstance(hint, str) and (SHELL.search(hint) or ENV.search(hint)):
+            problems.append(
+                f"{where}: hint {hint!r} names a command or setting; put it in cli_hint, say it in words"
+            )
+        if (
+            isinstance(message, str)
+            and not cli_only
+            and id(node) not in cli_messages
+            and (SHELL.search(message) or ENV.search(message))
+        ):
+            problems.append(
+                f"{where}: message {message!r} names a command, option or environment variable; "
+                "say it in words and put the specifics in cli_hint"
+            )
     return problems
 
 

@@ -152,8 +152,9 @@ def test_korean_pdf_embeds_hangul_glyphs() -> None:
 
 def test_missing_font_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JIKIMI_HANGUL_FONT", str(tmp_path / "nope.ttf"))
-    with pytest.raises(ConfigError, match="JIKIMI_HANGUL_FONT") as err:
+    with pytest.raises(ConfigError, match=r"font file .*nope\.ttf does not exist") as err:
         find_font("삭제")
+    assert "JIKIMI_HANGUL_FONT" in (err.value.cli_hint or "")  # the setting is named for the command line
     assert "fonts-nanum" in (err.value.cli_hint or "")  # the command is for the command line
     monkeypatch.delenv("JIKIMI_HANGUL_FONT")
     fonts = candidate_fonts()

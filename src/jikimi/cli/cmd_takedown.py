@@ -454,7 +454,7 @@ def replies_cmd(
     if imap and settings is None:
         raise ConfigError(
             "JIKIMI_IMAP_URL is not set",
-            "e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX",
+            cli_hint="e.g. JIKIMI_IMAP_URL=imaps://takedown@mail.example.org/INBOX",
             code="takedown.imap_url_missing",
         )
     with _store().session() as s:

@@ -486,6 +486,7 @@ class OnnxEmbedder:
                 "{path}: the model has no input {name!r} (it has {names})",
                 code="face_model.bad_sidecar",
                 hint=SIDECAR_HINT,
+                cli_hint="set input.name in {path} to one of the model's inputs: {names}",
                 path=str(self.sidecar),
                 name=self._input,
                 names=str(names),
@@ -496,8 +497,10 @@ class OnnxEmbedder:
                 "{path}: the model has no output {name!r}",
                 code="face_model.bad_sidecar",
                 hint=SIDECAR_HINT,
+                cli_hint="set output in {path} to one of the model's outputs: {names}",
                 path=str(self.sidecar),
                 name=self._output,
+                names=str([o.name for o in outputs]),
             )
         return session
 
@@ -618,7 +621,7 @@ def embedder_for(path: Path | None) -> FaceEmbedder:
         return _DLIB
     if not path.is_file():
         raise FaceModelError(
-            "the face model file {path} (set in JIKIMI_FACE_MODEL) does not exist",
+            "the configured face model file {path} does not exist",
             code="face_model.missing",
             hint=MODEL_FILE_HINT,
             cli_hint=(

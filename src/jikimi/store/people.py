@@ -440,9 +440,15 @@ def choose_face(name: str, faces: Sequence[Face], face: int | None) -> Face | Ph
     if face is not None and not 1 <= face <= len(faces):
         return PhotoFailure(
             name,
-            Message("--face {face} asked, but this photo shows {n} face(s)", {"face": face, "n": len(faces)}),
+            Message(
+                "face number {face} was asked for, but this photo shows {n} face(s)",
+                {"face": face, "n": len(faces)},
+            ),
             Message("give a number from 1 to {n} (faces are numbered left to right)", {"n": len(faces)}),
             code="people.face_number_invalid",
+            cli_hint_message=Message(
+                "give --face a number from 1 to {n} (faces are numbered left to right)", {"n": len(faces)}
+            ),
         )
     return faces[(face or 1) - 1]
 
@@ -534,9 +540,10 @@ def enroll(
         )
     if len(clean_name) > 200 or len(who) > 200 or len(consent_scope) > 200:
         raise ValidationError(
-            "name, --consent-by and --consent-scope are limited to 200 characters",
+            "the name, who gave consent and the consent scope are limited to 200 characters",
             "shorten the name, who gave consent or the consent scope",
             code="people.too_long",
+            cli_hint="shorten the name, --consent-by or --consent-scope",
         )
     scope = consent_scope.strip() or DEFAULT_SCOPE
     until = _expiry(expires)
@@ -677,16 +684,18 @@ def record_consent(
     who = (consent_by or "").strip()
     if not who:
         raise ValidationError(
-            "a consent record needs --consent-by",
+            "a consent record must say who gave consent",
             "say who gave consent for face search",
             code="people.no_consent",
+            cli_hint="say who gave consent for face search with --consent-by",
         )
     scope = consent_scope.strip() or DEFAULT_SCOPE
     if len(who) > 200 or len(scope) > 200:
         raise ValidationError(
-            "--consent-by and --consent-scope are limited to 200 characters",
+            "who gave consent and the consent scope are limited to 200 characters",
             "shorten who gave consent or the consent scope",
             code="people.too_long",
+            cli_hint="shorten --consent-by or --consent-scope",
         )
     until = _expiry(expires)
     if until is not None and until <= datetime.now(UTC):

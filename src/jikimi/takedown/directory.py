@@ -195,10 +195,10 @@ def _directory(extra: str | None) -> dict[str, Platform]:
         folder = Path(extra).expanduser()
         if not folder.is_dir():
             raise ConfigError(
-                "JIKIMI_PLATFORMS_DIR={path} is not a folder",
+                "the extra platforms folder {path} is not a folder",
                 "ask an administrator to check the platform folder setting",
                 code="takedown.platforms_dir_missing",
-                cli_hint="give an existing folder, or unset it",
+                cli_hint="give an existing folder in JIKIMI_PLATFORMS_DIR, or unset it",
                 path=extra,
             )
         platforms.update(_load_dir(folder))

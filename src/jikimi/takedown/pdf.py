@@ -63,7 +63,7 @@ def candidate_fonts() -> list[str]:
     if env:
         if not Path(env).is_file():
             raise ConfigError(
-                "JIKIMI_HANGUL_FONT={path} does not exist",
+                "the configured Korean font file {path} does not exist",
                 FONT_WEB_HINT,
                 code="takedown.font_missing",
                 cli_hint=FONT_HINT,

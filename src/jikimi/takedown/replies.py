@@ -138,15 +138,17 @@ def load_imap(env: Mapping[str, str] | None = None) -> ImapSettings | None:
     parts = urlsplit(url)
     if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
         raise ConfigError(
-            "JIKIMI_IMAP_URL must look like imaps://user@host/INBOX, got {url!r}",
+            "the mailbox address must look like imaps://user@host/INBOX, got {url!r}",
             "imaps:// for TLS from the start (port 993), imap:// for STARTTLS (port 143)",
             code="takedown.imap_url_invalid",
+            cli_hint="set JIKIMI_IMAP_URL like imaps://user@host/INBOX "
+            "(imaps:// for TLS from the start, port 993; imap:// for STARTTLS, port 143)",
             url=url,
         )
     password = env.get("JIKIMI_IMAP_PASSWORD") or unquote(parts.password or "")
     if not password:
         raise ConfigError(
-            "JIKIMI_IMAP_PASSWORD is not set",
+            "no mailbox password is set",
             "give the mailbox password on the settings page",
             code="takedown.imap_no_password",
             cli_hint="give the mailbox password in JIKIMI_IMAP_PASSWORD",

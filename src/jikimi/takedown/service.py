@@ -216,7 +216,7 @@ def _notes_for(p: Platform, items: list[TakedownItem], hosts: list[str], *, gene
             0,
             Message(
                 "unknown platform for {hosts}: generic hosting-provider template used; "
-                "find the abuse contact with `jikimi takedown contact URL`, then set it with --to",
+                "find the hosting provider's abuse contact and set it as the recipient",
                 {"hosts": ", ".join(hosts)},
             ),
         )

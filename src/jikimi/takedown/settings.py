@@ -53,7 +53,7 @@ def _file_section(name: str) -> dict[str, Any]:
     return section
 
 
-def _bool(value: Any, what: str) -> bool:
+def _bool(value: Any, what: str, env: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -62,9 +62,11 @@ def _bool(value: Any, what: str) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ConfigError(
-        "{what} must be true or false, not {value!r}",
+        "the setting {what} must be true or false, not {value!r}",
         code="takedown.setting_not_bool",
+        cli_hint="set {env} (or {what} in the settings file) to true or false",
         what=what,
+        env=env,
         value=value,
     )
 
@@ -100,9 +102,11 @@ def load_organisation(*, required: bool = True) -> Organisation:
         address=_pick("JIKIMI_ORG_ADDRESS", sec, "address"),
         website=_pick("JIKIMI_ORG_WEBSITE", sec, "website"),
         include_victim_name=_bool(
-            _pick("JIKIMI_INCLUDE_VICTIM_NAME", sec, "include_victim_name", False), "include_victim_name"
+            _pick("JIKIMI_INCLUDE_VICTIM_NAME", sec, "include_victim_name", False),
+            "include_victim_name",
+            "JIKIMI_INCLUDE_VICTIM_NAME",
         ),
-        four_eyes=_bool(_pick("JIKIMI_FOUR_EYES", sec, "four_eyes", False), "four_eyes"),
+        four_eyes=_bool(_pick("JIKIMI_FOUR_EYES", sec, "four_eyes", False), "four_eyes", "JIKIMI_FOUR_EYES"),
     )
     if required and not org.name:
         raise ConfigError(
@@ -144,15 +148,16 @@ def load_smtp() -> SmtpSettings:
             "or the smtp: section of {path}",
             path=str(config_path()),
         )
-    ssl = _bool(_pick("JIKIMI_SMTP_SSL", sec, "ssl", False), "JIKIMI_SMTP_SSL")
+    ssl = _bool(_pick("JIKIMI_SMTP_SSL", sec, "ssl", False), "ssl", "JIKIMI_SMTP_SSL")
     try:
         port = int(_pick("JIKIMI_SMTP_PORT", sec, "port", 465 if ssl else 587))
         timeout = float(_pick("JIKIMI_SMTP_TIMEOUT", sec, "timeout", 30))
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            "JIKIMI_SMTP_PORT/TIMEOUT must be numbers ({detail})",
+            "the mail server's port and timeout must be numbers ({detail})",
             "give the mail server's port and timeout as numbers",
             code="takedown.smtp_not_number",
+            cli_hint="give JIKIMI_SMTP_PORT and JIKIMI_SMTP_TIMEOUT as numbers",
             detail=str(exc),
         ) from exc
     user = _pick("JIKIMI_SMTP_USER", sec, "user")
@@ -169,7 +174,9 @@ def load_smtp() -> SmtpSettings:
         port=port,
         user=user or None,
         password=_pick("JIKIMI_SMTP_PASSWORD", sec, "password"),
-        starttls=_bool(_pick("JIKIMI_SMTP_STARTTLS", sec, "starttls", not ssl), "JIKIMI_SMTP_STARTTLS"),
+        starttls=_bool(
+            _pick("JIKIMI_SMTP_STARTTLS", sec, "starttls", not ssl), "starttls", "JIKIMI_SMTP_STARTTLS"
+        ),
         ssl=ssl,
         sender=sender,
         cafile=_pick("JIKIMI_SMTP_CAFILE", sec, "cafile"),
