@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from jikimi.api.deps import DB, Principal, User, require
 from jikimi.api.roles import Perm
@@ -139,32 +140,34 @@ def takedown_action(
             service.mark(s, notice_id, action, actor=principal.actor)
     except JikimiError as exc:
         s.rollback()
-        n = _notice(s, principal, notice_id)
-        return render(
-            request,
-            "takedown.html",
-            principal,
-            smtp=_smtp(principal),
-            status=422,
-            n=n,
-            reference=service.reference(n),
-            error=exc,
-            result=None,
-        )
+        return _notice_page(request, s, principal, notice_id, 422, exc, None)
     if result is not None and not result.ok:
-        n = _notice(s, principal, notice_id)
-        return render(
-            request,
-            "takedown.html",
-            principal,
-            smtp=_smtp(principal),
-            status=200,
-            n=n,
-            reference=service.reference(n),
-            error=result.failure or result.error,
-            result=result,
-        )
+        return _notice_page(request, s, principal, notice_id, 200, result.failure or result.error, result)
     return RedirectResponse(f"/takedowns/{notice_id}", status_code=303)
+
+
+def _notice_page(
+    request: Request,
+    s: Session,
+    principal: Principal,
+    notice_id: int,
+    status: int,
+    error: object,
+    result: service.SendResult | None,
+) -> Response:
+    """The notice's page again, with why the action did not go through."""
+    n = _notice(s, principal, notice_id)
+    return render(
+        request,
+        "takedown.html",
+        principal,
+        smtp=_smtp(principal),
+        status=status,
+        n=n,
+        reference=service.reference(n),
+        error=error,
+        result=result,
+    )
 
 
 @router.get("/my-case", include_in_schema=False)
