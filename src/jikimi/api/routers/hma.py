@@ -134,27 +134,37 @@ BankRead = Annotated[Principal, Depends(require(Perm.BANK_READ))]
 _HMA_CODES = {400: "hma.bad_request", 401: "hma.unauthorised", 404: "hma.not_found", 413: "hma.too_large"}
 
 
-def _hma_error(status: int, message: str, exc: JikimiError | None = None) -> JSONResponse:
+def _hma_error(
+    status: int, message: str, exc: JikimiError | None = None, code: str | None = None
+) -> JSONResponse:
     """HMA's error body (``flask_utils.api_error_handler``), ``{"message": ...}``, with the fields of this
     API's error shape too: an error of ours keeps its code, params and hint; HMA's own refusals get an
     ``hma.`` code."""
     shape = (
         exc.to_json()
         if exc is not None
-        else {"code": _HMA_CODES.get(status, "hma.error"), "detail": message, "hint": None, "params": {}}
+        else {
+            "code": code or _HMA_CODES.get(status, "hma.error"),
+            "detail": message,
+            "hint": None,
+            "params": {},
+        }
     )
     return JSONResponse({"message": message, **shape}, status_code=status)
 
 
 class _HmaError(Exception):
-    def __init__(self, status: int, message: str, error: JikimiError | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, error: JikimiError | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error = error
+        self.code = code
 
     def response(self) -> JSONResponse:
-        return _hma_error(self.status, self.message, self.error)
+        return _hma_error(self.status, self.message, self.error, self.code)
 
 
 def _banks_param(request: Request, principal: Principal, banks: str | None) -> list[str] | None:
@@ -178,7 +188,7 @@ def _match(
 
     sig = _hma_signal(signal_type)
     if sig is None:
-        raise _HmaError(400, f"No such SignalType '{signal_type}'")
+        raise _HmaError(400, f"No such SignalType '{signal_type}'", code="hma.unknown_signal_type")
     ours = sig.name
     if banks is not None and not banks:
         return ours, []  # nothing visible (or nothing asked for that is): no match, and no bank named
@@ -212,7 +222,9 @@ def _fetch_url(request: Request, url: str) -> tuple[str, bytes]:
     limit = request.app.state.settings.max_file_bytes
     got = safe_fetch(url, max_bytes=limit, allow_hosts=getattr(request.app.state, "fetch_allow_hosts", None))
     if not got.ok or got.content is None:
-        raise _HmaError(400, f"could not fetch the url: {got.error or f'HTTP {got.status}'}")
+        raise _HmaError(
+            400, f"could not fetch the url: {got.error or f'HTTP {got.status}'}", code="hma.fetch_failed"
+        )
     kind = "video" if (got.sniffed_type or got.content_type or "").startswith("video") else "photo"
     return kind, got.content
 
@@ -247,7 +259,9 @@ def lookup_get(
                 return JSONResponse(resp.get(signal_type, {}))
             return JSONResponse(resp)
         if not signal or not signal_type:
-            raise _HmaError(400, "Either url or both signal and signal_type are required")
+            raise _HmaError(
+                400, "Either url or both signal and signal_type are required", code="hma.no_input"
+            )
         return JSONResponse(_by_bank(request, signal_type, signal, wanted))
     except _HmaError as exc:
         return exc.response()
@@ -309,18 +323,18 @@ async def compare(request: Request, _: Lookup) -> JSONResponse:
     try:
         body = await request.json()
     except ValueError:
-        return _hma_error(400, "Request input was not a dict")
+        return _hma_error(400, "Request input was not a dict", code="hma.bad_compare")
     if not isinstance(body, dict):
-        return _hma_error(400, "Request input was not a dict")
+        return _hma_error(400, "Request input was not a dict", code="hma.bad_compare")
     out: dict[str, Any] = {}
     for st, pair in body.items():
         if not isinstance(pair, list):
-            return _hma_error(400, f"Comparison hashes for {st} was not a list")
+            return _hma_error(400, f"Comparison hashes for {st} was not a list", code="hma.bad_compare")
         if len(pair) != 2:
-            return _hma_error(400, "Comparison hash list length must be exactly 2")
+            return _hma_error(400, "Comparison hash list length must be exactly 2", code="hma.bad_compare")
         sig = _hma_signal(str(st))
         if sig is None:
-            return _hma_error(400, f"No such SignalType '{st}'")
+            return _hma_error(400, f"No such SignalType '{st}'", code="hma.unknown_signal_type")
         try:
             left, right = (sig.validate(str(v)) for v in pair)
             distance = sig.distance(left, right)
@@ -328,7 +342,7 @@ async def compare(request: Request, _: Lookup) -> JSONResponse:
         except (JikimiError, ValueError, TypeError) as exc:
             if isinstance(exc, JikimiError):
                 return _hma_error(400, f"Invalid {st} hash: {exc.reason}", exc)
-            return _hma_error(400, f"Invalid {st} hash: {exc}")
+            return _hma_error(400, f"Invalid {st} hash: {exc}", code="hma.invalid_hash")
         out[str(st)] = [matched, {"distance": distance}]
     return JSONResponse(out)
 
@@ -348,7 +362,7 @@ def index_status(request: Request, _: Lookup, signal_type: str | None = None) ->
 
     types = {n: sig for sig in registry.hash_signals() if sig.single for n in (sig.name, sig.exchange_name())}
     if signal_type is not None and signal_type not in types:
-        return _hma_error(400, f"No such signal type '{signal_type}'")
+        return _hma_error(400, f"No such signal type '{signal_type}'", code="hma.unknown_signal_type")
     m = matcher(request)
     m.refresh()
     out: dict[str, dict[str, Any]] = {}
@@ -391,7 +405,7 @@ def hma_bank(request: Request, bank_name: str, _: BankRead) -> JSONResponse:
     with request.app.state.store.session() as s:
         bank = s.scalar(select(Bank).where(Bank.name == bank_name))
         if bank is None:
-            return _hma_error(404, f"bank '{bank_name}' not found")
+            return _hma_error(404, f"bank '{bank_name}' not found", code="hma.bank_not_found")
         return JSONResponse(_bank_config(bank))
 
 
@@ -408,10 +422,10 @@ def hma_bank_content(
     with request.app.state.store.session() as s:
         bank = s.scalar(select(Bank).where(Bank.name == bank_name))
         if bank is None:
-            return _hma_error(404, f"bank '{bank_name}' not found")
+            return _hma_error(404, f"bank '{bank_name}' not found", code="hma.bank_not_found")
         entry = s.get(BankEntry, content_id)
         if entry is None or entry.bank_id != bank.id:
-            return _hma_error(404, f"content '{content_id}' not found")
+            return _hma_error(404, f"content '{content_id}' not found", code="hma.content_not_found")
         collab = {
             str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
             for k, v in entry.exchange_ids.items()
