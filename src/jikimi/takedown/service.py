@@ -724,6 +724,29 @@ def _mark_sent(
     )
 
 
+def _approved(session: Session, notice_id: int) -> TakedownNotice:
+    """The notice, locked, if it may be sent now: approved, and unchanged since it was drafted."""
+    notice = get_notice(session, notice_id, lock=True)
+    if notice.status == "drafted":
+        raise ValidationError(
+            "notice {id} is {state}; only approved notices are sent",
+            "approve it first",
+            code="takedown.notice_state",
+            cli_hint="approve it first: `jikimi takedown approve ID`",
+            id=notice_id,
+            state=tracking.state_word(notice.status),
+        )
+    if notice.status != "approved":
+        raise ValidationError(
+            "notice {id} is {state}; only approved notices are sent",
+            code="takedown.notice_state",
+            id=notice_id,
+            state=tracking.state_word(notice.status),
+        )
+    _check_integrity(notice)
+    return notice
+
+
 def send(
     session: Session,
     notice_id: int,
@@ -740,24 +763,7 @@ def send(
     confirmation number as ``submitted_ref`` to record the submission.
     """
     actor = _actor(actor)
-    notice = get_notice(session, notice_id, lock=True)
-    if notice.status != "approved":
-        if notice.status == "drafted":
-            raise ValidationError(
-                "notice {id} is {state}; only approved notices are sent",
-                "approve it first",
-                code="takedown.notice_state",
-                cli_hint="approve it first: `jikimi takedown approve ID`",
-                id=notice_id,
-                state=tracking.state_word(notice.status),
-            )
-        raise ValidationError(
-            "notice {id} is {state}; only approved notices are sent",
-            code="takedown.notice_state",
-            id=notice_id,
-            state=tracking.state_word(notice.status),
-        )
-    _check_integrity(notice)
+    notice = _approved(session, notice_id)
     ref = reference(notice)
     if notice.channel != "email" or submitted_ref is not None:
         if not submitted_ref:
@@ -997,23 +1003,7 @@ def mark_sent_by_hand(
         raise ValidationError(
             "the description of how it was sent is over 500 characters", code="takedown.how_sent_too_long"
         )
-    notice = get_notice(session, notice_id, lock=True)
-    if notice.status != "approved":
-        if notice.status == "drafted":
-            raise ValidationError(
-                "notice {id} is {state}; only approved notices are sent",
-                "approve it first",
-                code="takedown.notice_state",
-                id=notice_id,
-                state=tracking.state_word(notice.status),
-            )
-        raise ValidationError(
-            "notice {id} is {state}; only approved notices are sent",
-            code="takedown.notice_state",
-            id=notice_id,
-            state=tracking.state_word(notice.status),
-        )
-    _check_integrity(notice)
+    notice = _approved(session, notice_id)
     when = sent_at or utcnow()
     if when.tzinfo is None:
         raise ValidationError("the time it was sent needs a time zone", code="takedown.sent_at_naive")
