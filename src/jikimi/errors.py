@@ -156,8 +156,12 @@ class Explained:
     @property
     def cli_hint(self) -> str | None:
         """What to do next on the command line, in English (the hint when it says nothing else)."""
-        m = self.cli_hint_message or self.hint_message
+        m = self.hint_for(cli=True)
         return m.render() if m else None
+
+    def hint_for(self, *, cli: bool = False) -> Message | None:
+        """What to do next: the command line's own hint there when there is one, else the shared hint."""
+        return (self.cli_hint_message or self.hint_message) if cli else self.hint_message
 
 
 class JikimiError(Explained, Exception):
@@ -185,7 +189,7 @@ class JikimiError(Explained, Exception):
         self.message = message if isinstance(message, Message) else Message(message, params)
         params = dict(self.message.params)
         self.hint_message = _as_message(hint, params)
-        self.cli_hint_message = _as_message(cli_hint, params) or self.hint_message
+        self.cli_hint_message = _as_message(cli_hint, params)
         self.code = code or self.kind
         super().__init__(self.reason)
 
@@ -197,7 +201,7 @@ class JikimiError(Explained, Exception):
         return self.message.render(gettext)
 
     def hint_text(self, gettext: Gettext = _same, *, cli: bool = False) -> str | None:
-        m = self.cli_hint_message if cli else self.hint_message
+        m = self.hint_for(cli=cli)
         return m.render(gettext) if m else None
 
     def to_json(self, gettext: Gettext = _same) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _failure(f: Any) -> str:
     from jikimi.cli.common import tr
 
     t = tr()
-    hint = f.cli_hint_message or f.hint_message
+    hint = f.hint_for(cli=True)
     text = f"[red]{escape(f.photo)}[/]: {escape(t.message(f.message))}"
     return text + (f" [yellow]({escape(t.message(hint))})[/]" if hint else "")
 

@@ -110,7 +110,7 @@ def hash_file(item: Item | str, options: HashOptions | None = None) -> dict[str,
                 record[sig.name] = sig.extract(media)
         return record
     except JikimiError as exc:
-        hint = exc.cli_hint_message
+        hint = exc.hint_for(cli=True)
         why = Message("{reason} ({hint})", {"reason": exc.message, "hint": hint}) if hint else exc.message
         return _failed(it.path, exc.code, why)
     except MemoryError:

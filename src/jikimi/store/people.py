@@ -121,7 +121,7 @@ class PhotoFailure(Explained):
 
     def as_message(self, *, cli: bool = False) -> Message:
         """``photo: reason (hint)`` as one message (its parts translated where it is shown)."""
-        hint = (self.cli_hint_message or self.hint_message) if cli else self.hint_message
+        hint = self.hint_for(cli=cli)
         if hint is None:
             return Message("{photo}: {reason}", {"photo": self.photo, "reason": self.message})
         return Message(

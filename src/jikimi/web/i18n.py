@@ -31,10 +31,6 @@ class Translator:
         self.lang = lang
         self._cat = catalogue
 
-    @property
-    def catalogue(self) -> dict[str, str | tuple[str, ...]]:
-        return self._cat
-
     def gettext(self, message: str) -> str:
         found = self._cat.get(message)
         if isinstance(found, str) and found:

@@ -31,13 +31,13 @@ def asset(name: str) -> str:
     return f"/static/{name}?v={asset_version(name)}"
 
 
-def reason_text(value: object, lang: str, *, with_hint: bool = True) -> str:
-    """A lower layer's reason in ``lang``: a ``JikimiError`` (with what to do next, written for web pages,
-    when ``with_hint``), a ``Message`` or its JSON form (as kept in the database); other text as it is
+def reason_text(value: object, lang: str) -> str:
+    """A lower layer's reason in ``lang``: a ``JikimiError`` (with what to do next, written for web pages),
+    a ``Message`` or its JSON form (as kept in the database); other text as it is
     (user input, a platform's reply: nothing is parsed back)."""
     t = translator(lang)
     if isinstance(value, JikimiError):
-        hint = t.hint(value) if with_hint else None
+        hint = t.hint(value)
         return t.message(value) + (f" — {hint}" if hint else "")
     if isinstance(value, Message | dict):
         return t.message(value)
