@@ -163,6 +163,12 @@ class Explained:
         """What to do next: the command line's own hint there when there is one, else the shared hint."""
         return (self.cli_hint_message or self.hint_message) if cli else self.hint_message
 
+    def with_hint(self, *, cli: bool = False) -> Message:
+        """The reason and what to do next as one message, ``reason (hint)`` as ``str(exc)`` writes it (a
+        failed item's reason, kept or printed on its own)."""
+        hint = self.hint_for(cli=cli)
+        return Message("{reason} ({hint})", {"reason": self.message, "hint": hint}) if hint else self.message
+
 
 class JikimiError(Explained, Exception):
     """Base class of the errors a person can act on.

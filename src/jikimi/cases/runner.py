@@ -26,7 +26,7 @@ from jikimi.cases.selfhash import bank_case_ids
 from jikimi.errors import JikimiError, Message
 from jikimi.scan.decide import BankMatcher, Decision, FaceMatcher, SourceMatcher, Thresholds, decide
 from jikimi.scan.executors import make_executor
-from jikimi.scan.pipeline import Analysis, analyse_items, reason_of
+from jikimi.scan.pipeline import Analysis, analyse_items
 from jikimi.sources.base import Item, Sighting, Source
 from jikimi.store import audit, findings
 from jikimi.store.db import Store
@@ -217,7 +217,7 @@ class _Writer:
                     self._write([p])
                 except (SQLAlchemyError, JikimiError, OSError) as exc:
                     detail = (
-                        reason_of(exc) if isinstance(exc, JikimiError) else str(exc).splitlines()[0][:300]
+                        exc.with_hint() if isinstance(exc, JikimiError) else str(exc).splitlines()[0][:300]
                     )
                     reason = Message("could not be stored: {detail}", {"detail": detail})
                     self.report.errors.append(ScanError.of(p.item.sighting.location, reason))
@@ -228,7 +228,7 @@ class _Writer:
         try:
             data = p.item.read()
         except JikimiError as exc:
-            why = Message("cannot keep the original: {detail}", {"detail": reason_of(exc)})
+            why = Message("cannot keep the original: {detail}", {"detail": exc.with_hint()})
             self.report.errors.append(ScanError.of(p.item.sighting.location, why))
             return None
         if hashlib.sha256(data).hexdigest() != p.analysis.sha256:
@@ -452,7 +452,7 @@ def run_scan(
                             continue
                         yield item
                 except JikimiError as exc:
-                    why = Message("source stopped: {detail}", {"detail": reason_of(exc)})
+                    why = Message("source stopped: {detail}", {"detail": exc.with_hint()})
                     report.errors.append(ScanError.of(label, why))
 
         # Embeddings only when someone enrolled (with consent) can be found: otherwise they are neither

@@ -94,13 +94,6 @@ class Analysis:
         return {k: (_without_embeddings(v) if k == "face" else v) for k, v in self.signals.items()}
 
 
-def reason_of(exc: JikimiError) -> Message:
-    """A failed item's reason: the error, and what to do next when it says (as ``str(exc)`` wrote it)."""
-    if exc.hint_message is None:
-        return exc.message
-    return Message("{reason} ({hint})", {"reason": exc.message, "hint": exc.hint_message})
-
-
 def _instance(name: str) -> Any:
     """The signal to run. ``face`` also returns embeddings here: the parent needs them to match enrolled
     people; they stay in memory and ``Analysis.public_signals`` drops them before anything is stored."""
@@ -173,7 +166,7 @@ class Analyser:
             m = media_mod.load(data, name=task.name)
             t2 = time.perf_counter()
         except JikimiError as exc:
-            return out.fail(reason_of(exc))
+            return out.fail(exc.with_hint())
         except (OSError, ValueError, MemoryError) as exc:
             return out.fail(
                 Message("cannot read {location}: {detail}", {"location": task.name, "detail": str(exc)})
@@ -188,7 +181,7 @@ class Analyser:
             else:
                 out.duration = m.duration
         except JikimiError as exc:
-            return out.fail(reason_of(exc))
+            return out.fail(exc.with_hint())
         for s in self.signals if task.embed_faces else self._detect_only:
             if not s.applies_to(m):
                 continue
@@ -258,7 +251,7 @@ def item_task(
     try:
         data = item.read()
     except JikimiError as exc:
-        return Analysis.failure(index, item.key, reason_of(exc))
+        return Analysis.failure(index, item.key, exc.with_hint())
     return Task(
         index, item.key, item.name, data=data, embed_faces=embed_faces, source_features=source_features
     )

@@ -110,9 +110,7 @@ def hash_file(item: Item | str, options: HashOptions | None = None) -> dict[str,
                 record[sig.name] = sig.extract(media)
         return record
     except JikimiError as exc:
-        hint = exc.hint_for(cli=True)
-        why = Message("{reason} ({hint})", {"reason": exc.message, "hint": hint}) if hint else exc.message
-        return _failed(it.path, exc.code, why)
+        return _failed(it.path, exc.code, exc.with_hint(cli=True))
     except MemoryError:
         return _failed(it.path, "hash.out_of_memory", Message("not enough memory to decode this file"))
     except Exception as exc:  # a library bug must not end the batch: report it on this item

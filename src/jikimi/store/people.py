@@ -121,12 +121,7 @@ class PhotoFailure(Explained):
 
     def as_message(self, *, cli: bool = False) -> Message:
         """``photo: reason (hint)`` as one message (its parts translated where it is shown)."""
-        hint = self.hint_for(cli=cli)
-        if hint is None:
-            return Message("{photo}: {reason}", {"photo": self.photo, "reason": self.message})
-        return Message(
-            "{photo}: {reason} ({hint})", {"photo": self.photo, "reason": self.message, "hint": hint}
-        )
+        return Message("{photo}: {reason}", {"photo": self.photo, "reason": self.with_hint(cli=cli)})
 
     def text(self, gettext: Gettext = _same, *, cli: bool = False) -> str:
         return self.as_message(cli=cli).render(gettext)

@@ -26,7 +26,6 @@ from jikimi.api.roles import Perm
 from jikimi.api.uploads import CHUNK, clean_name
 from jikimi.config import get_settings
 from jikimi.errors import JikimiError, NotFoundError, ValidationError
-from jikimi.scan.pipeline import reason_of
 from jikimi.store import Store
 from jikimi.store.schema.scans import ScanRun
 
@@ -281,7 +280,7 @@ def _run(job: ScanJob, store: Store, folder: Path, workers: int) -> None:
     except Exception as exc:  # the job reports its failure; the server goes on
         job.error = str(exc) or type(exc).__name__
         if isinstance(exc, JikimiError):
-            job.error_message = reason_of(exc).to_json()  # with what to do next, as ``error`` has it
+            job.error_message = exc.with_hint().to_json()  # with what to do next, as ``error`` has it
         job.status = "failed"
     finally:
         _public_report(job, folder)
