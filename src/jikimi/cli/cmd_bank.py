@@ -65,7 +65,7 @@ def add(
     case_ref: str = typer.Option("", "--case"),
     source: str = typer.Option("", "--source"),
 ) -> None:
-    """Hash files (MD5, SHA-256, PDQ or vPDQ) and add them to a bank. The files themselves are not kept."""
+    """Hash files with every registered hash signal and add them to a bank (the files are not kept)."""
     from jikimi.store.banks import add_entry, entry_from_file, get_bank
 
     store = _store()
